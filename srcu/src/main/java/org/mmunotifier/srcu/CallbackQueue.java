@@ -1,0 +1,268 @@
+package org.mmunotifier.srcu;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * The {@code call_srcu()} engine of one domain.
+ *
+ * <pre>
+ * callSrcu (any thread)          driver thread (one per domain, started lazily)
+ * ---------------------          ----------------------------------------------
+ * enqueued++                     batch = pending.getAndSet(null)      (grab: all queued so far)
+ * push node on pending           s = snap(); wait for grace period s  (shared with synchronize)
+ * if pending was empty: wake     run the batch in queue order          (inline or on the executor)
+ *                                invoked += batch size, notify barrier waiters
+ * </pre>
+ *
+ * <p>Batching: every callback pushed while the driver waits for a grace period lands in the next
+ * batch, so under load one grace period serves many callbacks.
+ *
+ * <p>Order: {@code pending} is a Treiber stack; the driver reverses each batch, and it hands a
+ * batch to the executor only after the previous batch has finished. Callbacks therefore run one at
+ * a time, in the order their pushes took effect. {@link #barrier} depends on that order.
+ *
+ * <p>Barrier: {@code enqueued} is incremented before the push. A barrier reads it as {@code t} and
+ * waits for {@code invoked >= t}. Every callback whose push completed before that read took one of
+ * the first {@code t} tickets, and pushes happen after their ticket, so those callbacks are among
+ * the first {@code t} pushed; FIFO execution runs the first {@code t} pushed before
+ * {@code invoked} reaches {@code t}. Nothing queued means {@code invoked == enqueued}: return at
+ * once, no grace period.
+ *
+ * <p>Guards: {@code pending} by CAS; {@code enqueued} atomic; {@code invoked} written under
+ * {@code monitor} only (by whoever finishes a batch), read under it or volatile; {@code driver}
+ * written under {@code monitor}.
+ */
+final class CallbackQueue {
+
+    private static final System.Logger LOG = System.getLogger(Srcu.class.getName());
+
+    private static final class Node {
+        final Runnable callback;
+        Node next;
+
+        Node(Runnable callback) {
+            this.callback = callback;
+        }
+    }
+
+    private final Srcu srcu;
+    private final Executor executor; // null: run batches on the driver thread
+    private final Consumer<Throwable> errorHandler; // may be null
+    private final Object monitor = new Object();
+    private final AtomicLong enqueued = new AtomicLong();
+
+    @SuppressWarnings("unused") // accessed through PENDING
+    private volatile Node pending;
+    private volatile long invoked;
+    private volatile Thread driver;
+    private volatile boolean stopping;
+    /** The thread running a batch right now, so that barrier() from a callback can refuse. */
+    private volatile Thread invokingThread;
+    /** Ticket after the last batch handed to the executor; guarded by monitor. */
+    private long handedOut;
+    private long batches;
+
+    CallbackQueue(Srcu srcu, Executor executor, Consumer<Throwable> errorHandler) {
+        this.srcu = srcu;
+        this.executor = executor;
+        this.errorHandler = errorHandler;
+    }
+
+    void enqueue(Runnable callback) {
+        Node node = new Node(callback);
+        enqueued.incrementAndGet(); // the ticket: before the push (see the barrier argument above)
+        Node head;
+        do {
+            head = pending;
+            node.next = head;
+        } while (!PENDING.weakCompareAndSet(this, head, node));
+        if (head == null) {
+            wakeDriver();
+        }
+    }
+
+    private void wakeDriver() {
+        Thread d = driver;
+        if (d == null) {
+            d = startDriver();
+        }
+        LockSupport.unpark(d);
+    }
+
+    private Thread startDriver() {
+        synchronized (monitor) {
+            Thread d = driver;
+            if (d == null) {
+                d = new Thread(this::driverLoop, srcu.name());
+                d.setDaemon(true);
+                driver = d;
+                d.start();
+            }
+            return d;
+        }
+    }
+
+    long pendingCallbacks() {
+        return enqueued.get() - invoked;
+    }
+
+    long batches() {
+        synchronized (monitor) {
+            return batches;
+        }
+    }
+
+    boolean isInvokingThread(Thread t) {
+        return invokingThread == t;
+    }
+
+    /**
+     * Waits until every callback whose {@code enqueue} completed before this call has run.
+     * Uninterruptible: an interrupt is remembered and re-asserted on return.
+     */
+    void barrier() {
+        long target = enqueued.get();
+        if (invoked >= target) {
+            return;
+        }
+        boolean interrupted = false;
+        synchronized (monitor) {
+            while (invoked < target) {
+                try {
+                    monitor.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops the driver; the caller has checked that nothing is pending. */
+    void stop() {
+        Thread d;
+        synchronized (monitor) {
+            stopping = true;
+            d = driver;
+        }
+        if (d != null && d != Thread.currentThread()) {
+            LockSupport.unpark(d);
+            boolean interrupted = false;
+            while (d.isAlive()) {
+                try {
+                    d.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void driverLoop() {
+        while (!stopping) {
+            Node grabbed = (Node) PENDING.getAndSet(this, (Node) null);
+            if (grabbed == null) {
+                LockSupport.park(this);
+                continue;
+            }
+            // Reverse the stack into queue order.
+            Node fifo = null;
+            int n = 0;
+            while (grabbed != null) {
+                Node next = grabbed.next;
+                grabbed.next = fifo;
+                fifo = grabbed;
+                grabbed = next;
+                n++;
+            }
+            // Every callback in the batch was pushed before the grab, so a grace period that
+            // starts after the grab covers all of them.
+            srcu.awaitGracePeriod(srcu.snapshot(), false);
+            handOut(fifo, n);
+        }
+    }
+
+    private void handOut(Node fifo, int n) {
+        if (executor == null) {
+            runBatch(fifo, n);
+            return;
+        }
+        // Keep FIFO across batches: the previous batch must have finished first.
+        synchronized (monitor) {
+            boolean interrupted = false;
+            while (invoked < handedOut) {
+                try {
+                    monitor.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            handedOut = invoked + n;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            executor.execute(() -> runBatch(fifo, n));
+        } catch (RejectedExecutionException e) {
+            LOG.log(System.Logger.Level.WARNING, () -> "SRCU domain '" + srcu.name()
+                    + "': callback executor rejected a batch; running it on the domain thread", e);
+            runBatch(fifo, n);
+        }
+    }
+
+    private void runBatch(Node fifo, int n) {
+        invokingThread = Thread.currentThread();
+        try {
+            for (Node node = fifo; node != null; node = node.next) {
+                runOne(node.callback);
+            }
+        } finally {
+            invokingThread = null;
+            synchronized (monitor) {
+                invoked += n;
+                batches++;
+                monitor.notifyAll();
+            }
+        }
+    }
+
+    private void runOne(Runnable callback) {
+        try {
+            callback.run();
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.ERROR, () -> "SRCU domain '" + srcu.name()
+                    + "': callback " + callback + " threw; later callbacks still run", t);
+            if (errorHandler != null) {
+                try {
+                    errorHandler.accept(t);
+                } catch (Throwable h) {
+                    LOG.log(System.Logger.Level.ERROR, () -> "SRCU domain '" + srcu.name()
+                            + "': callback error handler threw", h);
+                }
+            }
+        }
+    }
+
+    // VarHandle mechanics
+    private static final VarHandle PENDING;
+
+    static {
+        try {
+            PENDING = MethodHandles.lookup().findVarHandle(CallbackQueue.class, "pending", Node.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+}
