@@ -1,0 +1,107 @@
+package org.mmunotifier.mm;
+
+/**
+ * The per-mm list of linked notifiers (Linux {@code struct mmu_notifier_mm}, renamed
+ * {@code mmu_notifier_subscriptions} in 5.6).
+ */
+final class Subscriptions {
+    /*
+     * Overview
+     * --------
+     * The kernel's RCU hlist becomes a copy-on-write array, newest first (hlist_add_head_rcu makes
+     * the list LIFO). Writers (link, unlink, unlinkAll) hold this object's monitor (the kernel's
+     * spinlock) and publish a new array with a volatile store; readers load the array once, under
+     * an SRCU read section when they call callbacks, and walk a snapshot that never changes.
+     *
+     * Guards
+     * ------
+     *   list                        written under monitor; volatile read anywhere
+     *   MmuNotifier.users           read and written under monitor
+     *   MmuNotifier.linked          written under monitor; volatile read anywhere
+     *
+     * Memory ordering
+     * ---------------
+     * The volatile store of 'list' in link() pairs with the volatile load in the dispatchers: a
+     * notifier's fields, written before link(), are visible to every callback on it. unlink()
+     * stores linked = false before the volatile store of 'list' and before put queues the free;
+     * an SRCU reader whose section the free's grace period does not wait for sees both writes
+     * (Srcu's guarantee), so it neither finds the notifier in the list nor sees it as linked.
+     */
+
+    static final MmuNotifier[] EMPTY = {};
+
+    volatile MmuNotifier[] list = EMPTY;
+
+    /** hlist_add_head_rcu under the lock: newest first. */
+    synchronized void link(MmuNotifier mn) {
+        MmuNotifier[] old = list;
+        MmuNotifier[] a = new MmuNotifier[old.length + 1];
+        a[0] = mn;
+        System.arraycopy(old, 0, a, 1, old.length);
+        mn.linked = true;
+        list = a;
+    }
+
+    /** hlist_del_init_rcu under the lock; a no-op if not linked. Returns whether it unlinked. */
+    synchronized boolean unlink(MmuNotifier mn) {
+        if (!mn.linked) {
+            return false;
+        }
+        unlinkHeld(mn);
+        return true;
+    }
+
+    /** Caller holds the monitor and mn is linked. */
+    void unlinkHeld(MmuNotifier mn) {
+        MmuNotifier[] old = list;
+        int n = old.length;
+        int i = 0;
+        while (i < n && old[i] != mn) {
+            i++;
+        }
+        mn.linked = false;
+        if (i == n) {
+            return;
+        }
+        if (n == 1) {
+            list = EMPTY;
+            return;
+        }
+        MmuNotifier[] a = new MmuNotifier[n - 1];
+        System.arraycopy(old, 0, a, 0, i);
+        System.arraycopy(old, i + 1, a, i, n - i - 1);
+        list = a;
+    }
+
+    /** The exit path's "del_init from the head until empty". */
+    synchronized void unlinkAll() {
+        for (MmuNotifier mn : list) {
+            mn.linked = false;
+        }
+        list = EMPTY;
+    }
+
+    /**
+     * find_get_mmu_notifier: the first linked notifier (newest first) whose ops is {@code ops},
+     * with one more user; null if none.
+     *
+     * @throws IllegalStateException if that notifier's users are at the limit; nothing changes
+     */
+    synchronized MmuNotifier findGet(MmuNotifierOps<?> ops) {
+        for (MmuNotifier mn : list) {
+            if (mn.ops == ops) {
+                if (mn.users >= MmuNotifier.usersLimit) {
+                    throw new IllegalStateException("MmuNotifier.get: the notifier " + mn + " already has "
+                            + mn.users + " users, the limit (the kernel's -EOVERFLOW); nothing changed");
+                }
+                mn.users++;
+                return mn;
+            }
+        }
+        return null;
+    }
+
+    int size() {
+        return list.length;
+    }
+}
