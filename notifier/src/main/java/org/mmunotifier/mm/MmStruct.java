@@ -213,7 +213,7 @@ public final class MmStruct {
     }
 
     /** @return whether the calling thread holds the mmap lock for write */
-    public boolean isMmapWriteLocked() {
+    public boolean mmapWriteLockedByCurrentThread() {
         return mmapLock.isWriteLockedByCurrentThread();
     }
 

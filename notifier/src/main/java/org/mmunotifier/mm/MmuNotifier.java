@@ -26,7 +26,7 @@ import java.util.Objects;
  * MmuNotifier.synchronize();                    // every deferred freeNotifier has completed
  * }</pre>
  */
-public abstract class MmuNotifier {
+public class MmuNotifier {
     /*
      * Overview
      * --------
@@ -528,7 +528,7 @@ public abstract class MmuNotifier {
             range.state = MmuNotifierRange.STARTED;
             return true;
         }
-        boolean blockable = range.isBlockable();
+        boolean blockable = range.blockable();
         NotifierDomain.Context ctx = blockable ? null : CONTEXT.get();
         Throwable failure = null;
         boolean[] failed = null;
@@ -648,7 +648,7 @@ public abstract class MmuNotifier {
         if (list == null) {
             return;
         }
-        boolean blockable = range.isBlockable();
+        boolean blockable = range.blockable();
         NotifierDomain.Context ctx = null;
         if (blockable) {
             NotifierDomain.checkMayBlock("MmuNotifier.invalidateRangeEnd (blockable range)");

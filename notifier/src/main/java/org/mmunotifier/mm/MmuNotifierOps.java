@@ -80,7 +80,7 @@ public interface MmuNotifierOps<N extends MmuNotifier> {
      * mappings of the range and not create new ones until the matching
      * {@link #invalidateRangeEnd}.
      *
-     * <p><b>Context:</b> may block only if {@link MmuNotifierRange#isBlockable()}; when the range
+     * <p><b>Context:</b> may block only if {@link MmuNotifierRange#blockable()}; when the range
      * is not blockable, every blocking method of this library throws {@link IllegalStateException}
      * in this callback.
      * <p><b>Pairing:</b> if this returns true (or the range is blockable), {@link

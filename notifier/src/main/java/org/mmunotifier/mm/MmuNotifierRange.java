@@ -54,7 +54,7 @@ public final class MmuNotifierRange {
      * @param end first address after the range (exclusive)
      * @param event why the range is invalidated
      * @throws NullPointerException if {@code mm} or {@code event} is null
-     * @throws IllegalArgumentException if {@code start > end}
+     * @throws IllegalArgumentException unless {@code start < end} (unsigned)
      */
     public MmuNotifierRange(MmStruct mm, long start, long end, MmuNotifierEvent event) {
         this(mm, start, end, event, true);
@@ -71,14 +71,14 @@ public final class MmuNotifierRange {
      * @param event why the range is invalidated
      * @param blockable whether callbacks may block
      * @throws NullPointerException if {@code mm} or {@code event} is null
-     * @throws IllegalArgumentException if {@code start > end}
+     * @throws IllegalArgumentException unless {@code start < end} (unsigned)
      */
     public MmuNotifierRange(MmStruct mm, long start, long end, MmuNotifierEvent event, boolean blockable) {
         this.mm = Objects.requireNonNull(mm, "mm");
         this.event = Objects.requireNonNull(event, "event");
-        if (Long.compareUnsigned(start, end) > 0) {
-            throw new IllegalArgumentException("range start 0x" + Long.toHexString(start)
-                    + " is above its end 0x" + Long.toHexString(end));
+        if (Long.compareUnsigned(start, end) >= 0) {
+            throw new IllegalArgumentException("empty or inverted range: start 0x" + Long.toHexString(start)
+                    + " must be below end 0x" + Long.toHexString(end) + " (end is exclusive)");
         }
         this.start = start;
         this.end = end;
@@ -125,7 +125,7 @@ public final class MmuNotifierRange {
      *
      * @return true if callbacks may block
      */
-    public boolean isBlockable() {
+    public boolean blockable() {
         return blockable;
     }
 
