@@ -1,0 +1,198 @@
+package org.mmunotifier.mm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+/** B-1, B-3 .. B-7: mmu_notifier_register and __mmu_notifier_register. */
+class RegistrationTest extends NotifierTestBase {
+    private final Recorder.Ops ops = new Recorder.Ops("reg");
+
+    @Test
+    void B1_registerLocked_requiresMmapWriteLockOfCallingThread() {
+        MmStruct mm = new MmStruct();
+        Recorder mn = track(new Recorder("a", ops));
+        assertThatThrownBy(() -> MmuNotifier.registerLocked(mn, mm))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("mmap lock");
+        mm.mmapReadLock();
+        try {
+            assertThatThrownBy(() -> MmuNotifier.registerLocked(mn, mm))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("for write");
+        } finally {
+            mm.mmapReadUnlock();
+        }
+        assertThat(mm.hasNotifiers()).isFalse();
+        assertThat(mm.count()).isEqualTo(1);
+
+        mm.mmapWriteLock();
+        try {
+            MmuNotifier.registerLocked(mn, mm);
+        } finally {
+            mm.mmapWriteUnlock();
+        }
+        assertThat(mn.linked).isTrue();
+        MmuNotifier.unregister(mn, mm);
+    }
+
+    @Test
+    void B1_register_takesAndDropsTheMmapWriteLock() {
+        MmStruct mm = new MmStruct();
+        Recorder.Ops checking = new Recorder.Ops("lock") {
+            @Override
+            boolean onStart(Recorder mn, MmuNotifierRange range) {
+                return true;
+            }
+        };
+        Recorder mn = track(new Recorder("a", checking));
+        MmuNotifier.register(mn, mm);
+        assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
+        assertThat(mn.linked).isTrue();
+        MmuNotifier.unregister(mn, mm);
+    }
+
+    @Test
+    void B1_register_onMmWithoutUsers_isRefused() {
+        MmStruct mm = new MmStruct();
+        mm.mmgrab();
+        mm.mmput(); // exit: users 0
+        Recorder mn = track(new Recorder("a", ops));
+        assertThatThrownBy(() -> MmuNotifier.register(mn, mm))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("no users");
+        assertThat(mn.linked).isFalse();
+        assertThat(mm.count()).isEqualTo(1);
+        mm.mmdrop();
+    }
+
+    @Test
+    void B3_register_setsMmAndOneUserBeforeAnythingCanFail() {
+        MmStruct mm = new MmStruct();
+        Recorder mn = track(new Recorder("a", ops));
+        Thread.currentThread().interrupt();
+        try {
+            assertThatThrownBy(() -> MmuNotifier.register(mn, mm)).isInstanceOf(IllegalStateException.class);
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(mn.mm()).isSameAs(mm);
+        assertThat(mn.users).isEqualTo(1);
+        assertThat(mn.linked).isFalse();
+    }
+
+    @Test
+    void B4_firstRegistration_allocatesSubscriptions_whichOutliveTheNotifiers() {
+        MmStruct mm = new MmStruct();
+        assertThat(mm.hasNotifiers()).isFalse();
+        assertThat(mm.subscriptions).isNull();
+        Recorder mn = track(new Recorder("a", ops));
+        MmuNotifier.register(mn, mm);
+        Subscriptions s = mm.subscriptions;
+        assertThat(mm.hasNotifiers()).isTrue();
+        Recorder second = track(new Recorder("b", ops));
+        MmuNotifier.register(second, mm);
+        assertThat(mm.subscriptions).isSameAs(s);
+        MmuNotifier.unregister(mn, mm);
+        MmuNotifier.unregister(second, mm);
+        assertThat(mm.hasNotifiers()).as("freed only with the mm (count 0)").isTrue();
+        assertThat(s.size()).isZero();
+    }
+
+    @Test
+    void B5_interruptedRegistration_failsAndPublishesNothing() {
+        MmStruct mm = new MmStruct();
+        Recorder mn = track(new Recorder("a", ops));
+        Thread.currentThread().interrupt();
+        try {
+            assertThatThrownBy(() -> MmuNotifier.register(mn, mm))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("-EINTR")
+                    .hasCauseInstanceOf(InterruptedException.class);
+            assertThat(Thread.currentThread().isInterrupted()).as("interrupt status kept").isTrue();
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(mm.hasNotifiers()).isFalse();
+        assertThat(mm.count()).as("no mmgrab").isEqualTo(1);
+        assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
+        // and it can be registered afterwards
+        MmuNotifier.register(mn, mm);
+        MmuNotifier.unregister(mn, mm);
+    }
+
+    @Test
+    void B6_register_grabsMm_linksNewestFirst_andLaterInvalidationsSeeIt() {
+        MmStruct mm = new MmStruct();
+        Recorder a = track(new Recorder("a", ops));
+        Recorder b = track(new Recorder("b", ops));
+        Recorder c = track(new Recorder("c", ops));
+        MmuNotifier.register(a, mm);
+        assertThat(mm.count()).isEqualTo(2);
+        MmuNotifier.register(b, mm);
+        MmuNotifier.register(c, mm);
+        assertThat(mm.count()).isEqualTo(4);
+        assertThat(mm.subscriptions.list).containsExactly(c, b, a);
+
+        StringBuilder order = new StringBuilder();
+        Recorder.Ops ordering = new Recorder.Ops("order") {
+            @Override
+            boolean onStart(Recorder mn, MmuNotifierRange range) {
+                order.append(mn.name);
+                return true;
+            }
+        };
+        MmStruct mm2 = new MmStruct();
+        Recorder x = track(new Recorder("x", ordering));
+        Recorder y = track(new Recorder("y", ordering));
+        MmuNotifier.register(x, mm2);
+        MmuNotifier.register(y, mm2);
+        MmuNotifierRange r = range(mm2);
+        MmuNotifier.invalidateRangeStart(r);
+        MmuNotifier.invalidateRangeEnd(r);
+        assertThat(order).hasToString("yx");
+        assertThat(x.ends.get()).isEqualTo(1);
+
+        for (Recorder n : new Recorder[] {a, b, c}) {
+            MmuNotifier.unregister(n, mm);
+        }
+        MmuNotifier.unregister(x, mm2);
+        MmuNotifier.unregister(y, mm2);
+        assertThat(mm.count()).isEqualTo(1);
+    }
+
+    @Test
+    void B7_register_doesNoDuplicateDetectionByOps() {
+        MmStruct mm = new MmStruct();
+        Recorder a = track(new Recorder("a", ops));
+        Recorder b = track(new Recorder("b", ops));
+        MmuNotifier.register(a, mm);
+        MmuNotifier.register(b, mm);
+        MmuNotifierRange r = range(mm);
+        MmuNotifier.invalidateRangeStart(r);
+        MmuNotifier.invalidateRangeEnd(r);
+        assertThat(a.starts.get()).isEqualTo(1);
+        assertThat(b.starts.get()).isEqualTo(1);
+        MmuNotifier.unregister(a, mm);
+        MmuNotifier.unregister(b, mm);
+    }
+
+    @Test
+    void B7_registeringTheSameObjectTwice_isRefused_insteadOfCorruptingTheList() {
+        MmStruct mm = new MmStruct();
+        Recorder a = track(new Recorder("a", ops));
+        MmuNotifier.register(a, mm);
+        assertThatThrownBy(() -> MmuNotifier.register(a, mm))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("already registered");
+        assertThat(mm.subscriptions.list).containsExactly(a);
+        assertThat(mm.count()).isEqualTo(2);
+        MmuNotifier.unregister(a, mm);
+    }
+
+    @Test
+    void register_withoutOps_isRefused() {
+        MmStruct mm = new MmStruct();
+        Recorder noOps = new Recorder("noops");
+        assertThatThrownBy(() -> MmuNotifier.register(noOps, mm))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("has no ops");
+        assertThat(mm.hasNotifiers()).isFalse();
+    }
+}
