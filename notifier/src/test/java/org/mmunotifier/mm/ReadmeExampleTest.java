@@ -1,0 +1,78 @@
+package org.mmunotifier.mm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.Test;
+
+/** The README's example, kept compiling and running. */
+class ReadmeExampleTest extends NotifierTestBase {
+
+    // ---- README example begins ----
+    /** One subscription per address space, shared by every buffer the device maps from it. */
+    static final class GpuMirror extends MmuNotifier {
+        final Set<Buffer> buffers = ConcurrentHashMap.newKeySet();
+    }
+
+    static final MmuNotifierOps<GpuMirror> MIRROR_OPS = new MmuNotifierOps<>() {
+        @Override
+        public GpuMirror allocNotifier(MmStruct mm) {  // first get on this mm only
+            return new GpuMirror();
+        }
+
+        @Override
+        public boolean invalidateRangeStart(GpuMirror m, MmuNotifierRange r) {
+            for (Buffer b : m.buffers) {
+                b.unmap(r.start(), r.end());           // drop device mappings of the range
+            }
+            return true;
+        }
+
+        @Override
+        public void freeNotifier(GpuMirror m) {       // after the last put + a grace period
+            System.out.println("mirror freed");
+        }
+    };
+
+    static final class Buffer implements AutoCloseable {
+        final GpuMirror mirror;
+        int unmaps;
+
+        Buffer(MmStruct mm) {
+            mirror = MmuNotifier.get(MIRROR_OPS, mm);  // shares the subscription
+            mirror.buffers.add(this);
+        }
+
+        void unmap(long start, long end) {
+            unmaps++;
+        }
+
+        @Override
+        public void close() {
+            mirror.buffers.remove(this);
+            MmuNotifier.put(mirror);                  // the last put frees it, later
+        }
+    }
+    // ---- README example ends ----
+
+    @Test
+    void readmeExample_sharesOneSubscription_andShutdownWaitsForTheFree() {
+        MmStruct mm = new MmStruct();
+        Buffer a = new Buffer(mm);
+        Buffer b = new Buffer(mm);
+        assertThat(a.mirror).isSameAs(b.mirror);
+
+        MmuNotifierRange range = new MmuNotifierRange(mm, 0x1000, 0x2000, MmuNotifierEvent.UNMAP);
+        MmuNotifier.invalidateRangeStart(range);
+        MmuNotifier.invalidateRangeEnd(range);
+        assertThat(a.unmaps + b.unmaps).isEqualTo(2);
+
+        a.close();
+        b.close();
+        MmuNotifier.synchronize();                    // module shutdown
+        assertThat(mm.count()).isEqualTo(1);
+        mm.mmput();
+        assertThat(mm.isDestroyed()).isTrue();
+    }
+}
