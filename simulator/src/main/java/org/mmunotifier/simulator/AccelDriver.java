@@ -1,0 +1,148 @@
+package org.mmunotifier.simulator;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.mmunotifier.mm.MmStruct;
+import org.mmunotifier.mm.MmuNotifier;
+import org.mmunotifier.mm.MmuNotifierOps;
+import org.mmunotifier.mm.MmuNotifierRange;
+
+/**
+ * An accelerator driver unloaded in the middle of a run, the module-exit pattern of sgi-gru:
+ * attaches with {@code getLocked} (holding the mmap write lock itself, as the gru fault path
+ * does), and on unload stops new attaches, puts every reference it holds, calls
+ * {@code synchronize()} and only then counts as unloaded. From then on none of its callbacks, nor
+ * its {@code freeNotifier}, may run: the checker flags any that does.
+ */
+final class AccelDriver extends SecondaryMmu {
+    /*
+     * Unload against open: open increments opening, then reads unloading; unload writes unloading,
+     * then waits for opening to drain. Both are sequentially consistent, so an open either sees
+     * unloading (and backs off) or is waited for (and its handle is in `open` when unload scans).
+     */
+    private final AtomicInteger opening = new AtomicInteger();
+    private volatile boolean unloading;
+    private volatile boolean unloaded;
+
+    private final MmuNotifierOps<MirrorNotifier> ops = new MmuNotifierOps<>() {
+        @Override
+        public MirrorNotifier allocNotifier(MmStruct mm) {
+            Process p = kernel.processOf(mm);
+            if (p == null) {
+                throw new IllegalStateException("accel: no process for " + mm);
+            }
+            allocated.increment();
+            return new MirrorNotifier(AccelDriver.this, p);
+        }
+
+        @Override
+        public void freeNotifier(MirrorNotifier mn) {
+            if (unloaded) {
+                checker.violation(Checker.Kind.CALLBACK_AFTER_UNLOAD, () -> "accel freeNotifier on " + mn.process + " after unload");
+            }
+            mn.free();
+        }
+
+        @Override
+        public boolean invalidateRangeStart(MirrorNotifier mn, MmuNotifierRange range) {
+            return mn.invalidateStart(range);
+        }
+
+        @Override
+        public void invalidateRangeEnd(MirrorNotifier mn, MmuNotifierRange range) {
+            mn.invalidateEnd(range);
+        }
+
+        @Override
+        public void release(MirrorNotifier mn, MmStruct mm) {
+            mn.release();
+        }
+    };
+
+    AccelDriver(Kernel kernel) {
+        super("accel", kernel);
+    }
+
+    @Override
+    boolean unloaded() {
+        return unloaded;
+    }
+
+    /** @return true once {@link #unload} has started */
+    boolean unloading() {
+        return unloading;
+    }
+
+    /** Attaches to a process: one getLocked under the mmap write lock. */
+    @Override
+    Handle open(Process p, Stats st) {
+        opening.incrementAndGet();
+        try {
+            if (unloading) {
+                return null;
+            }
+            MirrorNotifier mn;
+            p.rmapLock.writeLock().lock();
+            try {
+                p.mm.mmapWriteLock();
+                try {
+                    long t0 = System.nanoTime();
+                    mn = MmuNotifier.getLocked(ops, p.mm);
+                    st.record(Stats.Latency.GET, System.nanoTime() - t0);
+                } finally {
+                    p.mm.mmapWriteUnlock();
+                }
+            } finally {
+                p.rmapLock.writeLock().unlock();
+            }
+            mn.contexts++;
+            return track(new Handle(this, p, mn));
+        } finally {
+            opening.decrementAndGet();
+        }
+    }
+
+    @Override
+    void close(Handle h, Stats st) {
+        if (!untrack(h)) {
+            return;
+        }
+        MirrorNotifier mn = (MirrorNotifier) h.notifier;
+        h.process.withFilesLock(() -> {
+            if (--mn.contexts == 0) {
+                mn.shutDown();
+            }
+            long t0 = System.nanoTime();
+            MmuNotifier.put(mn);
+            st.record(Stats.Latency.PUT, System.nanoTime() - t0);
+        });
+    }
+
+    @Override
+    boolean access(Handle h, int vpage, boolean write, Stats st) {
+        if (unloading) {
+            return false;
+        }
+        return ((MirrorNotifier) h.notifier).access(vpage, write, st);
+    }
+
+    /**
+     * Module exit: refuse new attaches, put every reference, {@code synchronize()}; afterwards no
+     * callback of this driver may run.
+     *
+     * <p><b>Context:</b> no lock held; blocks for a grace period.
+     */
+    void unload(Stats st) {
+        unloading = true;
+        while (opening.get() != 0) {
+            Thread.onSpinWait();
+        }
+        for (Handle h : open.toArray(new Handle[0])) {
+            close(h, st);
+        }
+        long t0 = System.nanoTime();
+        MmuNotifier.synchronize();
+        st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
+        unloaded = true;
+        st.count(Op.UNLOAD);
+    }
+}

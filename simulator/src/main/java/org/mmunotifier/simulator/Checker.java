@@ -1,0 +1,160 @@
+package org.mmunotifier.simulator;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Validates what secondary MMUs do and counts every violation of coherence or lifetime.
+ *
+ * <p>Access checks: a secondary MMU that uses a cached translation calls
+ * {@link #checkAccessLocked} while holding the primary's page-table lock, so the verdict compares
+ * the translation with the primary at that exact moment (same frame, same generation, write
+ * allowed). Lifetime checks: drivers report callback entry and exit and {@code freeNotifier}
+ * through {@link TrackedNotifier}; the checker flags a callback on freed driver state, a free
+ * while a callback runs, a second free, and any callback of an unloaded driver. End-of-run checks
+ * (every notifier freed once, every mm's count at zero, every frame free, no thread left) are
+ * recorded by {@link Simulation} with {@link #violation}.
+ *
+ * <p>Thread-safe; counting is lock-free, the first {@value #SAMPLES} messages are kept.
+ */
+final class Checker {
+    static final int SAMPLES = 10;
+
+    /** The kinds of violation, as named in the report. */
+    enum Kind {
+        /** a secondary accessed a page that the primary no longer maps */
+        ACCESS_NOT_PRESENT("access to an unmapped page"),
+        /** a secondary accessed a frame other than the one the primary maps */
+        ACCESS_OTHER_FRAME("access to a frame the page no longer maps"),
+        /** the frame was freed and reused since the secondary translated it */
+        ACCESS_STALE_GENERATION("access to a freed and reused frame"),
+        /** a secondary wrote through a translation that the primary made read-only */
+        ACCESS_WRITE_NOT_ALLOWED("write the primary does not allow"),
+        /** a callback ran on driver state that had been freed */
+        CALLBACK_ON_FREED_STATE("callback on freed driver state"),
+        /** freeNotifier ran while a callback on the same notifier was running */
+        FREE_DURING_CALLBACK("free while a callback runs"),
+        /** a notifier's state was freed twice */
+        DOUBLE_FREE("notifier freed twice"),
+        /** a notifier received invalidateRangeEnd without the matching start */
+        END_WITHOUT_START("invalidate end without its start"),
+        /** a callback of a driver ran after it unloaded */
+        CALLBACK_AFTER_UNLOAD("callback after driver unload"),
+        /** allocations and frees of notifiers do not balance at the end */
+        NOTIFIER_LEAK("notifier not freed by the end"),
+        /** an mm's count or users did not come back to zero */
+        MM_REFERENCE_LEAK("mm reference left at the end"),
+        /** a physical frame was still mapped at the end */
+        FRAME_LEAK("frame still mapped at the end"),
+        /** a simulator thread was still alive after the run */
+        THREAD_LEFT_RUNNING("thread left running"),
+        /** a worker thread failed with an exception */
+        WORKER_FAILED("worker failed");
+
+        final String text;
+
+        Kind(String text) {
+            this.text = text;
+        }
+    }
+
+    private final boolean enabled;
+    private final AtomicLongArray counts = new AtomicLongArray(Kind.values().length);
+    private final AtomicLongArray checks = new AtomicLongArray(1);
+    private final List<String> samples = Collections.synchronizedList(new ArrayList<>());
+
+    /**
+     * @param enabled whether secondary accesses are validated; lifetime checks are always on
+     */
+    Checker(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    /** @return whether access validation is on */
+    boolean enabled() {
+        return enabled;
+    }
+
+    /**
+     * Validates one secondary access.
+     *
+     * <p><b>Locking:</b> the caller holds {@code table}'s page-table lock.
+     *
+     * @return true if the access is coherent (always true with the checker off)
+     */
+    boolean checkAccessLocked(String who, PageTable table, int vpage, int frame, int gen, boolean write) {
+        if (!enabled) {
+            return true;
+        }
+        checks.incrementAndGet(0);
+        PageTable.Verdict v = table.validateLocked(vpage, frame, gen, write);
+        if (v == PageTable.Verdict.OK) {
+            return true;
+        }
+        Kind k = switch (v) {
+            case NOT_PRESENT -> Kind.ACCESS_NOT_PRESENT;
+            case OTHER_FRAME -> Kind.ACCESS_OTHER_FRAME;
+            case STALE_GENERATION -> Kind.ACCESS_STALE_GENERATION;
+            case WRITE_NOT_ALLOWED -> Kind.ACCESS_WRITE_NOT_ALLOWED;
+            case OK -> throw new AssertionError();
+        };
+        violation(k, () -> who + " " + (write ? "wrote" : "read") + " page " + vpage + " through frame " + frame
+                + " generation " + gen + ": " + v);
+        return false;
+    }
+
+    /** Records one violation; the message is built only for the first few. */
+    void violation(Kind kind, java.util.function.Supplier<String> message) {
+        counts.incrementAndGet(kind.ordinal());
+        if (samples.size() < SAMPLES) {
+            String m = kind.text + ": " + message.get();
+            synchronized (samples) {
+                if (samples.size() < SAMPLES) {
+                    samples.add(m);
+                }
+            }
+        }
+    }
+
+    /** @return the number of access validations made */
+    long accessChecks() {
+        return checks.get(0);
+    }
+
+    /** @return the total number of violations */
+    long violations() {
+        long n = 0;
+        for (int i = 0; i < counts.length(); i++) {
+            n += counts.get(i);
+        }
+        return n;
+    }
+
+    /** @return violations of one kind */
+    long violations(Kind kind) {
+        return counts.get(kind.ordinal());
+    }
+
+    /** @return every kind with a nonzero count, in declaration order */
+    Map<Kind, Long> byKind() {
+        Map<Kind, Long> m = new EnumMap<>(Kind.class);
+        for (Kind k : Kind.values()) {
+            long n = counts.get(k.ordinal());
+            if (n != 0) {
+                m.put(k, n);
+            }
+        }
+        return m;
+    }
+
+    /** @return the first few violation messages */
+    List<String> samples() {
+        synchronized (samples) {
+            return List.copyOf(samples);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package org.mmunotifier.simulator;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Physical memory: a fixed set of page frames, each with a generation number and a map count.
+ *
+ * <p>A frame is handed out by {@link #allocate()} with a map count of one and a generation one
+ * higher than it had before; {@link #get(int)} adds a mapping (fork sharing a page copy-on-write)
+ * and {@link #put(int)} removes one. The frame goes back to the free pool only when its map count
+ * reaches zero, so a frame is reused only after every mapping of it is gone, and its reuse is
+ * visible to anyone who remembered the old (frame, generation) pair.
+ */
+final class FrameAllocator {
+    /*
+     * Guards
+     * ------
+     *   mapCount[f]    atomic; 0 exactly while f sits in the free stack
+     *   generation[f]  written by allocate() while f is owned by nobody (map count 0 -> 1);
+     *                  read by the checker for a frame that is mapped in a page table whose
+     *                  lock it holds, so the value is stable for the duration of that read
+     *   freeStack/top  freeLock
+     *
+     * Memory ordering
+     * ---------------
+     * allocate() writes the generation (volatile) before the caller installs the frame in a page
+     * table under that table's lock; a validating reader takes the same lock, so it sees the
+     * generation that the mapping was made with.
+     */
+
+    private final int frames;
+    private final AtomicIntegerArray mapCount;
+    private final AtomicIntegerArray generation;
+    private final int[] freeStack;
+    private int top;
+    private final ReentrantLock freeLock = new ReentrantLock();
+
+    FrameAllocator(int frames) {
+        if (frames <= 0) {
+            throw new IllegalArgumentException("frames must be positive, got " + frames);
+        }
+        this.frames = frames;
+        this.mapCount = new AtomicIntegerArray(frames);
+        this.generation = new AtomicIntegerArray(frames);
+        this.freeStack = new int[frames];
+        // Hand out low frame numbers first: push in reverse order.
+        for (int i = 0; i < frames; i++) {
+            freeStack[i] = frames - 1 - i;
+        }
+        this.top = frames;
+    }
+
+    /** @return the number of frames */
+    int frames() {
+        return frames;
+    }
+
+    /**
+     * Takes a free frame and bumps its generation.
+     *
+     * @return the frame number, mapped once, or -1 when no frame is free
+     */
+    int allocate() {
+        int f;
+        freeLock.lock();
+        try {
+            if (top == 0) {
+                return -1;
+            }
+            f = freeStack[--top];
+        } finally {
+            freeLock.unlock();
+        }
+        generation.incrementAndGet(f);
+        if (!mapCount.compareAndSet(f, 0, 1)) {
+            throw new IllegalStateException("frame " + f + " was on the free list with map count " + mapCount.get(f));
+        }
+        return f;
+    }
+
+    /**
+     * Adds a mapping of a frame that is already mapped (fork, copy-on-write sharing).
+     *
+     * @throws IllegalStateException if the frame is free: a mapping must come from a live one
+     */
+    void get(int frame) {
+        int c;
+        do {
+            c = mapCount.get(frame);
+            if (c <= 0) {
+                throw new IllegalStateException("get of free frame " + frame);
+            }
+        } while (!mapCount.compareAndSet(frame, c, c + 1));
+    }
+
+    /**
+     * Removes one mapping; the last one returns the frame to the free pool.
+     *
+     * @return true if this was the last mapping and the frame is free now
+     * @throws IllegalStateException if the frame is already free (a double free)
+     */
+    boolean put(int frame) {
+        int c;
+        do {
+            c = mapCount.get(frame);
+            if (c <= 0) {
+                throw new IllegalStateException("put of free frame " + frame);
+            }
+        } while (!mapCount.compareAndSet(frame, c, c - 1));
+        if (c == 1) {
+            freeLock.lock();
+            try {
+                freeStack[top++] = frame;
+            } finally {
+                freeLock.unlock();
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /** @return the frame's generation now */
+    int generation(int frame) {
+        return generation.get(frame);
+    }
+
+    /** @return the frame's map count now (0: free) */
+    int mapCount(int frame) {
+        return mapCount.get(frame);
+    }
+
+    /** @return the number of free frames now (a snapshot) */
+    int freeFrames() {
+        freeLock.lock();
+        try {
+            return top;
+        } finally {
+            freeLock.unlock();
+        }
+    }
+}

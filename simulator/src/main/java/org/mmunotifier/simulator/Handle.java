@@ -1,0 +1,31 @@
+package org.mmunotifier.simulator;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One open attachment of a secondary MMU to a process (a device file: a GPU context, a VM, an
+ * IOMMU bond, an accelerator context). It owns exactly one reference: one {@code get}, or one
+ * {@code register}. {@link #tryClose()} makes sure that reference is dropped once, whether by the
+ * process closing it, by exit, or by a driver unload.
+ */
+final class Handle {
+    final SecondaryMmu driver;
+    final Process process;
+    final TrackedNotifier notifier;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    Handle(SecondaryMmu driver, Process process, TrackedNotifier notifier) {
+        this.driver = driver;
+        this.process = process;
+        this.notifier = notifier;
+    }
+
+    /** @return true for exactly one caller: the one that must drop the reference */
+    boolean tryClose() {
+        return closed.compareAndSet(false, true);
+    }
+
+    boolean isClosed() {
+        return closed.get();
+    }
+}

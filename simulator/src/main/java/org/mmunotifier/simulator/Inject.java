@@ -1,0 +1,37 @@
+package org.mmunotifier.simulator;
+
+/**
+ * Deliberate driver bugs, the checker's negative controls. Both apply to the GPU mirror driver.
+ */
+enum Inject {
+    /** A correct run. */
+    NONE("none"),
+    /** The GPU driver ignores invalidateRangeStart/End: its mirror keeps stale translations. */
+    SKIP_INVALIDATION("skip-invalidation"),
+    /**
+     * The GPU driver frees its per-mm state as soon as it drops its last reference, without
+     * waiting for a grace period (the legacy {@code mmu_notifier_unregister_no_release} + kfree
+     * pattern of §4): a callback that is running at that moment uses freed state.
+     */
+    FREE_WITHOUT_GRACE_PERIOD("free-without-grace-period");
+
+    final String cliName;
+
+    Inject(String cliName) {
+        this.cliName = cliName;
+    }
+
+    static Inject parse(String s) {
+        for (Inject i : values()) {
+            if (i.cliName.equals(s) || i.name().equalsIgnoreCase(s)) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("unknown fault injection '" + s + "' (expected one of: none, skip-invalidation, free-without-grace-period)");
+    }
+
+    @Override
+    public String toString() {
+        return cliName;
+    }
+}

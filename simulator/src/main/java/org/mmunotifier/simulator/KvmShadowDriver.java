@@ -1,0 +1,89 @@
+package org.mmunotifier.simulator;
+
+import org.mmunotifier.mm.MmStruct;
+import org.mmunotifier.mm.MmuNotifier;
+import org.mmunotifier.mm.MmuNotifierOps;
+import org.mmunotifier.mm.MmuNotifierRange;
+
+/**
+ * A KVM-like shadow page table: each VM is one notifier that is {@code register}ed when the VM is
+ * created and {@code unregister}ed when it is destroyed, after which the VM is freed at once
+ * (unregister waited for every callback). It implements the young callbacks, so reclaim asks it
+ * whether the guest touched a page.
+ */
+final class KvmShadowDriver extends SecondaryMmu {
+
+    private final MmuNotifierOps<MirrorNotifier> ops = new MmuNotifierOps<>() {
+        @Override
+        public MirrorNotifier allocNotifier(MmStruct mm) {
+            throw new UnsupportedOperationException("kvm registers its notifiers; it never uses get");
+        }
+
+        @Override
+        public boolean invalidateRangeStart(MirrorNotifier mn, MmuNotifierRange range) {
+            return mn.invalidateStart(range);
+        }
+
+        @Override
+        public void invalidateRangeEnd(MirrorNotifier mn, MmuNotifierRange range) {
+            mn.invalidateEnd(range);
+        }
+
+        @Override
+        public boolean clearFlushYoung(MirrorNotifier mn, MmStruct mm, long start, long end) {
+            return mn.clearYoung(start, end);
+        }
+
+        @Override
+        public boolean clearYoung(MirrorNotifier mn, MmStruct mm, long start, long end) {
+            return mn.clearYoung(start, end);
+        }
+
+        @Override
+        public boolean testYoung(MirrorNotifier mn, MmStruct mm, long address) {
+            return mn.testYoung(address);
+        }
+
+        @Override
+        public void release(MirrorNotifier mn, MmStruct mm) {
+            mn.release();
+        }
+    };
+
+    KvmShadowDriver(Kernel kernel) {
+        super("kvm", kernel);
+    }
+
+    /** Creates a VM: a new notifier, registered. Called under the process's files lock. */
+    @Override
+    Handle open(Process p, Stats st) {
+        MirrorNotifier vm = new MirrorNotifier(ops, this, p);
+        p.rmapLock.writeLock().lock();
+        try {
+            long t0 = System.nanoTime();
+            MmuNotifier.register(vm, p.mm);
+            st.record(Stats.Latency.REGISTER, System.nanoTime() - t0);
+        } finally {
+            p.rmapLock.writeLock().unlock();
+        }
+        allocated.increment();
+        return track(new Handle(this, p, vm));
+    }
+
+    /** Destroys a VM: unregister (waits for running callbacks), then free it synchronously. */
+    @Override
+    void close(Handle h, Stats st) {
+        if (!untrack(h)) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        MmuNotifier.unregister(h.notifier, h.process.mm);
+        st.record(Stats.Latency.UNREGISTER, System.nanoTime() - t0);
+        h.notifier.free();
+    }
+
+    @Override
+    boolean access(Handle h, int vpage, boolean write, Stats st) {
+        return ((MirrorNotifier) h.notifier).access(vpage, write, st);
+    }
+}

@@ -1,0 +1,199 @@
+package org.mmunotifier.simulator;
+
+import org.mmunotifier.mm.MmuNotifierOps;
+import org.mmunotifier.mm.MmuNotifierRange;
+
+/**
+ * A per-mm notifier that owns a {@link Mirror}, with the callback bodies and the device access
+ * path that the GPU, KVM and accelerator drivers share.
+ */
+final class MirrorNotifier extends TrackedNotifier {
+    final Mirror mirror;
+    /** Open contexts on this notifier (one get each); guarded by the process's files lock. */
+    int contexts;
+
+    /** For {@code allocNotifier}. */
+    MirrorNotifier(SecondaryMmu driver, Process process) {
+        super(driver, process);
+        this.mirror = new Mirror(process.table.pages());
+    }
+
+    /** For {@code register}. */
+    MirrorNotifier(MmuNotifierOps<?> ops, SecondaryMmu driver, Process process) {
+        super(ops, driver, process);
+        this.mirror = new Mirror(process.table.pages());
+    }
+
+    @Override
+    void clearState() {
+        mirror.lock.lock();
+        try {
+            mirror.killLocked();
+        } finally {
+            mirror.lock.unlock();
+        }
+    }
+
+    /**
+     * invalidate_range_start body: count the invalidation in and drop the range's entries; for a
+     * blockable range that had entries, wait for the device to finish with them (a fence wait,
+     * modelled as a yield).
+     *
+     * @return false if the range is not blockable and the mirror lock is busy (-EAGAIN)
+     */
+    boolean invalidateStart(MmuNotifierRange range) {
+        enter();
+        try {
+            int from = Kernel.firstPage(range.start());
+            int to = Kernel.endPage(range.end());
+            if (range.blockable()) {
+                mirror.lock.lock();
+            } else if (!mirror.lock.tryLock()) {
+                return false;
+            }
+            int dropped;
+            try {
+                dropped = mirror.startLocked(from, to);
+            } finally {
+                mirror.lock.unlock();
+            }
+            driver.invalidations.increment();
+            if (dropped > 0 && range.blockable()) {
+                Thread.yield();
+            }
+            return true;
+        } finally {
+            exit();
+        }
+    }
+
+    /** invalidate_range_end body. */
+    void invalidateEnd(MmuNotifierRange range) {
+        enter();
+        try {
+            boolean balanced;
+            mirror.lock.lock();
+            try {
+                balanced = mirror.endLocked();
+            } finally {
+                mirror.lock.unlock();
+            }
+            if (!balanced) {
+                driver.checker.violation(Checker.Kind.END_WITHOUT_START,
+                        () -> driver.name + " on " + process + ": end of [" + range.start() + ", " + range.end() + ")");
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** clear_young / clear_flush_young body. */
+    boolean clearYoung(long start, long end) {
+        enter();
+        try {
+            driver.youngCalls.increment();
+            mirror.lock.lock();
+            try {
+                return mirror.clearYoungLocked(Kernel.firstPage(start), Kernel.endPage(end));
+            } finally {
+                mirror.lock.unlock();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** test_young body. */
+    boolean testYoung(long address) {
+        enter();
+        try {
+            driver.youngCalls.increment();
+            mirror.lock.lock();
+            try {
+                return mirror.testYoungLocked(Kernel.firstPage(address));
+            } finally {
+                mirror.lock.unlock();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Before the last put: drop every translation and refuse new ones, since no invalidation
+     * will reach this mirror once it is unlinked (the duty B-19 puts on get/put users).
+     */
+    void shutDown() {
+        mirror.lock.lock();
+        try {
+            mirror.killLocked();
+        } finally {
+            mirror.lock.unlock();
+        }
+    }
+
+    /** release body: the mm is exiting; drop every entry and refuse new ones. */
+    void release() {
+        enter();
+        try {
+            driver.releases.increment();
+            mirror.lock.lock();
+            try {
+                mirror.killLocked();
+            } finally {
+                mirror.lock.unlock();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * A device access through the mirror, faulting the translation in through the primary on a
+     * miss (see {@link Mirror} for the protocol).
+     *
+     * <p><b>Context:</b> the caller has pinned the process; no lock held.
+     */
+    boolean access(int vpage, boolean write, Stats st) {
+        Kernel kernel = driver.kernel;
+        PageTable table = process.table;
+        for (int attempt = 0; attempt < 4; attempt++) {
+            long snapshot;
+            mirror.lock.lock();
+            try {
+                if (mirror.deadLocked()) {
+                    return false;
+                }
+                long e = mirror.entryLocked(vpage);
+                if (e != 0 && (!write || Mirror.writable(e))) {
+                    mirror.markYoungLocked(vpage);
+                    table.lock();
+                    try {
+                        driver.checker.checkAccessLocked(driver.name, table, vpage, Mirror.frame(e), Mirror.generation(e), write);
+                    } finally {
+                        table.unlock();
+                    }
+                    driver.accesses.increment();
+                    return true;
+                }
+                snapshot = mirror.seqLocked();
+            } finally {
+                mirror.lock.unlock();
+            }
+            driver.deviceFaults.increment();
+            long t = kernel.faultForSecondary(process, vpage, write, st);
+            if (t == 0) {
+                return false;
+            }
+            mirror.lock.lock();
+            try {
+                if (!mirror.installLocked(vpage, t, snapshot)) {
+                    driver.retries.increment();
+                }
+            } finally {
+                mirror.lock.unlock();
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,188 @@
+package org.mmunotifier.simulator;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import org.mmunotifier.mm.MmStruct;
+
+/**
+ * A simulated process: its {@link MmStruct}, areas, page table, and the open files through which
+ * secondary MMUs are attached to it.
+ *
+ * <p>Pins play the part of {@code get_task_mm}/{@code mmput}: every thread that works on the
+ * process pins it with {@link #tryPin()} and unpins it afterwards. The {@code MmStruct}'s users
+ * count stays at one while any pin is held; the thread that drops the last pin calls
+ * {@link MmStruct#mmput()} (which runs the notifiers' {@code release}) and then tears the page
+ * table down, as {@code __mmput} runs {@code exit_mmap}. The task's own pin is dropped by
+ * {@link Kernel#exit}.
+ */
+final class Process {
+    /*
+     * Guards
+     * ------
+     *   pins            atomic; never leaves 0 once there
+     *   vmas            mm's mmap lock (read for faults, write for changes)
+     *   table entries   table's page-table lock
+     *   handles, filesClosed   filesLock (exit_files against open/close of device files)
+     *   (registration)  rmapLock write, against reclaim's invalidations (rmapLock read)
+     */
+
+    final int pid;
+    final MmStruct mm;
+    final VmaList vmas;
+    final PageTable table;
+    private final AtomicInteger pins = new AtomicInteger(1);
+    final AtomicBoolean exiting = new AtomicBoolean();
+    private final AtomicBoolean tornDown = new AtomicBoolean();
+
+    /**
+     * Stands for {@code mm_take_all_locks}: reclaim (an rmap walker that holds no mmap lock)
+     * holds it for read around its invalidations; registration (get, register) holds it for
+     * write, so that no invalidation is in flight while a notifier is added. Lock order: files
+     * lock, rmap lock, mmap lock.
+     */
+    final java.util.concurrent.locks.ReentrantReadWriteLock rmapLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
+
+    private final ReentrantLock filesLock = new ReentrantLock();
+    private final List<Handle> handles = new ArrayList<>();
+    private boolean filesClosed;
+
+    Process(int pid, FrameAllocator frames, int pages) {
+        this.pid = pid;
+        this.mm = new MmStruct();
+        this.vmas = new VmaList(pages);
+        this.table = new PageTable(frames, pages);
+    }
+
+    /** Pins the address space unless it has exited. Pair with {@link #unpin}. */
+    boolean tryPin() {
+        int p;
+        do {
+            p = pins.get();
+            if (p <= 0) {
+                return false;
+            }
+        } while (!pins.compareAndSet(p, p + 1));
+        return true;
+    }
+
+    /**
+     * Drops a pin; the last one runs the exit path ({@code mmput}: notifiers' release, then the
+     * page-table teardown).
+     *
+     * <p><b>Context:</b> may block (the last one waits for a grace period); never call it with a
+     * driver lock or the page-table lock held, nor from a callback.
+     */
+    void unpin(Kernel kernel, Stats st) {
+        if (pins.decrementAndGet() == 0) {
+            mm.mmput();
+            if (!tornDown.compareAndSet(false, true)) {
+                throw new IllegalStateException("process " + pid + " torn down twice");
+            }
+            kernel.exitMmap(this, st);
+        }
+    }
+
+    /** @return true once the address space has exited */
+    boolean dead() {
+        return pins.get() <= 0;
+    }
+
+    /**
+     * Runs {@code open} under the files lock and records the handle it returns, unless the files
+     * are closed already (the process is exiting).
+     */
+    Handle open(java.util.function.Supplier<Handle> open) {
+        filesLock.lock();
+        try {
+            if (filesClosed) {
+                return null;
+            }
+            Handle h = open.get();
+            if (h != null) {
+                handles.add(h);
+            }
+            return h;
+        } finally {
+            filesLock.unlock();
+        }
+    }
+
+    /** @return the number of handles in the files table; the caller holds the files lock */
+    int handleCountLocked() {
+        if (!filesLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("files lock not held");
+        }
+        return handles.size();
+    }
+
+    /** Runs {@code r} under the files lock (a driver closing a context of this process). */
+    void withFilesLock(Runnable r) {
+        filesLock.lock();
+        try {
+            r.run();
+        } finally {
+            filesLock.unlock();
+        }
+    }
+
+    /** Removes and returns a random open handle, or null. */
+    Handle takeRandomHandle(java.util.SplittableRandom rng) {
+        filesLock.lock();
+        try {
+            while (!handles.isEmpty()) {
+                int i = rng.nextInt(handles.size());
+                Handle h = handles.get(i);
+                handles.set(i, handles.get(handles.size() - 1));
+                handles.remove(handles.size() - 1);
+                if (!h.isClosed()) {
+                    return h;
+                }
+            }
+            return null;
+        } finally {
+            filesLock.unlock();
+        }
+    }
+
+    /** @return a random open handle of {@code driver} (left open), or null */
+    Handle randomHandle(SecondaryMmu driver, java.util.SplittableRandom rng) {
+        filesLock.lock();
+        try {
+            int n = handles.size();
+            if (n == 0) {
+                return null;
+            }
+            int from = rng.nextInt(n);
+            for (int k = 0; k < n; k++) {
+                Handle h = handles.get((from + k) % n);
+                if (h.driver == driver && !h.isClosed()) {
+                    return h;
+                }
+            }
+            return null;
+        } finally {
+            filesLock.unlock();
+        }
+    }
+
+    /** Closes the files for good ({@code exit_files}) and returns the handles still open. */
+    List<Handle> closeFiles() {
+        filesLock.lock();
+        try {
+            filesClosed = true;
+            List<Handle> open = new ArrayList<>(handles);
+            handles.clear();
+            return open;
+        } finally {
+            filesLock.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "process " + pid;
+    }
+}

@@ -1,0 +1,227 @@
+package org.mmunotifier.simulator;
+
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.HdrHistogram.Histogram;
+import org.mmunotifier.mm.MmuNotifierEvent;
+
+/**
+ * What a run found: counts, latencies, throughput and violations, as a readable table
+ * ({@link #print}) and as a tree of maps and lists for JSON ({@link #toJsonTree}).
+ */
+final class Report {
+    private final SimConfig config;
+    private final long elapsedNanos;
+    private final Stats stats;
+    private final long violations;
+    private final Map<Checker.Kind, Long> byKind;
+    private final List<String> samples;
+    private final long accessChecks;
+    private final Map<String, Map<String, Long>> drivers = new LinkedHashMap<>();
+    private final int liveAtEnd;
+
+    Report(SimConfig config, long elapsedNanos, Stats stats, Checker checker, List<SecondaryMmu> drivers, int liveAtEnd,
+            int frames) {
+        this.config = config;
+        this.elapsedNanos = elapsedNanos;
+        this.stats = stats;
+        this.violations = checker.violations();
+        this.byKind = checker.byKind();
+        this.samples = checker.samples();
+        this.accessChecks = checker.accessChecks();
+        for (SecondaryMmu d : drivers) {
+            this.drivers.put(d.name, d.counters());
+        }
+        this.liveAtEnd = liveAtEnd;
+    }
+
+    /** @return the total number of violations */
+    long violations() {
+        return violations;
+    }
+
+    /** @return violations by kind (only nonzero kinds) */
+    Map<Checker.Kind, Long> violationsByKind() {
+        return byKind;
+    }
+
+    /** @return one counter */
+    long count(Op op) {
+        return stats.get(op);
+    }
+
+    /** @return invalidation ranges raised for an event */
+    long invalidations(MmuNotifierEvent e) {
+        return stats.invalidations[e.ordinal()];
+    }
+
+    /** @return a driver's counters by name */
+    Map<String, Long> driver(String name) {
+        return drivers.get(name);
+    }
+
+    /** @return the number of secondary accesses validated */
+    long accessChecks() {
+        return accessChecks;
+    }
+
+    /** @return primary events per second */
+    double primaryEventsPerSecond() {
+        return stats.primaryEvents() / seconds();
+    }
+
+    /** @return all events (primary plus secondary accesses, attaches, detaches) per second */
+    double eventsPerSecond() {
+        return stats.allEvents() / seconds();
+    }
+
+    private double seconds() {
+        return Math.max(elapsedNanos, 1) / 1e9;
+    }
+
+    /** @return the process exit code: 0 only with zero violations */
+    int exitCode() {
+        return violations == 0 ? 0 : 1;
+    }
+
+    /**
+     * A comparison key for determinism: every count that depends only on the seed (no timing, no
+     * latency, and nothing counted by threads other than the single worker).
+     */
+    Map<String, Object> deterministicCounts() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("operations", operations());
+        m.put("invalidations", invalidationsMap());
+        m.put("drivers", drivers);
+        m.put("violations", violations);
+        return m;
+    }
+
+    private Map<String, Long> operations() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (Op op : Op.values()) {
+            m.put(op.name().toLowerCase(java.util.Locale.ROOT), stats.get(op));
+        }
+        return m;
+    }
+
+    private Map<String, Long> invalidationsMap() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (MmuNotifierEvent e : MmuNotifierEvent.values()) {
+            m.put(e.name(), stats.invalidations[e.ordinal()]);
+        }
+        return m;
+    }
+
+    /** @return the whole report as maps, lists, strings and numbers, for a JSON writer */
+    Map<String, Object> toJsonTree() {
+        Map<String, Object> root = new LinkedHashMap<>();
+        Map<String, Object> cfg = new LinkedHashMap<>();
+        cfg.put("seed", config.seed());
+        cfg.put("threads", config.threads());
+        cfg.put("durationMillis", config.durationMillis());
+        cfg.put("events", config.events());
+        cfg.put("processes", config.processes());
+        cfg.put("pages", config.pages());
+        cfg.put("frames", config.frames());
+        cfg.put("drivers", config.drivers().stream().map(Object::toString).sorted().toList());
+        cfg.put("inject", config.inject().toString());
+        cfg.put("unload", config.unload());
+        cfg.put("check", config.check());
+        root.put("config", cfg);
+        root.put("elapsedSeconds", seconds());
+        Map<String, Object> procs = new LinkedHashMap<>();
+        procs.put("spawned", stats.get(Op.SPAWN));
+        procs.put("forked", stats.get(Op.FORK));
+        procs.put("exited", stats.get(Op.EXIT));
+        procs.put("liveAtEnd", liveAtEnd);
+        root.put("processes", procs);
+        root.put("operations", operations());
+        root.put("invalidations", invalidationsMap());
+        root.put("drivers", drivers);
+        Map<String, Object> lat = new LinkedHashMap<>();
+        for (Stats.Latency l : Stats.Latency.values()) {
+            Histogram h = stats.latency[l.ordinal()];
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("count", h.getTotalCount());
+            one.put("p50Micros", micros(h, 50));
+            one.put("p90Micros", micros(h, 90));
+            one.put("p99Micros", micros(h, 99));
+            one.put("p999Micros", micros(h, 99.9));
+            one.put("maxMicros", h.getTotalCount() == 0 ? 0.0 : h.getMaxValue() / 1e3);
+            lat.put(l.name().toLowerCase(java.util.Locale.ROOT), one);
+        }
+        root.put("latency", lat);
+        Map<String, Object> tp = new LinkedHashMap<>();
+        tp.put("primaryEvents", stats.primaryEvents());
+        tp.put("primaryEventsPerSecond", primaryEventsPerSecond());
+        tp.put("allEvents", stats.allEvents());
+        tp.put("allEventsPerSecond", eventsPerSecond());
+        root.put("throughput", tp);
+        Map<String, Object> chk = new LinkedHashMap<>();
+        chk.put("accessesValidated", accessChecks);
+        chk.put("violations", violations);
+        Map<String, Long> kinds = new LinkedHashMap<>();
+        byKind.forEach((k, v) -> kinds.put(k.name().toLowerCase(java.util.Locale.ROOT), v));
+        chk.put("byKind", kinds);
+        chk.put("samples", samples);
+        root.put("checker", chk);
+        root.put("exitCode", exitCode());
+        return root;
+    }
+
+    private static double micros(Histogram h, double percentile) {
+        return h.getTotalCount() == 0 ? 0.0 : h.getValueAtPercentile(percentile) / 1e3;
+    }
+
+    /** Prints the readable table. */
+    void print(PrintStream out) {
+        out.printf("MMU notifier simulator: seed %d, %d worker thread%s, %.1f s, checker %s, fault injection: %s%n",
+                config.seed(), config.threads(), config.threads() == 1 ? "" : "s", seconds(),
+                config.check() ? "on" : "OFF", config.inject());
+        out.printf("drivers: %s%n%n", String.join(", ", drivers.keySet()));
+        out.printf("Processes       spawned %,d   forked %,d   exited %,d   live at the end %,d (all torn down)%n%n",
+                stats.get(Op.SPAWN), stats.get(Op.FORK), stats.get(Op.EXIT), liveAtEnd);
+        out.println("Operations                                   count");
+        for (Op op : Op.values()) {
+            out.printf("  %-38s %,14d%n", op.label, stats.get(op));
+        }
+        out.println();
+        out.println("Invalidations by event                       ranges");
+        for (MmuNotifierEvent e : MmuNotifierEvent.values()) {
+            out.printf("  %-38s %,14d%n", e.name(), stats.invalidations[e.ordinal()]);
+        }
+        out.println();
+        out.printf("%-8s %10s %10s %10s %10s %13s %11s %9s %13s %10s %9s%n", "Driver", "attaches", "detaches",
+                "allocated", "freed", "accesses", "dev faults", "retries", "invalidations", "young", "releases");
+        for (Map.Entry<String, Map<String, Long>> e : drivers.entrySet()) {
+            Map<String, Long> c = e.getValue();
+            out.printf("%-8s %,10d %,10d %,10d %,10d %,13d %,11d %,9d %,13d %,10d %,9d%n", e.getKey(), c.get("attaches"),
+                    c.get("detaches"), c.get("notifiersAllocated"), c.get("notifiersFreed"), c.get("accesses"),
+                    c.get("deviceFaults"), c.get("retries"), c.get("invalidations"), c.get("youngCallbacks"),
+                    c.get("releases"));
+        }
+        out.println("  (attaches = gets or registers, detaches = puts or unregisters; allocated/freed = notifiers)");
+        out.println();
+        out.printf("%-24s %10s %10s %10s %10s %10s %10s%n", "Latency (us)", "count", "p50", "p90", "p99", "p99.9", "max");
+        for (Stats.Latency l : Stats.Latency.values()) {
+            Histogram h = stats.latency[l.ordinal()];
+            out.printf("%-24s %,10d %10.1f %10.1f %10.1f %10.1f %10.1f%n", l.label, h.getTotalCount(), micros(h, 50),
+                    micros(h, 90), micros(h, 99), micros(h, 99.9), h.getTotalCount() == 0 ? 0.0 : h.getMaxValue() / 1e3);
+        }
+        out.println();
+        out.printf("Throughput      %,.0f primary events/s (%,d in %.1f s); %,.0f events/s with secondary accesses%n",
+                primaryEventsPerSecond(), stats.primaryEvents(), seconds(), eventsPerSecond());
+        out.printf("Checker         %,d secondary accesses validated; %,d violation%s%n", accessChecks, violations,
+                violations == 1 ? "" : "s");
+        for (Map.Entry<Checker.Kind, Long> e : byKind.entrySet()) {
+            out.printf("  %-44s %,12d%n", e.getKey().text, e.getValue());
+        }
+        for (String s : samples) {
+            out.println("  e.g. " + s);
+        }
+        out.println(violations == 0 ? "RESULT: PASS (no violation)" : "RESULT: FAIL (" + violations + " violations)");
+    }
+}

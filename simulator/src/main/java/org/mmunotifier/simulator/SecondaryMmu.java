@@ -1,0 +1,104 @@
+package org.mmunotifier.simulator;
+
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A secondary MMU driver: attaches to processes through device files ({@link Handle}s), makes
+ * device accesses through its own cached translations, and keeps those coherent through the
+ * notifier callbacks. Each subclass is a real client of {@code org.mmunotifier.mm}.
+ *
+ * <p>Counters are {@link LongAdder}s: callbacks run on any thread.
+ */
+abstract class SecondaryMmu {
+    final String name;
+    final Kernel kernel;
+    final Checker checker;
+
+    final LongAdder attaches = new LongAdder();
+    final LongAdder detaches = new LongAdder();
+    final LongAdder allocated = new LongAdder();
+    final LongAdder freed = new LongAdder();
+    final LongAdder accesses = new LongAdder();
+    final LongAdder deviceFaults = new LongAdder();
+    final LongAdder retries = new LongAdder();
+    final LongAdder invalidations = new LongAdder();
+    final LongAdder youngCalls = new LongAdder();
+    final LongAdder releases = new LongAdder();
+
+    /** Every handle not yet closed, so that an unload can close them all. */
+    final Set<Handle> open = ConcurrentHashMap.newKeySet();
+
+    SecondaryMmu(String name, Kernel kernel) {
+        this.name = name;
+        this.kernel = kernel;
+        this.checker = kernel.checker;
+    }
+
+    /**
+     * Opens one more attachment to {@code p}, taking one reference (get or register).
+     *
+     * <p><b>Context:</b> the caller has pinned {@code p} and holds its files lock; may block on
+     * the mmap lock.
+     * @return the handle, or null when the driver refuses (unloading, process dying)
+     */
+    abstract Handle open(Process p, Stats st);
+
+    /**
+     * Drops the reference a handle owns; does nothing if it was closed already.
+     *
+     * <p><b>Context:</b> no lock held; may block (unregister waits for a grace period).
+     */
+    abstract void close(Handle h, Stats st);
+
+    /**
+     * One device access to page {@code vpage} of {@code p} through handle {@code h}: uses the
+     * cached translation if there is one (validated by the checker), else faults it in through
+     * the primary.
+     *
+     * <p><b>Context:</b> the caller has pinned {@code p}; no lock held.
+     * @return true if the access completed, false if it was refused (no mapping, no permission,
+     *     the process is exiting, or the translation kept changing)
+     */
+    abstract boolean access(Handle h, int vpage, boolean write, Stats st);
+
+    /** @return true once the driver has unloaded: none of its callbacks may run any more */
+    boolean unloaded() {
+        return false;
+    }
+
+    /** Registers a handle as open with the driver. */
+    final Handle track(Handle h) {
+        open.add(h);
+        attaches.increment();
+        return h;
+    }
+
+    /** @return true for the one caller that must drop the handle's reference */
+    final boolean untrack(Handle h) {
+        if (!h.tryClose()) {
+            return false;
+        }
+        open.remove(h);
+        detaches.increment();
+        return true;
+    }
+
+    /** The driver's counters, for the report. */
+    Map<String, Long> counters() {
+        Map<String, Long> m = new java.util.LinkedHashMap<>();
+        m.put("attaches", attaches.sum());
+        m.put("detaches", detaches.sum());
+        m.put("notifiersAllocated", allocated.sum());
+        m.put("notifiersFreed", freed.sum());
+        m.put("accesses", accesses.sum());
+        m.put("deviceFaults", deviceFaults.sum());
+        m.put("retries", retries.sum());
+        m.put("invalidations", invalidations.sum());
+        m.put("youngCallbacks", youngCalls.sum());
+        m.put("releases", releases.sum());
+        return m;
+    }
+}

@@ -1,0 +1,144 @@
+package org.mmunotifier.simulator;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * One simulation's parameters, validated. Built by {@link SimulatorCommand} from the defaults
+ * file, a user file and the options; tests build it with {@link #defaults()} and the withers.
+ *
+ * @param durationMillis how long the workers run, unless {@code events} bounds the run
+ * @param events primary-event budget per worker; 0 means the run is bounded by the duration
+ * @param threads worker threads; with one, reclaim runs inline and a seeded run is deterministic
+ * @param seed the random seed
+ * @param processes target number of live processes
+ * @param pages virtual pages per address space
+ * @param frames physical frames
+ * @param maxMapPages largest mmap, in pages
+ * @param maxHandles most open device files per process
+ * @param drivers the secondary MMUs that take part
+ * @param inject the deliberate driver bug, or {@link Inject#NONE}
+ * @param unload whether the accelerator driver unloads half-way through
+ * @param check whether every secondary access is validated
+ * @param weights relative frequencies of the worker's events
+ */
+record SimConfig(long durationMillis, long events, int threads, long seed, int processes, int pages, int frames,
+        int maxMapPages, int maxHandles, Set<Driver> drivers, Inject inject, boolean unload, boolean check,
+        Weights weights) {
+
+    /** The secondary MMU drivers. */
+    enum Driver {
+        GPU("gpu"), KVM("kvm"), IOMMU("iommu"), ACCEL("accel");
+
+        final String cliName;
+
+        Driver(String cliName) {
+            this.cliName = cliName;
+        }
+
+        static Driver parse(String s) {
+            for (Driver d : values()) {
+                if (d.cliName.equalsIgnoreCase(s.trim())) {
+                    return d;
+                }
+            }
+            throw new IllegalArgumentException("unknown driver '" + s.trim() + "' (expected gpu, kvm, iommu or accel)");
+        }
+
+        @Override
+        public String toString() {
+            return cliName;
+        }
+    }
+
+    /** Relative frequencies of the events a worker picks from. */
+    record Weights(int fault, int access, int mmap, int munmap, int mprotect, int migrate, int reclaim, int fork,
+            int exit, int attach, int detach) {
+        int[] asArray() {
+            return new int[] {fault, access, mmap, munmap, mprotect, migrate, reclaim, fork, exit, attach, detach};
+        }
+
+        static final String[] NAMES = {"fault", "access", "mmap", "munmap", "mprotect", "migrate", "reclaim", "fork",
+            "exit", "attach", "detach"};
+    }
+
+    /** The built-in defaults, the same as the shipped defaults file (tests start from these). */
+    static SimConfig defaults() {
+        return new SimConfig(15_000, 0, 1, 1, 32, 256, 32_768, 16, 8,
+                EnumSet.allOf(Driver.class), Inject.NONE, true, true,
+                new Weights(420, 420, 20, 20, 20, 20, 40, 2, 2, 18, 18));
+    }
+
+    /**
+     * Checks every value.
+     *
+     * @throws IllegalArgumentException naming the first impossible value
+     */
+    SimConfig {
+        require(durationMillis > 0, "duration must be positive, got " + durationMillis + " ms");
+        require(events >= 0, "events must not be negative, got " + events);
+        require(threads >= 1 && threads <= 256, "threads must be between 1 and 256, got " + threads);
+        require(processes >= 1, "processes must be at least 1, got " + processes);
+        require(pages >= 16 && pages <= 1 << 20, "pages must be between 16 and 1048576, got " + pages);
+        require(frames >= 1 && frames < 1 << 29, "frames must be between 1 and 536870911, got " + frames);
+        require(maxMapPages >= 1 && maxMapPages <= pages, "max-map-pages must be between 1 and pages (" + pages + "), got " + maxMapPages);
+        require(maxHandles >= 1, "max-handles must be at least 1, got " + maxHandles);
+        require(drivers != null && !drivers.isEmpty(), "at least one driver must take part");
+        require(inject != null, "inject must be set");
+        require(inject == Inject.NONE || drivers.contains(Driver.GPU), "fault injection " + inject + " needs the gpu driver");
+        int[] w = weights.asArray();
+        int sum = 0;
+        for (int i = 0; i < w.length; i++) {
+            require(w[i] >= 0, "weight-" + Weights.NAMES[i] + " must not be negative, got " + w[i]);
+            sum += w[i];
+        }
+        require(sum > 0, "the event weights must not all be zero");
+        drivers = Set.copyOf(drivers);
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    SimConfig withDuration(long millis) {
+        return new SimConfig(millis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+    }
+
+    SimConfig withEvents(long n) {
+        return new SimConfig(durationMillis, n, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+    }
+
+    SimConfig withThreads(int n) {
+        return new SimConfig(durationMillis, events, n, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+    }
+
+    SimConfig withSeed(long s) {
+        return new SimConfig(durationMillis, events, threads, s, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+    }
+
+    SimConfig withProcesses(int n) {
+        return new SimConfig(durationMillis, events, threads, seed, n, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+    }
+
+    SimConfig withDrivers(Set<Driver> d) {
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, d, inject, unload, check, weights);
+    }
+
+    SimConfig withInject(Inject i) {
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, i, unload, check, weights);
+    }
+
+    SimConfig withUnload(boolean u) {
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, u, check, weights);
+    }
+
+    SimConfig withFrames(int n) {
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, n, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+    }
+
+    SimConfig withWeights(Weights w) {
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, w);
+    }
+}

@@ -1,0 +1,398 @@
+package org.mmunotifier.simulator;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.LockSupport;
+import org.mmunotifier.mm.MmStruct;
+import org.mmunotifier.mm.MmuNotifier;
+
+/**
+ * One run: worker threads pick random events (CPU faults, secondary accesses, mmap, munmap,
+ * mprotect, migration, fork, exit, device attach and detach) on random processes; a kswapd thread
+ * ages and reclaims without the mmap lock; the accelerator driver unloads half-way; at the end
+ * every process exits, every driver's references are dropped, {@code synchronize()} runs, and the
+ * end-of-run invariants are checked.
+ *
+ * <p>Determinism: with one worker thread, reclaim runs inline (direct reclaim) instead of on the
+ * kswapd thread, the unload happens at a fixed event when the run is bounded by {@code events},
+ * and all randomness comes from the seed, so two runs with the same seed make the same events.
+ */
+final class Simulation {
+    private static final int EV_FAULT = 0;
+    private static final int EV_ACCESS = 1;
+    private static final int EV_MMAP = 2;
+    private static final int EV_MUNMAP = 3;
+    private static final int EV_MPROTECT = 4;
+    private static final int EV_MIGRATE = 5;
+    private static final int EV_RECLAIM = 6;
+    private static final int EV_FORK = 7;
+    private static final int EV_EXIT = 8;
+    private static final int EV_ATTACH = 9;
+    private static final int EV_DETACH = 10;
+
+    private final SimConfig config;
+    private final Checker checker;
+    private final FrameAllocator frames;
+    private final Kernel kernel;
+    private final List<SecondaryMmu> drivers = new ArrayList<>();
+    private final AccelDriver accel;
+    private final AtomicReferenceArray<Process> slots;
+    private final AtomicInteger live = new AtomicInteger();
+    private final int[] cumulative;
+    private final int totalWeight;
+
+    private volatile boolean stop;
+    private volatile long unloadAtNanos;
+    private final AtomicLongArray progress;
+    private final List<Thread> threads = new ArrayList<>();
+
+    Simulation(SimConfig config) {
+        this.config = config;
+        this.checker = new Checker(config.check());
+        this.frames = new FrameAllocator(config.frames());
+        this.kernel = new Kernel(frames, checker, config.pages(), config.maxMapPages());
+        if (config.drivers().contains(SimConfig.Driver.GPU)) {
+            drivers.add(new GpuMirrorDriver(kernel, config.inject()));
+        }
+        if (config.drivers().contains(SimConfig.Driver.KVM)) {
+            drivers.add(new KvmShadowDriver(kernel));
+        }
+        if (config.drivers().contains(SimConfig.Driver.IOMMU)) {
+            drivers.add(new IommuTlbDriver(kernel));
+        }
+        if (config.drivers().contains(SimConfig.Driver.ACCEL)) {
+            accel = new AccelDriver(kernel);
+            drivers.add(accel);
+        } else {
+            accel = null;
+        }
+        this.slots = new AtomicReferenceArray<>(config.processes() * 2);
+        int[] w = config.weights().asArray();
+        if (config.threads() > 1) {
+            w[EV_RECLAIM] = 0; // kswapd does it
+        }
+        cumulative = new int[w.length];
+        int sum = 0;
+        for (int i = 0; i < w.length; i++) {
+            sum += w[i];
+            cumulative[i] = sum;
+        }
+        totalWeight = sum;
+        progress = new AtomicLongArray(config.threads() + 1);
+    }
+
+    /**
+     * Runs the simulation to its end and checks the end-of-run invariants.
+     *
+     * @param progressOut where to draw the progress line, or null for none
+     */
+    Report run(PrintStream progressOut) {
+        Stats[] perThread = new Stats[config.threads() + 2];
+        for (int i = 0; i < perThread.length; i++) {
+            perThread[i] = new Stats();
+        }
+        Stats mainStats = perThread[perThread.length - 1];
+        SplittableRandom master = new SplittableRandom(config.seed());
+        SplittableRandom setupRng = master.split();
+
+        for (int i = 0; i < config.processes(); i++) {
+            Process p = kernel.spawn(setupRng, mainStats);
+            slots.set(i, p);
+            live.incrementAndGet();
+        }
+
+        long start = System.nanoTime();
+        long deadline = config.events() > 0 ? Long.MAX_VALUE : start + TimeUnit.MILLISECONDS.toNanos(config.durationMillis());
+        unloadAtNanos = start + TimeUnit.MILLISECONDS.toNanos(config.durationMillis()) / 2;
+        for (int i = 0; i < config.threads(); i++) {
+            int index = i;
+            SplittableRandom rng = master.split();
+            Stats st = perThread[i];
+            Thread t = new Thread(() -> worker(index, rng, st, deadline), "sim-worker-" + i);
+            threads.add(t);
+        }
+        if (config.threads() > 1) {
+            SplittableRandom rng = master.split();
+            Stats st = perThread[config.threads()];
+            threads.add(new Thread(() -> kswapd(rng, st), "sim-kswapd"));
+        }
+        for (Thread t : threads) {
+            t.setDaemon(true);
+            t.start();
+        }
+        List<Thread> workers = threads.subList(0, config.threads());
+        long lastDraw = 0;
+        for (Thread w : workers) {
+            while (w.isAlive()) {
+                joinQuietly(w, 200);
+                if (progressOut != null && System.nanoTime() - lastDraw > 500_000_000L) {
+                    lastDraw = System.nanoTime();
+                    drawProgress(progressOut, start);
+                }
+            }
+        }
+        stop = true;
+        for (Thread t : threads) {
+            joinQuietly(t, 10_000);
+        }
+        long elapsed = System.nanoTime() - start;
+        if (progressOut != null) {
+            progressOut.print("\r\033[K");
+            progressOut.flush();
+        }
+
+        int liveAtEnd = live.get();
+        teardown(mainStats);
+
+        Stats total = new Stats();
+        for (Stats s : perThread) {
+            total.add(s);
+        }
+        return new Report(config, elapsed, total, checker, drivers, liveAtEnd, frames.frames());
+    }
+
+    private void drawProgress(PrintStream out, long start) {
+        long events = 0;
+        for (int i = 0; i < progress.length(); i++) {
+            events += progress.get(i);
+        }
+        double secs = (System.nanoTime() - start) / 1e9;
+        out.printf("\r\033[K%6.1f s  %,d events  %.2f M/s  live processes %d  violations %d",
+                secs, events, events / Math.max(secs, 1e-9) / 1e6, live.get(), checker.violations());
+        out.flush();
+    }
+
+    private static void joinQuietly(Thread t, long millis) {
+        try {
+            t.join(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ------------------------------------------------------------------ threads
+
+    private void worker(int index, SplittableRandom rng, Stats st, long deadline) {
+        long limit = config.events();
+        boolean unloadPending = accel != null && config.unload() && index == 0;
+        try {
+            for (long n = 0; !stop; n++) {
+                if (limit > 0 ? n >= limit : (n & 255) == 0 && System.nanoTime() >= deadline) {
+                    break;
+                }
+                if (unloadPending && (limit > 0 ? n == limit / 2 : (n & 255) == 0 && System.nanoTime() >= unloadAtNanos)) {
+                    accel.unload(st);
+                    unloadPending = false;
+                }
+                step(rng, st);
+                if ((n & 1023) == 0) {
+                    progress.set(index, n);
+                }
+            }
+        } catch (Throwable t) {
+            checker.violation(Checker.Kind.WORKER_FAILED, () -> Thread.currentThread().getName() + ": " + t);
+            stop = true;
+        }
+    }
+
+    private void kswapd(SplittableRandom rng, Stats st) {
+        try {
+            while (!stop) {
+                for (int i = 0; i < 8 && !stop; i++) {
+                    Process p = slots.get(rng.nextInt(slots.length()));
+                    if (p != null && p.tryPin()) {
+                        try {
+                            kernel.reclaimStep(p, rng, st);
+                        } finally {
+                            p.unpin(kernel, st);
+                        }
+                    }
+                }
+                LockSupport.parkNanos(20_000);
+            }
+        } catch (Throwable t) {
+            checker.violation(Checker.Kind.WORKER_FAILED, () -> Thread.currentThread().getName() + ": " + t);
+            stop = true;
+        }
+    }
+
+    private int pickEvent(SplittableRandom rng) {
+        int r = rng.nextInt(totalWeight);
+        int i = 0;
+        while (r >= cumulative[i]) {
+            i++;
+        }
+        return i;
+    }
+
+    private void step(SplittableRandom rng, Stats st) {
+        int ev = pickEvent(rng);
+        int slot = rng.nextInt(slots.length());
+        Process p = slots.get(slot);
+        for (int tries = 0; p == null && tries < 3; tries++) {
+            slot = rng.nextInt(slots.length());
+            p = slots.get(slot);
+        }
+        if (p == null) {
+            if (live.get() < config.processes()) {
+                Process fresh = kernel.spawn(rng, st);
+                if (slots.compareAndSet(slot, null, fresh)) {
+                    live.incrementAndGet();
+                } else {
+                    kernel.exit(fresh, st);
+                }
+            }
+            return;
+        }
+        if (!p.tryPin()) {
+            return;
+        }
+        int exitSlot = slot;
+        try {
+            switch (ev) {
+                case EV_FAULT -> kernel.cpuFault(p, rng, st);
+                case EV_ACCESS -> access(p, rng, st);
+                case EV_MMAP -> kernel.mmap(p, rng, st);
+                case EV_MUNMAP -> kernel.munmap(p, rng, st);
+                case EV_MPROTECT -> kernel.mprotect(p, rng, st);
+                case EV_MIGRATE -> kernel.migrate(p, rng, st);
+                case EV_RECLAIM -> kernel.reclaimStep(p, rng, st);
+                case EV_FORK -> fork(p, st, rng);
+                case EV_EXIT -> {
+                    if (live.get() > 1 && slots.compareAndSet(exitSlot, p, null)) {
+                        live.decrementAndGet();
+                        kernel.exit(p, st);
+                    }
+                }
+                case EV_ATTACH -> attach(p, pickDriver(rng), st);
+                case EV_DETACH -> {
+                    Handle h = p.takeRandomHandle(rng);
+                    if (h != null) {
+                        h.driver.close(h, st);
+                        st.count(Op.DETACH);
+                    }
+                }
+                default -> throw new AssertionError(ev);
+            }
+        } finally {
+            p.unpin(kernel, st);
+        }
+    }
+
+    private SecondaryMmu pickDriver(SplittableRandom rng) {
+        return drivers.get(rng.nextInt(drivers.size()));
+    }
+
+    private Handle attach(Process p, SecondaryMmu d, Stats st) {
+        if (d == accel && accel.unloading()) {
+            return null;
+        }
+        Handle h = p.open(() -> p.handleCountLocked() >= config.maxHandles() ? null : d.open(p, st));
+        if (h != null) {
+            st.count(Op.ATTACH);
+        }
+        return h;
+    }
+
+    private void access(Process p, SplittableRandom rng, Stats st) {
+        SecondaryMmu d = pickDriver(rng);
+        if (d == accel && accel.unloading()) {
+            d = drivers.get(0);
+            if (d == accel) {
+                return;
+            }
+        }
+        Handle h = p.randomHandle(d, rng);
+        if (h == null) {
+            h = attach(p, d, st);
+            if (h == null) {
+                return;
+            }
+        }
+        int vpage;
+        boolean write;
+        if (rng.nextInt(10) == 0) {
+            vpage = rng.nextInt(config.pages());
+            write = rng.nextBoolean();
+        } else {
+            p.mm.mmapReadLock();
+            try {
+                VmaList.Vma v = p.vmas.random(rng);
+                if (v == null) {
+                    return;
+                }
+                vpage = v.start() + rng.nextInt(v.length());
+                write = v.writable() && rng.nextInt(3) == 0;
+            } finally {
+                p.mm.mmapReadUnlock();
+            }
+        }
+        st.count(d.access(h, vpage, write, st) ? Op.ACCESS : Op.ACCESS_REFUSED);
+    }
+
+    private void fork(Process parent, Stats st, SplittableRandom rng) {
+        if (live.get() >= slots.length()) {
+            return;
+        }
+        Process child = kernel.fork(parent, st);
+        for (int tries = 0; tries < 8; tries++) {
+            int s = rng.nextInt(slots.length());
+            if (slots.compareAndSet(s, null, child)) {
+                live.incrementAndGet();
+                return;
+            }
+        }
+        kernel.exit(child, st);
+    }
+
+    // ------------------------------------------------------------------ end of run
+
+    private void teardown(Stats st) {
+        for (int i = 0; i < slots.length(); i++) {
+            Process p = slots.getAndSet(i, null);
+            if (p != null) {
+                live.decrementAndGet();
+                kernel.exit(p, st);
+            }
+        }
+        if (accel != null && !accel.unloaded()) {
+            accel.unload(st);
+        }
+        for (SecondaryMmu d : drivers) {
+            for (Handle h : d.open.toArray(new Handle[0])) {
+                d.close(h, st);
+            }
+        }
+        long t0 = System.nanoTime();
+        MmuNotifier.synchronize();
+        st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
+
+        for (SecondaryMmu d : drivers) {
+            long a = d.allocated.sum();
+            long f = d.freed.sum();
+            if (a != f) {
+                checker.violation(Checker.Kind.NOTIFIER_LEAK, () -> d.name + ": " + a + " notifiers allocated, " + f + " freed");
+            }
+        }
+        for (MmStruct mm : kernel.allMms()) {
+            if (mm.users() != 0 || mm.count() != 0) {
+                checker.violation(Checker.Kind.MM_REFERENCE_LEAK, () -> mm + " users " + mm.users() + " count " + mm.count());
+            }
+        }
+        int free = frames.freeFrames();
+        if (free != frames.frames()) {
+            checker.violation(Checker.Kind.FRAME_LEAK, () -> (frames.frames() - free) + " frames still mapped");
+        }
+        for (Thread t : threads) {
+            if (t.isAlive()) {
+                checker.violation(Checker.Kind.THREAD_LEFT_RUNNING, t::getName);
+            }
+        }
+    }
+}
