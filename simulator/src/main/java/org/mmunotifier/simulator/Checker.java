@@ -64,7 +64,7 @@ final class Checker {
 
     private final boolean enabled;
     private final AtomicLongArray counts = new AtomicLongArray(Kind.values().length);
-    private final AtomicLongArray checks = new AtomicLongArray(1);
+    private final java.util.concurrent.atomic.LongAdder checks = new java.util.concurrent.atomic.LongAdder();
     private final List<String> samples = Collections.synchronizedList(new ArrayList<>());
 
     /**
@@ -90,7 +90,7 @@ final class Checker {
         if (!enabled) {
             return true;
         }
-        checks.incrementAndGet(0);
+        checks.increment();
         PageTable.Verdict v = table.validateLocked(vpage, frame, gen, write);
         if (v == PageTable.Verdict.OK) {
             return true;
@@ -122,7 +122,7 @@ final class Checker {
 
     /** @return the number of access validations made */
     long accessChecks() {
-        return checks.get(0);
+        return checks.sum();
     }
 
     /** @return the total number of violations */

@@ -9,13 +9,16 @@ import org.mmunotifier.mm.MmuNotifierRange;
  * A GPU-like device mirror, the get/put use case: every process opens many device contexts; each
  * open is one {@code get(ops, mm)} (so all contexts of a process share one notifier and one
  * mirror, allocated by {@code allocNotifier} on the first open) and each close is one
- * {@code put}. The mirror fills itself by faulting through the primary under the invalidation
+ * {@code put}; the first open also takes a process reference that the {@code release} callback
+ * puts from inside the callback (the amdkfd pattern). The mirror fills itself by faulting through the primary under the invalidation
  * sequence (see {@link Mirror}); the per-mm state is freed in {@code freeNotifier}, after a grace
  * period.
  *
  * <p>Fault injection: {@link Inject#SKIP_INVALIDATION} ignores invalidations;
- * {@link Inject#FREE_WITHOUT_GRACE_PERIOD} frees the state at the last close, right after the
- * last put, instead of in {@code freeNotifier}.
+ * {@link Inject#FREE_WITHOUT_GRACE_PERIOD} frees the state right after the driver's last put,
+ * instead of in {@code freeNotifier}: when that put is the one made from {@code release}, the
+ * callback is still running on the freed state, deterministically; when it is a context close,
+ * any callback running concurrently on another thread is.
  */
 final class GpuMirrorDriver extends SecondaryMmu {
     private final Inject inject;
@@ -33,8 +36,8 @@ final class GpuMirrorDriver extends SecondaryMmu {
 
         @Override
         public void freeNotifier(MirrorNotifier mn) {
-            if (inject == Inject.FREE_WITHOUT_GRACE_PERIOD && mn.isFreed()) {
-                return; // freed already at the last close: the injected bug
+            if (inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
+                return; // the injected bug: the last close freed the state already, without waiting
             }
             mn.free();
         }
@@ -57,7 +60,11 @@ final class GpuMirrorDriver extends SecondaryMmu {
 
         @Override
         public void release(MirrorNotifier mn, MmStruct mm) {
-            mn.release();
+            mn.release(() -> {
+                if (mn.processRef.compareAndSet(true, false)) {
+                    dropRef(mn, null);
+                }
+            });
         }
     };
 
@@ -66,7 +73,11 @@ final class GpuMirrorDriver extends SecondaryMmu {
         this.inject = inject;
     }
 
-    /** Opens a device context: one get. Called under the process's files lock. */
+    /**
+     * Opens a device context: one get. The first context of a notifier also takes the process
+     * reference (a second get), which the release callback drops with a put from inside the
+     * callback, as amdkfd does. Called under the process's files lock.
+     */
     @Override
     Handle open(Process p, Stats st) {
         MirrorNotifier mn;
@@ -75,6 +86,11 @@ final class GpuMirrorDriver extends SecondaryMmu {
             long t0 = System.nanoTime();
             mn = MmuNotifier.get(ops, p.mm);
             st.record(Stats.Latency.GET, System.nanoTime() - t0);
+            mn.refs.incrementAndGet();
+            if (mn.processRef.compareAndSet(false, true)) {
+                MmuNotifier.get(ops, p.mm);
+                mn.refs.incrementAndGet();
+            }
         } finally {
             p.rmapLock.writeLock().unlock();
         }
@@ -82,10 +98,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
         return track(new Handle(this, p, mn));
     }
 
-    /**
-     * Closes a device context: one put. The last close shuts the mirror down first (B-19); with
-     * the injected bug it frees the state right after the put instead of in freeNotifier.
-     */
+    /** Closes a device context: one put. The last close shuts the mirror down first (B-19). */
     @Override
     void close(Handle h, Stats st) {
         if (!untrack(h)) {
@@ -93,17 +106,27 @@ final class GpuMirrorDriver extends SecondaryMmu {
         }
         MirrorNotifier mn = (MirrorNotifier) h.notifier;
         h.process.withFilesLock(() -> {
-            boolean last = --mn.contexts == 0;
-            if (last && inject != Inject.FREE_WITHOUT_GRACE_PERIOD) {
+            if (--mn.contexts == 0) {
                 mn.shutDown();
             }
-            long t0 = System.nanoTime();
-            MmuNotifier.put(mn);
-            st.record(Stats.Latency.PUT, System.nanoTime() - t0);
-            if (last && inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
-                mn.free();
-            }
+            dropRef(mn, st);
         });
+    }
+
+    /**
+     * One put. With {@link Inject#FREE_WITHOUT_GRACE_PERIOD}, the driver frees its state as soon
+     * as its own count of references reaches zero, without waiting for a grace period.
+     */
+    private void dropRef(MirrorNotifier mn, Stats st) {
+        boolean last = mn.refs.decrementAndGet() == 0;
+        long t0 = System.nanoTime();
+        MmuNotifier.put(mn);
+        if (st != null) {
+            st.record(Stats.Latency.PUT, System.nanoTime() - t0);
+        }
+        if (last && inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
+            mn.free();
+        }
     }
 
     @Override

@@ -11,6 +11,10 @@ final class MirrorNotifier extends TrackedNotifier {
     final Mirror mirror;
     /** Open contexts on this notifier (one get each); guarded by the process's files lock. */
     int contexts;
+    /** GPU driver: references it holds on this notifier (contexts plus the process reference). */
+    final java.util.concurrent.atomic.AtomicInteger refs = new java.util.concurrent.atomic.AtomicInteger();
+    /** GPU driver: whether the process reference (taken at the first open, dropped by release) is held. */
+    final java.util.concurrent.atomic.AtomicBoolean processRef = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** For {@code allocNotifier}. */
     MirrorNotifier(SecondaryMmu driver, Process process) {
@@ -35,9 +39,7 @@ final class MirrorNotifier extends TrackedNotifier {
     }
 
     /**
-     * invalidate_range_start body: count the invalidation in and drop the range's entries; for a
-     * blockable range that had entries, wait for the device to finish with them (a fence wait,
-     * modelled as a yield).
+     * invalidate_range_start body: count the invalidation in and drop the range's entries.
      *
      * @return false if the range is not blockable and the mirror lock is busy (-EAGAIN)
      */
@@ -51,16 +53,12 @@ final class MirrorNotifier extends TrackedNotifier {
             } else if (!mirror.lock.tryLock()) {
                 return false;
             }
-            int dropped;
             try {
-                dropped = mirror.startLocked(from, to);
+                mirror.startLocked(from, to);
             } finally {
                 mirror.lock.unlock();
             }
             driver.invalidations.increment();
-            if (dropped > 0 && range.blockable()) {
-                Thread.yield();
-            }
             return true;
         } finally {
             exit();
@@ -134,6 +132,14 @@ final class MirrorNotifier extends TrackedNotifier {
 
     /** release body: the mm is exiting; drop every entry and refuse new ones. */
     void release() {
+        release(null);
+    }
+
+    /**
+     * release body with a last step that runs inside the callback after the mirror is dead (the
+     * GPU driver drops its process reference there, the amdkfd pattern of putting from release).
+     */
+    void release(Runnable then) {
         enter();
         try {
             driver.releases.increment();
@@ -142,6 +148,9 @@ final class MirrorNotifier extends TrackedNotifier {
                 mirror.killLocked();
             } finally {
                 mirror.lock.unlock();
+            }
+            if (then != null) {
+                then.run();
             }
         } finally {
             exit();

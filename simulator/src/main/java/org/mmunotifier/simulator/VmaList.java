@@ -29,6 +29,8 @@ final class VmaList {
 
     private final int pages;
     private final TreeMap<Integer, Vma> byStart = new TreeMap<>();
+    /** The areas in address order, rebuilt on every change, so that {@link #random} is O(1). */
+    private Vma[] snapshot = new Vma[0];
 
     VmaList(int pages) {
         this.pages = pages;
@@ -45,26 +47,22 @@ final class VmaList {
 
     /** @return the number of areas */
     int size() {
-        return byStart.size();
+        return snapshot.length;
+    }
+
+    private void changed() {
+        snapshot = byStart.values().toArray(new Vma[0]);
     }
 
     /** @return a uniformly chosen area, or null when there is none */
     Vma random(SplittableRandom rng) {
-        if (byStart.isEmpty()) {
-            return null;
-        }
-        int i = rng.nextInt(byStart.size());
-        for (Vma v : byStart.values()) {
-            if (i-- == 0) {
-                return v;
-            }
-        }
-        throw new AssertionError("unreachable");
+        Vma[] s = snapshot;
+        return s.length == 0 ? null : s[rng.nextInt(s.length)];
     }
 
     /** @return a snapshot of the areas in address order */
     List<Vma> all() {
-        return new ArrayList<>(byStart.values());
+        return List.of(snapshot);
     }
 
     /**
@@ -83,6 +81,7 @@ final class VmaList {
         }
         if (v != null) {
             byStart.put(v.start, v);
+            changed();
         }
         return v;
     }
@@ -117,6 +116,7 @@ final class VmaList {
             throw new IllegalArgumentException(v + " overlaps an existing area");
         }
         byStart.put(v.start, v);
+        changed();
     }
 
     /** Removes pages {@code [start, end)} from every area, splitting areas at the edges. */
@@ -124,6 +124,7 @@ final class VmaList {
         splitAt(start);
         splitAt(end);
         byStart.subMap(start, true, end, false).clear();
+        changed();
     }
 
     /** Sets the protection of pages {@code [start, end)} that are mapped, splitting at the edges. */
@@ -134,6 +135,7 @@ final class VmaList {
         for (Vma v : inside) {
             byStart.put(v.start, new Vma(v.start, v.end, prot));
         }
+        changed();
     }
 
     private void splitAt(int page) {
