@@ -1,0 +1,85 @@
+package org.mmunotifier.simulator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class PageTableTest {
+    private final FrameAllocator frames = new FrameAllocator(8);
+    private final PageTable table = new PageTable(frames, 16);
+
+    @Test
+    void entries_needThePageTableLock() {
+        assertThatThrownBy(() -> table.frameLocked(0)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("page-table lock");
+        assertThatThrownBy(() -> table.validateLocked(0, 0, 0, false)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void map_clear_roundTrip() {
+        int f = frames.allocate();
+        table.lock();
+        try {
+            table.mapLocked(3, f, PageTable.WRITE);
+            assertThat(table.frameLocked(3)).isEqualTo(f);
+            assertThat(table.presentLocked()).isEqualTo(1);
+            assertThat(table.clearLocked(3)).isEqualTo(f);
+            assertThat(table.frameLocked(3)).isEqualTo(-1);
+            assertThat(table.presentLocked()).isZero();
+        } finally {
+            table.unlock();
+        }
+    }
+
+    @Test
+    void map_overPresentPage_throws() {
+        table.lock();
+        try {
+            table.mapLocked(1, frames.allocate(), 0);
+            int other = frames.allocate();
+            assertThatThrownBy(() -> table.mapLocked(1, other, 0)).isInstanceOf(IllegalStateException.class);
+        } finally {
+            table.unlock();
+        }
+    }
+
+    @Test
+    void validate_sameFrameSameGeneration_isOk() {
+        int f = frames.allocate();
+        table.lock();
+        try {
+            table.mapLocked(2, f, PageTable.WRITE);
+            assertThat(table.validateLocked(2, f, frames.generation(f), true)).isEqualTo(PageTable.Verdict.OK);
+        } finally {
+            table.unlock();
+        }
+    }
+
+    @Test
+    void validate_reportsEachKindOfStaleness() {
+        int f = frames.allocate();
+        int gen = frames.generation(f);
+        table.lock();
+        try {
+            assertThat(table.validateLocked(2, f, gen, false)).isEqualTo(PageTable.Verdict.NOT_PRESENT);
+            table.mapLocked(2, f, 0);
+            assertThat(table.validateLocked(2, f, gen, true)).isEqualTo(PageTable.Verdict.WRITE_NOT_ALLOWED);
+            int g = frames.allocate();
+            assertThat(table.validateLocked(2, g, frames.generation(g), false)).isEqualTo(PageTable.Verdict.OTHER_FRAME);
+            // free f and reuse it: same frame number, new generation
+            table.clearLocked(2);
+            frames.put(f);
+            frames.put(g);
+            int reused;
+            do {
+                reused = frames.allocate();
+            } while (reused != f && reused >= 0);
+            assertThat(reused).isEqualTo(f);
+            table.mapLocked(2, f, PageTable.WRITE);
+            assertThat(table.validateLocked(2, f, gen, false)).isEqualTo(PageTable.Verdict.STALE_GENERATION);
+        } finally {
+            table.unlock();
+        }
+    }
+}

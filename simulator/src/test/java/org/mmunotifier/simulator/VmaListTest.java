@@ -1,0 +1,104 @@
+package org.mmunotifier.simulator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class VmaListTest {
+
+    @Test
+    void unmap_inTheMiddle_splitsTheArea() {
+        VmaList vmas = new VmaList(64);
+        vmas.insert(new VmaList.Vma(10, 20, VmaList.PROT_READ));
+        vmas.unmap(12, 15);
+        assertThat(vmas.all()).containsExactly(new VmaList.Vma(10, 12, VmaList.PROT_READ),
+                new VmaList.Vma(15, 20, VmaList.PROT_READ));
+        assertThat(vmas.find(13)).isNull();
+    }
+
+    @Test
+    void protect_partOfAnArea_splitsAndChangesOnlyThatPart() {
+        VmaList vmas = new VmaList(64);
+        int rw = VmaList.PROT_READ | VmaList.PROT_WRITE;
+        vmas.insert(new VmaList.Vma(0, 8, rw));
+        vmas.protect(2, 4, VmaList.PROT_READ);
+        assertThat(vmas.all()).containsExactly(new VmaList.Vma(0, 2, rw), new VmaList.Vma(2, 4, VmaList.PROT_READ),
+                new VmaList.Vma(4, 8, rw));
+    }
+
+    @Test
+    void insert_overlapping_throws() {
+        VmaList vmas = new VmaList(64);
+        vmas.insert(new VmaList.Vma(10, 20, VmaList.PROT_READ));
+        assertThatThrownBy(() -> vmas.insert(new VmaList.Vma(5, 11, VmaList.PROT_READ)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlaps");
+    }
+
+    @Test
+    void mmap_whenFull_returnsNull() {
+        VmaList vmas = new VmaList(16);
+        vmas.insert(new VmaList.Vma(0, 16, VmaList.PROT_READ));
+        assertThat(vmas.mmap(1, VmaList.PROT_READ, new SplittableRandom(1))).isNull();
+    }
+
+    /** Random mmap/munmap/mprotect against a per-page protection model. */
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {1, 7, 99, 2024, 31337})
+    void randomSequence_matchesPerPageModel(long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        int pages = 64;
+        VmaList vmas = new VmaList(pages);
+        int[] model = new int[pages]; // 0 = unmapped, else prot
+        for (int i = 0; i < 500; i++) {
+            int op = rng.nextInt(3);
+            if (op == 0) {
+                int prot = 1 + rng.nextInt(3);
+                VmaList.Vma v = vmas.mmap(1 + rng.nextInt(8), prot, rng);
+                if (v != null) {
+                    for (int p = v.start(); p < v.end(); p++) {
+                        assertThat(model[p]).as("seed %d step %d: mmap over a mapped page %d", seed, i, p).isZero();
+                        model[p] = prot;
+                    }
+                }
+            } else {
+                int from = rng.nextInt(pages);
+                int to = from + 1 + rng.nextInt(pages - from);
+                if (op == 1) {
+                    vmas.unmap(from, to);
+                    for (int p = from; p < to; p++) {
+                        model[p] = 0;
+                    }
+                } else {
+                    int prot = 1 + rng.nextInt(3);
+                    vmas.protect(from, to, prot);
+                    for (int p = from; p < to; p++) {
+                        if (model[p] != 0) {
+                            model[p] = prot;
+                        }
+                    }
+                }
+            }
+            for (int p = 0; p < pages; p++) {
+                VmaList.Vma v = vmas.find(p);
+                assertThat(v == null ? 0 : v.prot()).as("seed %d step %d page %d", seed, i, p).isEqualTo(model[p]);
+            }
+            int covered = 0;
+            int prevEnd = 0;
+            for (VmaList.Vma v : vmas.all()) {
+                assertThat(v.start()).as("seed %d: areas sorted and disjoint", seed).isGreaterThanOrEqualTo(prevEnd);
+                prevEnd = v.end();
+                covered += v.length();
+            }
+            assertThat(vmas.size()).isEqualTo(vmas.all().size());
+            int mappedPages = 0;
+            for (int m : model) {
+                mappedPages += m != 0 ? 1 : 0;
+            }
+            assertThat(covered).as("seed %d step %d", seed, i).isEqualTo(mappedPages);
+        }
+    }
+}
