@@ -1,0 +1,104 @@
+package org.mmunotifier.simulator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.EnumSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.mmunotifier.mm.MmuNotifierEvent;
+
+/**
+ * Short simulations: each driver alone and all together must see no violation; each injected
+ * driver bug must be caught. Runs are bounded by events, not time.
+ */
+class SimulationTest {
+    private static final SimConfig BASE = SimConfig.defaults().withProcesses(8).withFrames(8192);
+
+    private static Report run(SimConfig cfg) {
+        return new Simulation(cfg).run(null);
+    }
+
+    private static String describe(Report r) {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        r.print(new java.io.PrintStream(b, true));
+        return b.toString();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(SimConfig.Driver.class)
+    void eachDriverAlone_singleThread_seesNoViolation(SimConfig.Driver driver) {
+        Report r = run(BASE.withDrivers(EnumSet.of(driver)).withThreads(1).withSeed(11).withEvents(60_000));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        assertThat(r.count(Op.ACCESS)).as("%s made device accesses", driver).isPositive();
+        assertThat(r.accessChecks()).isPositive();
+        assertThat(r.driver(driver.cliName).get("notifiersAllocated")).isPositive();
+        assertThat(r.driver(driver.cliName).get("notifiersFreed"))
+                .isEqualTo(r.driver(driver.cliName).get("notifiersAllocated"));
+        assertThat(r.exitCode()).isZero();
+    }
+
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {1, 2, 3})
+    void allDrivers_twoThreadsAndKswapd_seeNoViolation(long seed) {
+        Report r = run(BASE.withThreads(2).withSeed(seed).withEvents(80_000));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        assertThat(r.count(Op.RECLAIM_SCAN) + r.count(Op.AGE)).as("kswapd ran").isPositive();
+        assertThat(r.count(Op.UNLOAD)).as("the accel driver unloaded half-way").isEqualTo(1);
+    }
+
+    @Test
+    void defaultMix_exercisesEveryOperationAndEveryEventItRaises() {
+        Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.AGE,
+            Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
+            assertThat(r.count(op)).as("%s happened", op).isPositive();
+        }
+        for (MmuNotifierEvent e : new MmuNotifierEvent[] {MmuNotifierEvent.UNMAP, MmuNotifierEvent.CLEAR,
+            MmuNotifierEvent.PROTECTION_VMA, MmuNotifierEvent.PROTECTION_PAGE, MmuNotifierEvent.MIGRATE,
+            MmuNotifierEvent.RELEASE}) {
+            assertThat(r.invalidations(e)).as("%s ranges raised", e).isPositive();
+        }
+        assertThat(r.driver("kvm").get("youngCallbacks")).as("reclaim asked kvm about young pages").isPositive();
+        assertThat(r.driver("gpu").get("releases")).as("exit ran release on the gpu mirror").isPositive();
+    }
+
+    @Test
+    void sameSeed_singleThread_isDeterministic() {
+        SimConfig cfg = BASE.withThreads(1).withSeed(77).withEvents(40_000);
+        Report a = run(cfg);
+        Report b = run(cfg);
+        assertThat(a.deterministicCounts()).isEqualTo(b.deterministicCounts());
+        Report c = run(cfg.withSeed(78));
+        assertThat(c.deterministicCounts()).as("another seed makes another run").isNotEqualTo(a.deterministicCounts());
+    }
+
+    // ------------------------------------------------------------------ negative controls
+
+    @ParameterizedTest(name = "threads {0}")
+    @ValueSource(ints = {1, 2})
+    void skipInvalidation_isCaughtAsStaleAccesses(int threads) {
+        Report r = run(BASE.withThreads(threads).withSeed(3).withEvents(60_000).withInject(Inject.SKIP_INVALIDATION));
+        long stale = r.violationsByKind().entrySet().stream()
+                .filter(e -> e.getKey().name().startsWith("ACCESS_")).mapToLong(e -> e.getValue()).sum();
+        assertThat(stale).as(describe(r)).isPositive();
+        assertThat(r.exitCode()).isEqualTo(1);
+    }
+
+    @ParameterizedTest(name = "threads {0}")
+    @ValueSource(ints = {1, 2})
+    void freeWithoutGracePeriod_isCaughtAsUseAfterFree(int threads) {
+        Report r = run(BASE.withThreads(threads).withSeed(4).withEvents(60_000).withInject(Inject.FREE_WITHOUT_GRACE_PERIOD));
+        assertThat(r.violationsByKind().getOrDefault(Checker.Kind.CALLBACK_ON_FREED_STATE, 0L)).as(describe(r)).isPositive();
+        assertThat(r.exitCode()).isEqualTo(1);
+    }
+
+    @Test
+    void injectedBug_onlyInTheGpuDriver_leavesOtherDriversClean() {
+        Report r = run(BASE.withThreads(1).withSeed(9).withEvents(60_000).withInject(Inject.SKIP_INVALIDATION));
+        assertThat(describe(r)).contains("gpu").doesNotContain("kvm read page").doesNotContain("kvm wrote page")
+                .doesNotContain("iommu read").doesNotContain("iommu wrote");
+    }
+}
