@@ -1,0 +1,172 @@
+package org.mmunotifier.simulator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
+
+class SimulatorCommandTest {
+    /** A short deterministic run: every test that runs the simulation starts from these. */
+    private static final String[] SHORT = {"--threads", "1", "--seed", "7", "--events", "20000", "--processes", "6"};
+
+    @TempDir
+    Path tmp;
+
+    private record Result(int code, String out, String err, SimulatorCommand cmd) {
+    }
+
+    private static Result run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        SimulatorCommand[] holder = new SimulatorCommand[1];
+        int code = SimulatorCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), holder);
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8), holder[0]);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static void assertBadInput(Result r, String mentioning) {
+        assertThat(r.code).as(r.err).isEqualTo(2);
+        assertThat(r.err.strip()).as("one line").doesNotContain("\n").contains(mentioning);
+        assertThat(r.err).doesNotContain("Exception").doesNotContain("\tat ");
+        assertThat(r.out).isEmpty();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+        "--bogus|--bogus",
+        "--processes=-1|processes",
+        "--events=-5|events",
+        "--duration=0s|duration must be positive",
+        "--duration=soon|soon",
+        "--threads=0|threads",
+        "--threads=many|many",
+        "--inject=everything|everything",
+        "--drivers=gpu,floppy|floppy",
+        "--seed=abc|abc",
+        "--pages=3|pages",
+        "--weight-fault=-1|weight-fault",
+        "--max-map-pages=100000|max-map-pages",
+        "--drivers=kvm --inject=skip-invalidation|needs the gpu driver"})
+    void badOption_isOneLineAndExitCode2(String args, String mentioning) {
+        assertBadInput(run(args.split(" ")), mentioning);
+    }
+
+    @Test
+    void missingConfigFile_isBadInput() {
+        assertBadInput(run("--config", tmp.resolve("nope.properties").toString()), "does not exist");
+    }
+
+    @Test
+    void configWithUnknownKey_isBadInput() throws IOException {
+        Path f = Files.writeString(tmp.resolve("c.properties"), "threads = 1\nthreds = 2\n");
+        assertBadInput(run("--config", f.toString()), "unknown key 'threds'");
+    }
+
+    @Test
+    void configWithValueThatDoesNotParse_isBadInput() throws IOException {
+        Path f = Files.writeString(tmp.resolve("c.properties"), "threads = lots\n");
+        assertBadInput(run("--config=" + f), "lots");
+    }
+
+    @Test
+    void malformedConfigFile_isBadInput() throws IOException {
+        Path f = Files.writeString(tmp.resolve("c.properties"), "threads = \\uZZZZ\n");
+        assertBadInput(run("--config", f.toString()), "malformed");
+    }
+
+    @Test
+    void unreadableConfig_aDirectory_isBadInput() {
+        assertBadInput(run("--config", tmp.toString()), "cannot read");
+    }
+
+    @Test
+    void jsonIntoMissingDirectory_isBadInput() {
+        assertBadInput(run(concat(SHORT, "--json", tmp.resolve("no/such/dir/r.json").toString())), "does not exist");
+    }
+
+    @Test
+    void help_exitsZero() {
+        Result r = run("--help");
+        assertThat(r.code).isZero();
+        assertThat(r.out).contains("--inject").contains("Exit codes");
+    }
+
+    @Test
+    void shippedDefaults_coverEveryOption_andNothingElse() throws IOException {
+        Properties p = new Properties();
+        try (InputStream in = SimulatorCommand.class.getResourceAsStream(SimulatorCommand.DEFAULTS)) {
+            p.load(in);
+        }
+        Set<String> options = new TreeSet<>();
+        for (OptionSpec o : new CommandLine(new SimulatorCommand(System.out, System.err)).getCommandSpec().options()) {
+            options.add(o.longestName().replaceFirst("^-+", ""));
+        }
+        options.removeAll(Set.of("config", "help", "version", "json", "progress"));
+        assertThat(new TreeSet<>(p.stringPropertyNames())).isEqualTo(options);
+    }
+
+    @Test
+    void userConfig_overridesDefaults_andOptionsOverrideTheFile() throws IOException {
+        Path f = Files.writeString(tmp.resolve("c.properties"), "processes = 5\ndrivers = kvm\n");
+        Result r = run(concat(SHORT, "--config", f.toString(), "--drivers", "iommu"));
+        assertThat(r.code).as(r.err).isZero();
+        SimConfig cfg = r.cmd.lastReport == null ? null : r.cmd.toConfig();
+        assertThat(cfg.drivers()).containsExactly(SimConfig.Driver.IOMMU);
+        assertThat(r.out).contains("drivers: iommu");
+    }
+
+    @Test
+    void cleanRun_printsTheReport_writesJson_andExitsZero() throws IOException {
+        Path json = tmp.resolve("report.json");
+        Result r = run(concat(SHORT, "--json", json.toString()));
+        assertThat(r.code).as(r.out + r.err).isZero();
+        assertThat(r.out).contains("Operations").contains("Invalidations by event").contains("Latency (us)")
+                .contains("Throughput").contains("RESULT: PASS");
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        assertThat(root.path("checker").path("violations").asLong(-1)).isZero();
+        assertThat(root.path("config").path("seed").asLong()).isEqualTo(7);
+        assertThat(root.path("operations").path("page_fault").asLong()).isPositive();
+        assertThat(root.path("latency").path("invalidate").path("count").asLong()).isPositive();
+        assertThat(root.path("throughput").path("primaryEventsPerSecond").asDouble()).isPositive();
+        assertThat(root.path("drivers").path("gpu").path("notifiersAllocated").asLong()).isPositive();
+        assertThat(root.path("exitCode").asInt(-1)).isZero();
+    }
+
+    @Test
+    void injectedBug_exitsOne_andReportsViolations() {
+        Result r = run(concat(SHORT, "--inject", "skip-invalidation"));
+        assertThat(r.code).isEqualTo(1);
+        assertThat(r.out).contains("RESULT: FAIL").contains("gpu");
+    }
+
+    @Test
+    void durationParser_acceptsTheDocumentedForms() {
+        assertThat(SimulatorCommand.parseDurationMillis("500ms")).isEqualTo(500);
+        assertThat(SimulatorCommand.parseDurationMillis("20s")).isEqualTo(20_000);
+        assertThat(SimulatorCommand.parseDurationMillis("2m")).isEqualTo(120_000);
+        assertThat(SimulatorCommand.parseDurationMillis("PT1.5S")).isEqualTo(1_500);
+        assertThat(SimulatorCommand.parseDurationMillis("3")).isEqualTo(3_000);
+    }
+}
