@@ -50,8 +50,28 @@ final class VmaList {
         return snapshot.length;
     }
 
+    /**
+     * Merges neighbouring areas that touch and have the same protection (as {@code vma_merge}
+     * does for anonymous memory), then rebuilds the snapshot.
+     */
     private void changed() {
-        snapshot = byStart.values().toArray(new Vma[0]);
+        Vma[] all = byStart.values().toArray(new Vma[0]);
+        int n = 0;
+        for (Vma v : all) {
+            if (n > 0 && all[n - 1].end == v.start && all[n - 1].prot == v.prot) {
+                all[n - 1] = new Vma(all[n - 1].start, v.end, v.prot);
+            } else {
+                all[n++] = v;
+            }
+        }
+        if (n != all.length) {
+            all = java.util.Arrays.copyOf(all, n);
+            byStart.clear();
+            for (Vma v : all) {
+                byStart.put(v.start, v);
+            }
+        }
+        snapshot = all;
     }
 
     /** @return a uniformly chosen area, or null when there is none */

@@ -128,6 +128,25 @@ class SimulatorCommandTest {
     }
 
     @Test
+    void shippedDefaults_matchSimConfigDefaults_exceptTheSeed() {
+        SimulatorCommand cmd = new SimulatorCommand(System.out, System.err);
+        CommandLine cl = new CommandLine(cmd);
+        cl.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(loadShipped()));
+        cl.parseArgs("--seed", "1");
+        assertThat(cmd.toConfig()).isEqualTo(SimConfig.defaults());
+    }
+
+    private static Properties loadShipped() {
+        Properties p = new Properties();
+        try (InputStream in = SimulatorCommand.class.getResourceAsStream(SimulatorCommand.DEFAULTS)) {
+            p.load(in);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return p;
+    }
+
+    @Test
     void userConfig_overridesDefaults_andOptionsOverrideTheFile() throws IOException {
         Path f = Files.writeString(tmp.resolve("c.properties"), "processes = 5\ndrivers = kvm\n");
         Result r = run(concat(SHORT, "--config", f.toString(), "--drivers", "iommu"));

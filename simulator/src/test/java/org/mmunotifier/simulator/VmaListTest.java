@@ -31,6 +31,17 @@ class VmaListTest {
     }
 
     @Test
+    void neighboursWithTheSameProtection_merge() {
+        VmaList vmas = new VmaList(64);
+        vmas.insert(new VmaList.Vma(0, 4, VmaList.PROT_READ));
+        vmas.insert(new VmaList.Vma(4, 8, VmaList.PROT_READ));
+        assertThat(vmas.all()).containsExactly(new VmaList.Vma(0, 8, VmaList.PROT_READ));
+        vmas.protect(2, 4, VmaList.PROT_READ | VmaList.PROT_WRITE);
+        vmas.protect(2, 4, VmaList.PROT_READ);
+        assertThat(vmas.size()).isEqualTo(1);
+    }
+
+    @Test
     void insert_overlapping_throws() {
         VmaList vmas = new VmaList(64);
         vmas.insert(new VmaList.Vma(10, 20, VmaList.PROT_READ));
