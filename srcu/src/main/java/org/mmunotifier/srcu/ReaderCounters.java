@@ -109,6 +109,16 @@ class ReaderCounters {
         return locks == unlocks;
     }
 
+    /** Sum of the lock counters of {@code idx} (volatile reads); for diagnostics and tests. */
+    final long lockSum(int idx) {
+        return sum(LOCK, idx);
+    }
+
+    /** Sum of the unlock counters of {@code idx} (volatile reads); for diagnostics and tests. */
+    final long unlockSum(int idx) {
+        return sum(UNLOCK, idx);
+    }
+
     private long sum(int kind, int idx) {
         long total = 0;
         for (int s = 0; s <= mask; s++) {

@@ -462,25 +462,42 @@ public final class Srcu implements AutoCloseable {
             throw new IllegalStateException("close() called from a callback of SRCU domain '" + name
                     + "': the callback itself is still pending");
         }
-        gpLock.lock();
+        if (ctrIdx < 0) {
+            return;
+        }
+        refuseIfBusy(); // fail fast, before touching anything
+        // Never wait for gpLock: its holder may be waiting for a reader that will never leave
+        // before close() fails (for example one this very thread holds through downRead()).
+        if (!gpLock.tryLock()) {
+            throw new IllegalStateException("cannot close SRCU domain '" + name
+                    + "': a grace period is in progress (a synchronize() is running on another thread)");
+        }
         try {
             int c = ctrIdx;
             if (c < 0) {
                 return;
             }
             ctrIdx = c | CLOSED; // first: no new reader or callback can start
-            long pending = callbacks.pendingCallbacks();
-            long active = counters.activeReaders();
-            if (pending != 0 || active != 0) {
+            try {
+                refuseIfBusy(); // again, now that nothing new can start
+            } catch (IllegalStateException e) {
                 ctrIdx = c; // refused: back to exactly the state we found
-                throw new IllegalStateException("cannot close SRCU domain '" + name + "': "
-                        + active + " reader(s) active, " + pending
-                        + " callback(s) pending (end the readers and call barrier() first)");
+                throw e;
             }
         } finally {
             gpLock.unlock();
         }
         callbacks.stop();
+    }
+
+    private void refuseIfBusy() {
+        long pending = callbacks.pendingCallbacks();
+        long active = counters.activeReaders();
+        if (pending != 0 || active != 0) {
+            throw new IllegalStateException("cannot close SRCU domain '" + name + "': "
+                    + active + " reader(s) active, " + pending
+                    + " callback(s) pending (end the readers and call barrier() first)");
+        }
     }
 
     @Override

@@ -1,0 +1,40 @@
+package org.mmunotifier.srcu;
+
+/**
+ * Negative controls: reader counters whose scan is deliberately wrong, so that the checks that
+ * must catch a broken grace period can be shown to fail.
+ */
+final class BrokenCounters {
+    private BrokenCounters() {
+    }
+
+    /** A scan that never waits: every grace period ends at once (no reader is ever waited for). */
+    static ReaderCounters neverWaits() {
+        return new ReaderCounters() {
+            @Override
+            boolean readersGone(int idx) {
+                return true;
+            }
+        };
+    }
+
+    /**
+     * A scan that sums locks before unlocks (the order reversed). A reader counted out by the later
+     * unlock sum but not counted in by the earlier lock sum cancels a reader that is still inside,
+     * so the sums can be equal while a pre-existing reader is still in its section.
+     */
+    static ReaderCounters locksBeforeUnlocks() {
+        return new ReaderCounters(1) {
+            @Override
+            boolean readersGone(int idx) {
+                long locks = lockSum(idx);
+                long unlocks = unlockSum(idx);
+                return locks == unlocks;
+            }
+        };
+    }
+
+    static Srcu domain(String name, ReaderCounters counters) {
+        return new Srcu(Srcu.builder(name), counters);
+    }
+}

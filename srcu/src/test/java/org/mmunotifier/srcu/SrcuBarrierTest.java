@@ -1,0 +1,117 @@
+package org.mmunotifier.srcu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.mmunotifier.srcu.SrcuSynchronizeTest.await;
+import static org.mmunotifier.srcu.SrcuSynchronizeTest.sleep;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** Behaviour 4 of the SRCU issue: barrier waits for callbacks queued before it, and only those. */
+class SrcuBarrierTest {
+
+    @Test
+    void barrier_waitsForEveryCallbackQueuedBeforeIt_fromManyThreads() throws Exception {
+        // rcutorture's "rtbe" check: N threads each post callbacks; barrier returns after all ran.
+        try (Srcu srcu = new Srcu("barrier-all")) {
+            for (int round = 0; round < 20; round++) {
+                AtomicLong invoked = new AtomicLong();
+                List<Thread> posters = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    posters.add(new Thread(() -> {
+                        for (int i = 0; i < 100; i++) {
+                            srcu.callSrcu(() -> {
+                                sleepNanos();
+                                invoked.incrementAndGet();
+                            });
+                        }
+                    }));
+                }
+                for (Thread t : posters) {
+                    t.start();
+                }
+                for (Thread t : posters) {
+                    t.join();
+                }
+                srcu.barrier();
+                assertThat(invoked.get()).as("round %d", round).isEqualTo(400);
+            }
+        }
+    }
+
+    @Test
+    void barrier_withNothingQueued_returnsAtOnce_withoutAGracePeriod() {
+        try (Srcu srcu = new Srcu("barrier-empty")) {
+            long gp = srcu.gracePeriodsCompleted();
+            // A reader is inside: if barrier forced a grace period it would hang here.
+            int idx = srcu.downRead();
+            srcu.barrier();
+            srcu.upRead(idx);
+            assertThat(srcu.gracePeriodsCompleted()).isEqualTo(gp);
+        }
+    }
+
+    @Test
+    void barrier_doesNotWaitForCallbacksQueuedAfterIt() throws Exception {
+        try (Srcu srcu = new Srcu("barrier-later")) {
+            CountDownLatch releaseFirst = new CountDownLatch(1);
+            CountDownLatch releaseLater = new CountDownLatch(1);
+            AtomicLong firstDone = new AtomicLong();
+            srcu.callSrcu(() -> {
+                await(releaseFirst);
+                firstDone.set(1);
+            });
+            Thread barrierThread = new Thread(srcu::barrier, "barrier-caller");
+            barrierThread.start();
+            waitUntilWaiting(barrierThread); // it has read its target and sleeps
+            srcu.callSrcu(() -> await(releaseLater)); // queued after the barrier began; blocks
+            releaseFirst.countDown();
+            barrierThread.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(barrierThread.isAlive()).as("barrier returned although a later callback is blocked")
+                    .isFalse();
+            assertThat(firstDone.get()).isEqualTo(1);
+            assertThat(srcu.pendingCallbacks()).isEqualTo(1);
+            releaseLater.countDown();
+            srcu.barrier();
+        }
+    }
+
+    @Test
+    void barrier_interrupted_stillWaitsAndKeepsInterruptStatus() throws Exception {
+        try (Srcu srcu = new Srcu("barrier-interrupt")) {
+            CountDownLatch release = new CountDownLatch(1);
+            srcu.callSrcu(() -> await(release));
+            CompletableFuture<Boolean> interruptedAfter = new CompletableFuture<>();
+            Thread t = new Thread(() -> {
+                srcu.barrier();
+                interruptedAfter.complete(Thread.currentThread().isInterrupted());
+            });
+            t.start();
+            waitUntilWaiting(t);
+            t.interrupt();
+            sleep(100);
+            assertThat(interruptedAfter).as("an interrupt does not end the barrier early").isNotDone();
+            release.countDown();
+            assertThat(interruptedAfter.get(30, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    private static void waitUntilWaiting(Thread t) throws InterruptedException {
+        for (int i = 0; i < 30_000 && t.getState() != Thread.State.WAITING; i++) {
+            Thread.sleep(1);
+        }
+        assertThat(t.getState()).isEqualTo(Thread.State.WAITING);
+    }
+
+    private static void sleepNanos() {
+        long end = System.nanoTime() + 1_000;
+        while (System.nanoTime() < end) {
+            Thread.onSpinWait();
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package org.mmunotifier.srcu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Behaviour 2 of the SRCU issue: readers never hold an object that a completed grace period
+ * allowed to be reclaimed (rcutorture's pipe-age check), plus forward progress of grace periods
+ * under continuous readers. A bounded run here; a long run under {@code -Plong}.
+ */
+class SrcuTortureTest {
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(PipeTorture.Mode.class)
+    void pipeAge_neverBeyondOne_bounded(PipeTorture.Mode mode) throws InterruptedException {
+        try (Srcu srcu = new Srcu("torture-" + mode)) {
+            PipeTorture.Result r = new PipeTorture(srcu, mode, 3, 42).run(1_500);
+            assertThat(r.violations()).as("objects read after a grace period reclaimed them: %s", r).isZero();
+            assertThat(r.reads()).as("readers made progress: %s", r).isGreaterThan(1_000);
+            assertThat(r.gracePeriods()).as("grace periods kept completing under readers: %s", r)
+                    .isGreaterThan(10);
+            assertThat(r.histogram()[1]).as("the check saw retired objects at all: %s", r).isPositive();
+        }
+    }
+
+    @Test
+    void pipeAge_negativeControl_scanThatNeverWaits_isCaught() throws InterruptedException {
+        try (Srcu srcu = BrokenCounters.domain("torture-broken", BrokenCounters.neverWaits())) {
+            PipeTorture.Result r = new PipeTorture(srcu, PipeTorture.Mode.SYNC, 3, 7).run(1_000);
+            assertThat(r.violations()).as("the broken domain must be caught: %s", r).isPositive();
+        }
+    }
+
+    @Tag("long")
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(PipeTorture.Mode.class)
+    void pipeAge_neverBeyondOne_long(PipeTorture.Mode mode) throws InterruptedException {
+        long millis = Long.getLong("torture.millis", 60_000L);
+        try (Srcu srcu = new Srcu("torture-long-" + mode)) {
+            PipeTorture.Result r = new PipeTorture(srcu, mode, 4, System.nanoTime()).run(millis);
+            assertThat(r.violations()).as("%s", r).isZero();
+            assertThat(r.gracePeriods()).as("%s", r).isPositive();
+        }
+    }
+}
