@@ -101,6 +101,7 @@ class ReaderCounters {
      */
     boolean readersGone(int idx) {
         long unlocks = sum(UNLOCK, idx);
+        betweenSums();
         VarHandle.fullFence(); // Pairs with the reader's lock RMW (the kernel's smp_mb "A" vs "B").
         long locks = 0;
         for (int s = 0; s <= mask; s++) {
@@ -117,6 +118,10 @@ class ReaderCounters {
     /** Sum of the unlock counters of {@code idx} (volatile reads); for diagnostics and tests. */
     final long unlockSum(int idx) {
         return sum(UNLOCK, idx);
+    }
+
+    /** Test hook: runs between the two sums of a scan, so a test can place a racing reader there. */
+    void betweenSums() {
     }
 
     private long sum(int kind, int idx) {

@@ -22,12 +22,14 @@ final class BrokenCounters {
      * A scan that sums locks before unlocks (the order reversed). A reader counted out by the later
      * unlock sum but not counted in by the earlier lock sum cancels a reader that is still inside,
      * so the sums can be equal while a pre-existing reader is still in its section.
+     * {@code between} runs between the two sums, where a racing reader can be placed.
      */
-    static ReaderCounters locksBeforeUnlocks() {
+    static ReaderCounters locksBeforeUnlocks(Runnable between) {
         return new ReaderCounters(1) {
             @Override
             boolean readersGone(int idx) {
                 long locks = lockSum(idx);
+                between.run();
                 long unlocks = unlockSum(idx);
                 return locks == unlocks;
             }
