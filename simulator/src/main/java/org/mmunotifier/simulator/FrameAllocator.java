@@ -20,7 +20,8 @@ final class FrameAllocator {
      *   generation[f]  written by allocate() while f is owned by nobody (map count 0 -> 1);
      *                  read by the checker for a frame that is mapped in a page table whose
      *                  lock it holds, so the value is stable for the duration of that read
-     *   freeStack/top  freeLock
+     *   pools[i]       pools[i].lock; a thread allocates from and frees to its own stripe
+     *                  (thread id modulo STRIPES), and allocates from the others when it is empty
      *
      * Memory ordering
      * ---------------
@@ -29,12 +30,23 @@ final class FrameAllocator {
      * generation that the mapping was made with.
      */
 
+    private static final int STRIPES = 8;
+
     private final int frames;
     private final AtomicIntegerArray mapCount;
     private final AtomicIntegerArray generation;
-    private final int[] freeStack;
-    private int top;
-    private final ReentrantLock freeLock = new ReentrantLock();
+    private final Pool[] pools = new Pool[STRIPES];
+
+    /** One stripe of the free pool: a stack of free frames under its own lock. */
+    private static final class Pool {
+        final ReentrantLock lock = new ReentrantLock();
+        int[] stack;
+        int top;
+
+        Pool(int capacity) {
+            stack = new int[capacity];
+        }
+    }
 
     FrameAllocator(int frames) {
         if (frames <= 0) {
@@ -43,12 +55,14 @@ final class FrameAllocator {
         this.frames = frames;
         this.mapCount = new AtomicIntegerArray(frames);
         this.generation = new AtomicIntegerArray(frames);
-        this.freeStack = new int[frames];
-        // Hand out low frame numbers first: push in reverse order.
-        for (int i = 0; i < frames; i++) {
-            freeStack[i] = frames - 1 - i;
+        for (int i = 0; i < STRIPES; i++) {
+            pools[i] = new Pool(frames);
         }
-        this.top = frames;
+        // Deal the frames out over the stripes, low numbers on top.
+        for (int f = frames - 1; f >= 0; f--) {
+            Pool p = pools[f % STRIPES];
+            p.stack[p.top++] = f;
+        }
     }
 
     /** @return the number of frames */
@@ -56,21 +70,31 @@ final class FrameAllocator {
         return frames;
     }
 
+    private static int home() {
+        return (int) Thread.currentThread().getId() & (STRIPES - 1);
+    }
+
     /**
-     * Takes a free frame and bumps its generation.
+     * Takes a free frame, from the calling thread's stripe first, and bumps its generation.
      *
      * @return the frame number, mapped once, or -1 when no frame is free
      */
     int allocate() {
-        int f;
-        freeLock.lock();
-        try {
-            if (top == 0) {
-                return -1;
+        int h = home();
+        int f = -1;
+        for (int i = 0; i < STRIPES && f < 0; i++) {
+            Pool p = pools[(h + i) & (STRIPES - 1)];
+            p.lock.lock();
+            try {
+                if (p.top > 0) {
+                    f = p.stack[--p.top];
+                }
+            } finally {
+                p.lock.unlock();
             }
-            f = freeStack[--top];
-        } finally {
-            freeLock.unlock();
+        }
+        if (f < 0) {
+            return -1;
         }
         generation.incrementAndGet(f);
         if (!mapCount.compareAndSet(f, 0, 1)) {
@@ -95,7 +119,7 @@ final class FrameAllocator {
     }
 
     /**
-     * Removes one mapping; the last one returns the frame to the free pool.
+     * Removes one mapping; the last one returns the frame to the calling thread's stripe.
      *
      * @return true if this was the last mapping and the frame is free now
      * @throws IllegalStateException if the frame is already free (a double free)
@@ -109,11 +133,12 @@ final class FrameAllocator {
             }
         } while (!mapCount.compareAndSet(frame, c, c - 1));
         if (c == 1) {
-            freeLock.lock();
+            Pool p = pools[home()];
+            p.lock.lock();
             try {
-                freeStack[top++] = frame;
+                p.stack[p.top++] = frame;
             } finally {
-                freeLock.unlock();
+                p.lock.unlock();
             }
             return true;
         }
@@ -132,11 +157,15 @@ final class FrameAllocator {
 
     /** @return the number of free frames now (a snapshot) */
     int freeFrames() {
-        freeLock.lock();
-        try {
-            return top;
-        } finally {
-            freeLock.unlock();
+        int n = 0;
+        for (Pool p : pools) {
+            p.lock.lock();
+            try {
+                n += p.top;
+            } finally {
+                p.lock.unlock();
+            }
         }
+        return n;
     }
 }

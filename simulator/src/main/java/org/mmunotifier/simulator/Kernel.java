@@ -106,8 +106,8 @@ final class Kernel {
         Process child = newProcess();
         parent.mm.mmapWriteLock();
         try {
+            child.vmas.copyFrom(parent.vmas);
             for (VmaList.Vma v : parent.vmas.all()) {
-                child.vmas.insert(v);
                 boolean cow = v.writable();
                 MmuNotifierRange range = null;
                 long t0 = 0;
@@ -299,21 +299,17 @@ final class Kernel {
 
     // ------------------------------------------------------------------ faults
 
-    /** A CPU page fault on a random page of a random area. */
+    /**
+     * A CPU page fault on a random page of a random area, chosen from a snapshot of the areas as
+     * a program picks an address (the fault itself takes the mmap lock).
+     */
     void cpuFault(Process p, SplittableRandom rng, Stats st) {
-        p.mm.mmapReadLock();
-        int vpage;
-        boolean write;
-        try {
-            VmaList.Vma v = p.vmas.random(rng);
-            if (v == null) {
-                return;
-            }
-            vpage = v.start() + rng.nextInt(v.length());
-            write = v.writable() && rng.nextBoolean();
-        } finally {
-            p.mm.mmapReadUnlock();
+        VmaList.Vma v = p.vmas.randomUnlocked(rng);
+        if (v == null) {
+            return;
         }
+        int vpage = v.start() + rng.nextInt(v.length());
+        boolean write = v.writable() && rng.nextBoolean();
         fault(p, vpage, write, st);
     }
 

@@ -54,6 +54,12 @@ final class KvmShadowDriver extends SecondaryMmu {
         super("kvm", kernel);
     }
 
+    /** VMs live long (one per process at most): a detach event destroys one only rarely. */
+    @Override
+    boolean longLived() {
+        return true;
+    }
+
     /** Creates a VM: a new notifier, registered. Called under the process's files lock. */
     @Override
     Handle open(Process p, Stats st) {

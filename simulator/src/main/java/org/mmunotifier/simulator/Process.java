@@ -26,6 +26,7 @@ final class Process {
      *   vmas            mm's mmap lock (read for faults, write for changes)
      *   table entries   table's page-table lock
      *   handles, filesClosed   filesLock (exit_files against open/close of device files)
+     *   handleSnapshot  written under filesLock, read without it (volatile)
      *   (registration)  rmapLock write, against reclaim's invalidations (rmapLock read)
      */
 
@@ -47,6 +48,8 @@ final class Process {
 
     private final ReentrantLock filesLock = new ReentrantLock();
     private final List<Handle> handles = new ArrayList<>();
+    /** The handles as of the last change, for lock-free readers; written under filesLock. */
+    private volatile Handle[] handleSnapshot = new Handle[0];
     private boolean filesClosed;
 
     Process(int pid, FrameAllocator frames, int pages) {
@@ -103,6 +106,7 @@ final class Process {
             Handle h = open.get();
             if (h != null) {
                 handles.add(h);
+                handleSnapshot = handles.toArray(new Handle[0]);
             }
             return h;
         } finally {
@@ -118,6 +122,19 @@ final class Process {
         return handles.size();
     }
 
+    /** @return whether an open handle of {@code driver} exists; the caller holds the files lock */
+    boolean hasHandleLocked(SecondaryMmu driver) {
+        if (!filesLock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("files lock not held");
+        }
+        for (Handle h : handles) {
+            if (h.driver == driver && !h.isClosed()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Runs {@code r} under the files lock (a driver closing a context of this process). */
     void withFilesLock(Runnable r) {
         filesLock.lock();
@@ -128,15 +145,23 @@ final class Process {
         }
     }
 
-    /** Removes and returns a random open handle, or null. */
-    Handle takeRandomHandle(java.util.SplittableRandom rng) {
+    /**
+     * Removes and returns a random open handle, or null. A handle of a long-lived driver (a VM)
+     * is taken only one time in {@code longLivedOdds}; otherwise it stays open and null is
+     * returned.
+     */
+    Handle takeRandomHandle(java.util.SplittableRandom rng, int longLivedOdds) {
         filesLock.lock();
         try {
             while (!handles.isEmpty()) {
                 int i = rng.nextInt(handles.size());
                 Handle h = handles.get(i);
+                if (!h.isClosed() && h.driver.longLived() && rng.nextInt(longLivedOdds) != 0) {
+                    return null;
+                }
                 handles.set(i, handles.get(handles.size() - 1));
                 handles.remove(handles.size() - 1);
+                handleSnapshot = handles.toArray(new Handle[0]);
                 if (!h.isClosed()) {
                     return h;
                 }
@@ -147,25 +172,26 @@ final class Process {
         }
     }
 
-    /** @return a random open handle of {@code driver} (left open), or null */
+    /**
+     * A random open handle of {@code driver} (left open), from a snapshot of the files table
+     * read without the files lock (a device submitting work through a context it has).
+     *
+     * @return the handle, or null if the snapshot has none of that driver
+     */
     Handle randomHandle(SecondaryMmu driver, java.util.SplittableRandom rng) {
-        filesLock.lock();
-        try {
-            int n = handles.size();
-            if (n == 0) {
-                return null;
-            }
-            int from = rng.nextInt(n);
-            for (int k = 0; k < n; k++) {
-                Handle h = handles.get((from + k) % n);
-                if (h.driver == driver && !h.isClosed()) {
-                    return h;
-                }
-            }
+        Handle[] snap = handleSnapshot;
+        int n = snap.length;
+        if (n == 0) {
             return null;
-        } finally {
-            filesLock.unlock();
         }
+        int from = rng.nextInt(n);
+        for (int k = 0; k < n; k++) {
+            Handle h = snap[(from + k) % n];
+            if (h.driver == driver && !h.isClosed()) {
+                return h;
+            }
+        }
+        return null;
     }
 
     /** Closes the files for good ({@code exit_files}) and returns the handles still open. */
@@ -175,6 +201,7 @@ final class Process {
             filesClosed = true;
             List<Handle> open = new ArrayList<>(handles);
             handles.clear();
+            handleSnapshot = new Handle[0];
             return open;
         } finally {
             filesLock.unlock();

@@ -64,6 +64,14 @@ abstract class SecondaryMmu {
      */
     abstract boolean access(Handle h, int vpage, boolean write, Stats st);
 
+    /**
+     * @return true if the driver's attachments live long (VMs), so that detach events close them
+     *     only rarely; their teardown (unregister) waits for a grace period
+     */
+    boolean longLived() {
+        return false;
+    }
+
     /** @return true once the driver has unloaded: none of its callbacks may run any more */
     boolean unloaded() {
         return false;

@@ -67,9 +67,9 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
      * SimulatorCommandTest keeps the two in step).
      */
     static SimConfig defaults() {
-        return new SimConfig(15_000, 0, 2, 1, 32, 256, 32_768, 16, 8,
+        return new SimConfig(15_000, 0, 2, 1, 64, 256, 32_768, 16, 8,
                 EnumSet.allOf(Driver.class), Inject.NONE, true, true,
-                new Weights(420, 420, 20, 20, 20, 20, 40, 1, 1, 18, 18));
+                new Weights(4200, 4200, 200, 200, 200, 200, 400, 1, 1, 180, 180));
     }
 
     /**

@@ -35,6 +35,8 @@ final class Simulation {
     private static final int EV_EXIT = 8;
     private static final int EV_ATTACH = 9;
     private static final int EV_DETACH = 10;
+    /** A detach event that picks a VM destroys it one time in this many (VMs live long). */
+    private static final int LONG_LIVED_ODDS = 16;
 
     private final SimConfig config;
     private final Checker checker;
@@ -272,7 +274,7 @@ final class Simulation {
                 }
                 case EV_ATTACH -> attach(p, pickDriver(rng), st);
                 case EV_DETACH -> {
-                    Handle h = p.takeRandomHandle(rng);
+                    Handle h = p.takeRandomHandle(rng, LONG_LIVED_ODDS);
                     if (h != null) {
                         h.driver.close(h, st);
                         st.count(Op.DETACH);
@@ -293,7 +295,8 @@ final class Simulation {
         if (d == accel && accel.unloading()) {
             return null;
         }
-        Handle h = p.open(() -> p.handleCountLocked() >= config.maxHandles() ? null : d.open(p, st));
+        Handle h = p.open(() -> p.handleCountLocked() >= config.maxHandles() || (d.longLived() && p.hasHandleLocked(d))
+                ? null : d.open(p, st));
         if (h != null) {
             st.count(Op.ATTACH);
         }
@@ -321,17 +324,12 @@ final class Simulation {
             vpage = rng.nextInt(config.pages());
             write = rng.nextBoolean();
         } else {
-            p.mm.mmapReadLock();
-            try {
-                VmaList.Vma v = p.vmas.random(rng);
-                if (v == null) {
-                    return;
-                }
-                vpage = v.start() + rng.nextInt(v.length());
-                write = v.writable() && rng.nextInt(3) == 0;
-            } finally {
-                p.mm.mmapReadUnlock();
+            VmaList.Vma v = p.vmas.randomUnlocked(rng);
+            if (v == null) {
+                return;
             }
+            vpage = v.start() + rng.nextInt(v.length());
+            write = v.writable() && rng.nextInt(3) == 0;
         }
         st.count(d.access(h, vpage, write, st) ? Op.ACCESS : Op.ACCESS_REFUSED);
     }

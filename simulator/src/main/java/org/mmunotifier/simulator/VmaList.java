@@ -1,16 +1,21 @@
 package org.mmunotifier.simulator;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.TreeMap;
 
 /**
- * A process's virtual memory areas: disjoint page ranges {@code [start, end)} with a protection.
+ * A process's virtual memory areas: disjoint page ranges {@code [start, end)} with a protection,
+ * kept sorted, with touching areas of the same protection merged (as {@code vma_merge} does for
+ * anonymous memory).
+ *
+ * <p>The areas live in an immutable sorted array that every change replaces, so lookups are a
+ * binary search, a random pick is O(1), and fork shares the parent's array.
  *
  * <p><b>Locking:</b> the owner's mmap lock; readers (page faults) hold it for read, writers
- * (mmap, munmap, mprotect, fork) for write. This class does no locking of its own.
+ * (mmap, munmap, mprotect, fork) for write. This class does no locking of its own;
+ * {@link #randomUnlocked} reads a snapshot without the lock.
  */
 final class VmaList {
     static final int PROT_READ = 1;
@@ -28,9 +33,11 @@ final class VmaList {
     }
 
     private final int pages;
-    private final TreeMap<Integer, Vma> byStart = new TreeMap<>();
-    /** The areas in address order, rebuilt on every change, so that {@link #random} is O(1). */
-    private Vma[] snapshot = new Vma[0];
+    /**
+     * Sorted, disjoint, merged; never modified in place. Written under the mmap write lock;
+     * volatile so that {@link #randomUnlocked} may read a consistent snapshot without the lock.
+     */
+    private volatile Vma[] areas = new Vma[0];
 
     VmaList(int pages) {
         this.pages = pages;
@@ -38,55 +45,61 @@ final class VmaList {
 
     /** @return the area containing {@code vpage}, or null */
     Vma find(int vpage) {
-        Map.Entry<Integer, Vma> e = byStart.floorEntry(vpage);
-        if (e == null || e.getValue().end <= vpage) {
-            return null;
+        Vma[] a = areas;
+        int lo = 0;
+        int hi = a.length - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            Vma v = a[mid];
+            if (vpage < v.start) {
+                hi = mid - 1;
+            } else if (vpage >= v.end) {
+                lo = mid + 1;
+            } else {
+                return v;
+            }
         }
-        return e.getValue();
+        return null;
     }
 
     /** @return the number of areas */
     int size() {
-        return snapshot.length;
-    }
-
-    /**
-     * Merges neighbouring areas that touch and have the same protection (as {@code vma_merge}
-     * does for anonymous memory), then rebuilds the snapshot.
-     */
-    private void changed() {
-        Vma[] all = byStart.values().toArray(new Vma[0]);
-        int n = 0;
-        for (Vma v : all) {
-            if (n > 0 && all[n - 1].end == v.start && all[n - 1].prot == v.prot) {
-                all[n - 1] = new Vma(all[n - 1].start, v.end, v.prot);
-            } else {
-                all[n++] = v;
-            }
-        }
-        if (n != all.length) {
-            all = java.util.Arrays.copyOf(all, n);
-            byStart.clear();
-            for (Vma v : all) {
-                byStart.put(v.start, v);
-            }
-        }
-        snapshot = all;
+        return areas.length;
     }
 
     /** @return a uniformly chosen area, or null when there is none */
     Vma random(SplittableRandom rng) {
-        Vma[] s = snapshot;
-        return s.length == 0 ? null : s[rng.nextInt(s.length)];
-    }
-
-    /** @return a snapshot of the areas in address order */
-    List<Vma> all() {
-        return List.of(snapshot);
+        Vma[] a = areas;
+        return a.length == 0 ? null : a[rng.nextInt(a.length)];
     }
 
     /**
-     * Maps a new area of {@code length} pages in the first gap at or after a random hint.
+     * A random area from a snapshot, without the mmap lock: how a program or a device picks an
+     * address to touch. The area may be gone by the time the address is used; the fault or the
+     * device access then takes the locks and finds out.
+     *
+     * @return a uniformly chosen area of a recent snapshot, or null
+     */
+    Vma randomUnlocked(SplittableRandom rng) {
+        return random(rng);
+    }
+
+    /** @return the areas in address order */
+    List<Vma> all() {
+        return List.of(areas);
+    }
+
+    /** Makes this list a copy of {@code parent}'s (fork). */
+    void copyFrom(VmaList parent) {
+        if (parent.pages != pages) {
+            throw new IllegalArgumentException("address spaces differ in size");
+        }
+        areas = parent.areas;
+    }
+
+    /**
+     * Maps a new area of {@code length} pages in the first gap at or after a random hint, or else
+     * the first gap from the bottom.
      *
      * @return the new area, or null when no gap is large enough
      */
@@ -95,74 +108,103 @@ final class VmaList {
             throw new IllegalArgumentException("mmap length " + length + " outside 1.." + pages);
         }
         int hint = rng.nextInt(pages);
-        Vma v = firstFit(hint, pages, length, prot);
-        if (v == null) {
-            v = firstFit(0, hint + length, length, prot);
+        int start = firstFit(hint, length);
+        if (start < 0) {
+            start = firstFit(0, length);
         }
-        if (v != null) {
-            byStart.put(v.start, v);
-            changed();
+        if (start < 0) {
+            return null;
         }
+        Vma v = new Vma(start, start + length, prot);
+        insert(v);
         return v;
     }
 
-    private Vma firstFit(int from, int limit, int length, int prot) {
+    private int firstFit(int from, int length) {
         int cursor = from;
-        Vma before = find(from);
-        if (before != null) {
-            cursor = before.end;
-        }
-        for (Vma v : byStart.tailMap(cursor, true).values()) {
+        for (Vma v : areas) {
+            if (v.end <= cursor) {
+                continue;
+            }
             if (v.start - cursor >= length) {
                 break;
             }
-            cursor = v.end;
+            cursor = Math.max(cursor, v.end);
         }
-        int end = cursor + length;
-        if (end > Math.min(limit, pages)) {
-            return null;
-        }
-        return new Vma(cursor, end, prot);
+        return cursor + length <= pages ? cursor : -1;
     }
 
-    /** Inserts an area exactly as given (fork copies the parent's). */
+    /** Inserts an area exactly as given. */
     void insert(Vma v) {
         if (v.start < 0 || v.end > pages || v.start >= v.end) {
             throw new IllegalArgumentException("bad area " + v);
         }
-        Vma at = find(v.start);
-        Map.Entry<Integer, Vma> next = byStart.ceilingEntry(v.start);
-        if (at != null || (next != null && next.getKey() < v.end)) {
-            throw new IllegalArgumentException(v + " overlaps an existing area");
+        List<Vma> out = new ArrayList<>(areas.length + 1);
+        boolean placed = false;
+        for (Vma a : areas) {
+            if (a.start < v.end && v.start < a.end) {
+                throw new IllegalArgumentException(v + " overlaps an existing area " + a);
+            }
+            if (!placed && v.start < a.start) {
+                out.add(v);
+                placed = true;
+            }
+            out.add(a);
         }
-        byStart.put(v.start, v);
-        changed();
+        if (!placed) {
+            out.add(v);
+        }
+        publish(out);
     }
 
     /** Removes pages {@code [start, end)} from every area, splitting areas at the edges. */
     void unmap(int start, int end) {
-        splitAt(start);
-        splitAt(end);
-        byStart.subMap(start, true, end, false).clear();
-        changed();
+        List<Vma> out = new ArrayList<>(areas.length + 1);
+        for (Vma a : areas) {
+            if (a.end <= start || a.start >= end) {
+                out.add(a);
+                continue;
+            }
+            if (a.start < start) {
+                out.add(new Vma(a.start, start, a.prot));
+            }
+            if (a.end > end) {
+                out.add(new Vma(end, a.end, a.prot));
+            }
+        }
+        publish(out);
     }
 
     /** Sets the protection of pages {@code [start, end)} that are mapped, splitting at the edges. */
     void protect(int start, int end, int prot) {
-        splitAt(start);
-        splitAt(end);
-        List<Vma> inside = new ArrayList<>(byStart.subMap(start, true, end, false).values());
-        for (Vma v : inside) {
-            byStart.put(v.start, new Vma(v.start, v.end, prot));
+        List<Vma> out = new ArrayList<>(areas.length + 2);
+        for (Vma a : areas) {
+            if (a.end <= start || a.start >= end) {
+                out.add(a);
+                continue;
+            }
+            if (a.start < start) {
+                out.add(new Vma(a.start, start, a.prot));
+            }
+            out.add(new Vma(Math.max(a.start, start), Math.min(a.end, end), prot));
+            if (a.end > end) {
+                out.add(new Vma(end, a.end, a.prot));
+            }
         }
-        changed();
+        publish(out);
     }
 
-    private void splitAt(int page) {
-        Vma v = find(page);
-        if (v != null && v.start < page) {
-            byStart.put(v.start, new Vma(v.start, page, v.prot));
-            byStart.put(page, new Vma(page, v.end, v.prot));
+    /** Merges touching areas of the same protection and installs the result. */
+    private void publish(List<Vma> sorted) {
+        Vma[] all = sorted.toArray(new Vma[0]);
+        int n = 0;
+        for (Vma v : all) {
+            if (n > 0 && all[n - 1].end == v.start && all[n - 1].prot == v.prot) {
+                all[n - 1] = new Vma(all[n - 1].start, v.end, v.prot);
+            } else {
+                all[n++] = v;
+            }
         }
+        areas = n == all.length ? all : Arrays.copyOf(all, n);
     }
 }
