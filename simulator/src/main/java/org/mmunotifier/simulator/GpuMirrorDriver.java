@@ -98,7 +98,11 @@ final class GpuMirrorDriver extends SecondaryMmu {
         return track(new Handle(this, p, mn));
     }
 
-    /** Closes a device context: one put. The last close shuts the mirror down first (B-19). */
+    /**
+     * Closes a device context: one put. Never the last put while the process lives: the process
+     * reference keeps the notifier linked, so the mirror stays coherent with no context open;
+     * the last put comes after release has killed the mirror (B-19).
+     */
     @Override
     void close(Handle h, Stats st) {
         if (!untrack(h)) {
@@ -106,9 +110,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
         }
         MirrorNotifier mn = (MirrorNotifier) h.notifier;
         h.process.withFilesLock(() -> {
-            if (--mn.contexts == 0) {
-                mn.shutDown();
-            }
+            mn.contexts--;
             dropRef(mn, st);
         });
     }
