@@ -12,6 +12,9 @@ import org.mmunotifier.mm.MmuNotifierRange;
  * does), and on unload stops new attaches, puts every reference it holds, calls
  * {@code synchronize()} and only then counts as unloaded. From then on none of its callbacks, nor
  * its {@code freeNotifier}, may run: the checker flags any that does.
+ *
+ * <p>Fault injection: {@link Inject#UNLOAD_WITHOUT_PUT} forgets its references instead of
+ * putting them.
  */
 final class AccelDriver extends SecondaryMmu {
     /*
@@ -58,8 +61,11 @@ final class AccelDriver extends SecondaryMmu {
         }
     };
 
-    AccelDriver(Kernel kernel) {
+    private final Inject inject;
+
+    AccelDriver(Kernel kernel, Inject inject) {
         super("accel", kernel);
+        this.inject = inject;
     }
 
     @Override
@@ -137,7 +143,14 @@ final class AccelDriver extends SecondaryMmu {
             Thread.onSpinWait();
         }
         for (Handle h : open.toArray(new Handle[0])) {
-            close(h, st);
+            if (inject == Inject.UNLOAD_WITHOUT_PUT) {
+                // The injected bug: forget the reference instead of putting it.
+                if (h.tryClose()) {
+                    open.remove(h);
+                }
+            } else {
+                close(h, st);
+            }
         }
         long t0 = System.nanoTime();
         MmuNotifier.synchronize();

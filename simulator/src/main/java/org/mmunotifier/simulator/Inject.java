@@ -1,7 +1,8 @@
 package org.mmunotifier.simulator;
 
 /**
- * Deliberate driver bugs, the checker's negative controls. Both apply to the GPU mirror driver.
+ * Deliberate driver bugs, the checker's negative controls: with each, the run must report
+ * violations and exit with 1.
  */
 enum Inject {
     /** A correct run. */
@@ -13,7 +14,12 @@ enum Inject {
      * waiting for a grace period (the legacy {@code mmu_notifier_unregister_no_release} + kfree
      * pattern of §4): a callback that is running at that moment uses freed state.
      */
-    FREE_WITHOUT_GRACE_PERIOD("free-without-grace-period");
+    FREE_WITHOUT_GRACE_PERIOD("free-without-grace-period"),
+    /**
+     * The accel driver unloads without putting its references: its notifiers stay linked, so its
+     * callbacks run after the unload, and they are never freed (notifier and mm count leaks).
+     */
+    UNLOAD_WITHOUT_PUT("unload-without-put");
 
     final String cliName;
 
@@ -27,7 +33,17 @@ enum Inject {
                 return i;
             }
         }
-        throw new IllegalArgumentException("unknown fault injection '" + s + "' (expected one of: none, skip-invalidation, free-without-grace-period)");
+        throw new IllegalArgumentException("unknown fault injection '" + s
+                + "' (expected one of: none, skip-invalidation, free-without-grace-period, unload-without-put)");
+    }
+
+    /** @return the driver the bug is planted in, or null for {@link #NONE} */
+    SimConfig.Driver driver() {
+        return switch (this) {
+            case NONE -> null;
+            case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD -> SimConfig.Driver.GPU;
+            case UNLOAD_WITHOUT_PUT -> SimConfig.Driver.ACCEL;
+        };
     }
 
     @Override

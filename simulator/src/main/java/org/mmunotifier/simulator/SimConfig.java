@@ -88,7 +88,9 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
         require(maxHandles >= 1, "max-handles must be at least 1, got " + maxHandles);
         require(drivers != null && !drivers.isEmpty(), "at least one driver must take part");
         require(inject != null, "inject must be set");
-        require(inject == Inject.NONE || drivers.contains(Driver.GPU), "fault injection " + inject + " needs the gpu driver");
+        require(inject == Inject.NONE || drivers.contains(inject.driver()),
+                "fault injection " + inject + " needs the " + inject.driver() + " driver");
+        require(inject != Inject.UNLOAD_WITHOUT_PUT || unload, "fault injection " + inject + " needs unload = true");
         int[] w = weights.asArray();
         int sum = 0;
         for (int i = 0; i < w.length; i++) {

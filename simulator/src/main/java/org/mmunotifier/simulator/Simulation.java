@@ -69,7 +69,7 @@ final class Simulation {
             drivers.add(new IommuTlbDriver(kernel));
         }
         if (config.drivers().contains(SimConfig.Driver.ACCEL)) {
-            accel = new AccelDriver(kernel);
+            accel = new AccelDriver(kernel, config.inject());
             drivers.add(accel);
         } else {
             accel = null;

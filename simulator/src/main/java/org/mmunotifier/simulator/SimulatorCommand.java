@@ -81,13 +81,13 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--drivers", paramLabel = "LIST", description = "Drivers that take part: gpu,kvm,iommu,accel (default ${DEFAULT-VALUE}).")
     String drivers;
 
-    @Option(names = "--unload", negatable = true, description = "Unload the accel driver half-way (default ${DEFAULT-VALUE}).")
+    @Option(names = "--unload", arity = "1", paramLabel = "true|false", description = "Unload the accel driver half-way (default ${DEFAULT-VALUE}).")
     boolean unload;
 
-    @Option(names = "--check", negatable = true, description = "Validate every secondary access (default ${DEFAULT-VALUE}).")
+    @Option(names = "--check", arity = "1", paramLabel = "true|false", description = "Validate every secondary access (default ${DEFAULT-VALUE}).")
     boolean check;
 
-    @Option(names = "--inject", paramLabel = "BUG", description = "none, skip-invalidation or free-without-grace-period (default ${DEFAULT-VALUE}).")
+    @Option(names = "--inject", paramLabel = "BUG", description = "none, skip-invalidation, free-without-grace-period or unload-without-put (default ${DEFAULT-VALUE}).")
     String inject;
 
     @Option(names = "--weight-fault", paramLabel = "N", description = "Relative frequency of CPU page faults.")

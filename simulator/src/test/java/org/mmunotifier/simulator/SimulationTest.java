@@ -96,6 +96,14 @@ class SimulationTest {
     }
 
     @Test
+    void unloadWithoutPut_isCaughtAsCallbacksAfterUnloadAndLeaks() {
+        Report r = run(BASE.withThreads(1).withSeed(6).withEvents(60_000).withInject(Inject.UNLOAD_WITHOUT_PUT));
+        assertThat(r.violationsByKind()).as(describe(r)).containsKeys(Checker.Kind.CALLBACK_AFTER_UNLOAD,
+                Checker.Kind.NOTIFIER_LEAK, Checker.Kind.MM_REFERENCE_LEAK);
+        assertThat(r.exitCode()).isEqualTo(1);
+    }
+
+    @Test
     void injectedBug_onlyInTheGpuDriver_leavesOtherDriversClean() {
         Report r = run(BASE.withThreads(1).withSeed(9).withEvents(60_000).withInject(Inject.SKIP_INVALIDATION));
         assertThat(describe(r)).contains("gpu").doesNotContain("kvm read page").doesNotContain("kvm wrote page")

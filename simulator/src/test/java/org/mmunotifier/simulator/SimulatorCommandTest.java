@@ -68,7 +68,9 @@ class SimulatorCommandTest {
         "--pages=3|pages",
         "--weight-fault=-1|weight-fault",
         "--max-map-pages=100000|max-map-pages",
-        "--drivers=kvm --inject=skip-invalidation|needs the gpu driver"})
+        "--drivers=kvm --inject=skip-invalidation|needs the gpu driver",
+        "--inject=unload-without-put --unload=false|needs unload = true",
+        "--check=maybe|maybe"})
     void badOption_isOneLineAndExitCode2(String args, String mentioning) {
         assertBadInput(run(args.split(" ")), mentioning);
     }
@@ -104,6 +106,15 @@ class SimulatorCommandTest {
     @Test
     void jsonIntoMissingDirectory_isBadInput() {
         assertBadInput(run(concat(SHORT, "--json", tmp.resolve("no/such/dir/r.json").toString())), "does not exist");
+    }
+
+    @Test
+    void booleanOptions_takeAnExplicitValue() {
+        Result r = run(concat(SHORT, "--unload=false", "--check", "false"));
+        assertThat(r.code).as(r.err).isZero();
+        assertThat(r.cmd.toConfig().unload()).isFalse();
+        assertThat(r.cmd.toConfig().check()).isFalse();
+        assertThat(r.out).contains("checker OFF");
     }
 
     @Test
