@@ -325,7 +325,7 @@ class GetPutTest extends NotifierTestBase {
     void B16_lastPut_neverBlocks_evenWhileACallbackRuns() throws Exception {
         MmStruct mm = new MmStruct();
         CountDownLatch inStart = new CountDownLatch(1);
-        CountDownLatch proceed = new CountDownLatch(1);
+        CountDownLatch proceed = gate();
         Recorder.Ops blocking = new Recorder.Ops("blk") {
             @Override
             public Recorder allocNotifier(MmStruct m) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
@@ -16,6 +17,19 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 abstract class NotifierTestBase {
     private final List<Recorder> tracked = new ArrayList<>();
+    private final List<CountDownLatch> gates = new ArrayList<>();
+
+    /**
+     * A latch that a blocked callback waits on; the invariant check opens every gate first, so a
+     * test that fails before opening its gate cannot leave a read section stuck for the next.
+     */
+    CountDownLatch gate() {
+        CountDownLatch g = new CountDownLatch(1);
+        synchronized (gates) {
+            gates.add(g);
+        }
+        return g;
+    }
 
     <R extends Recorder> R track(R r) {
         synchronized (tracked) {
@@ -25,9 +39,18 @@ abstract class NotifierTestBase {
     }
 
     @AfterEach
-    void checkInvariants() {
+    void checkInvariants() throws InterruptedException {
         MmuNotifier.usersLimit = Integer.MAX_VALUE;
-        MmuNotifier.synchronize();
+        synchronized (gates) {
+            gates.forEach(CountDownLatch::countDown);
+        }
+        // Bounded: a callback stuck in a failed test must fail this check, not hang the suite.
+        Thread sync = new Thread(MmuNotifier::synchronize, "invariant-synchronize");
+        sync.setDaemon(true);
+        sync.start();
+        sync.join(TimeUnit.SECONDS.toMillis(20));
+        assertThat(sync.isAlive()).as("synchronize() after the test did not return: a read section or a "
+                + "deferred free is stuck").isFalse();
         assertThat(NotifierDomain.SRCU.activeReaders()).as("open SRCU read sections").isZero();
         assertThat(NotifierDomain.SRCU.pendingCallbacks()).as("pending deferred frees").isZero();
         synchronized (tracked) {

@@ -13,6 +13,7 @@ class ReadmeExampleTest extends NotifierTestBase {
     /** One subscription per address space, shared by every buffer the device maps from it. */
     static final class GpuMirror extends MmuNotifier {
         final Set<Buffer> buffers = ConcurrentHashMap.newKeySet();
+        volatile boolean freed;
     }
 
     static final MmuNotifierOps<GpuMirror> MIRROR_OPS = new MmuNotifierOps<>() {
@@ -31,7 +32,7 @@ class ReadmeExampleTest extends NotifierTestBase {
 
         @Override
         public void freeNotifier(GpuMirror m) {       // after the last put + a grace period
-            System.out.println("mirror freed");
+            m.freed = true;                            // release device resources here
         }
     };
 
@@ -71,6 +72,7 @@ class ReadmeExampleTest extends NotifierTestBase {
         a.close();
         b.close();
         MmuNotifier.synchronize();                    // module shutdown
+        assertThat(a.mirror.freed).isTrue();
         assertThat(mm.count()).isEqualTo(1);
         mm.mmput();
         assertThat(mm.isDestroyed()).isTrue();

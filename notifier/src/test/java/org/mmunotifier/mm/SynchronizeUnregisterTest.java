@@ -51,7 +51,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
     @Test
     void B21_synchronize_isABarrier_itWaitsForAFreeThatIsStillRunning() throws Exception {
         CountDownLatch inFree = new CountDownLatch(1);
-        CountDownLatch finishFree = new CountDownLatch(1);
+        CountDownLatch finishFree = gate();
         AtomicBoolean freeDone = new AtomicBoolean();
         Recorder.Ops slowFree = new Recorder.Ops("slow") {
             @Override
@@ -85,7 +85,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
     @Test
     void B21_negativeControl_aGracePeriodAloneReturnsWhileTheFreeRuns() throws Exception {
         CountDownLatch inFree = new CountDownLatch(1);
-        CountDownLatch finishFree = new CountDownLatch(1);
+        CountDownLatch finishFree = gate();
         AtomicBoolean freeDone = new AtomicBoolean();
         Recorder.Ops slowFree = new Recorder.Ops("slow") {
             @Override
@@ -214,7 +214,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
     void B24_unregister_waitsForRunningCallbacks_thenNothingRunsAgain() throws Exception {
         MmStruct mm = new MmStruct();
         CountDownLatch inStart = new CountDownLatch(1);
-        CountDownLatch proceed = new CountDownLatch(1);
+        CountDownLatch proceed = gate();
         Recorder.Ops blocking = new Recorder.Ops("blk") {
             @Override
             boolean onStart(Recorder mn, MmuNotifierRange range) {
@@ -287,7 +287,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         mm.mmgrab();
         CountDownLatch inRelease = new CountDownLatch(1);
-        CountDownLatch proceed = new CountDownLatch(1);
+        CountDownLatch proceed = gate();
         Recorder.Ops ops = new Recorder.Ops("race") {
             @Override
             void onRelease(Recorder mn, MmStruct m) {
@@ -319,7 +319,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         mm.mmgrab();
         CountDownLatch inRelease = new CountDownLatch(1);
-        CountDownLatch proceed = new CountDownLatch(1);
+        CountDownLatch proceed = gate();
         Recorder.Ops ops = new Recorder.Ops("race") {
             @Override
             void onRelease(Recorder mn, MmStruct m) {

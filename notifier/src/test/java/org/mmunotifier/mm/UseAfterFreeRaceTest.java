@@ -55,7 +55,7 @@ class UseAfterFreeRaceTest extends NotifierTestBase {
     private Outcome race(Teardown teardown) throws Exception {
         MmStruct mm = new MmStruct();
         CountDownLatch inStart = new CountDownLatch(1);
-        CountDownLatch proceed = new CountDownLatch(1);
+        CountDownLatch proceed = gate();
         AtomicBoolean first = new AtomicBoolean(true);
         Recorder.Ops ops = new Recorder.Ops("hmm") {
             @Override
