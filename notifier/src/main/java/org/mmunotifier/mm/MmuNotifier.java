@@ -204,7 +204,11 @@ public class MmuNotifier {
             mm.subscriptions = fresh; // the volatile store publishes it; the mmap write lock keeps it unique
             s = fresh;
         }
-        s.link(mn);
+        if (!s.link(mn, mm)) { // the caller did not pin mm_users, and exit won the race
+            mm.mmdrop();
+            throw new IllegalStateException("MmuNotifier.register on " + mm + ", which exited during the "
+                    + "registration; the caller must hold a user reference. Nothing was registered");
+        }
     }
 
     /**

@@ -32,14 +32,24 @@ final class Subscriptions {
 
     volatile MmuNotifier[] list = EMPTY;
 
-    /** hlist_add_head_rcu under the lock: newest first. */
-    synchronized void link(MmuNotifier mn) {
+    /**
+     * hlist_add_head_rcu under the lock, newest first, unless {@code mm} has exited: the check
+     * and the link are atomic with respect to the exit path's {@link #unlinkAll()}, so no notifier
+     * can stay linked on an exited mm (the kernel's second {@code BUG_ON(mm_users <= 0)}).
+     *
+     * @return false, linking nothing, if {@code mm} has no users
+     */
+    synchronized boolean link(MmuNotifier mn, MmStruct mm) {
+        if (mm.users() <= 0) {
+            return false;
+        }
         MmuNotifier[] old = list;
         MmuNotifier[] a = new MmuNotifier[old.length + 1];
         a[0] = mn;
         System.arraycopy(old, 0, a, 1, old.length);
         mn.linked = true;
         list = a;
+        return true;
     }
 
     /** hlist_del_init_rcu under the lock; a no-op if not linked. Returns whether it unlinked. */

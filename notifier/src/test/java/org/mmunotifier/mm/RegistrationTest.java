@@ -65,6 +65,22 @@ class RegistrationTest extends NotifierTestBase {
     }
 
     @Test
+    void B1_theLinkItselfRechecksUsers_soExitCannotLeaveANotifierLinked() {
+        MmStruct mm = new MmStruct();
+        Recorder first = track(new Recorder("first", ops));
+        MmuNotifier.register(first, mm); // creates the subscriptions
+        mm.mmgrab();
+        mm.mmput(); // exit: users 0, first released and unlinked
+        Recorder late = track(new Recorder("late", ops));
+        assertThat(mm.subscriptions.link(late, mm)).as("the check under the list lock").isFalse();
+        assertThat(late.linked).isFalse();
+        assertThat(mm.subscriptions.list).isEmpty();
+        MmuNotifier.unregister(first, mm);
+        mm.mmdrop();
+        assertThat(mm.isDestroyed()).isTrue();
+    }
+
+    @Test
     void B3_register_setsMmAndOneUserBeforeAnythingCanFail() {
         MmStruct mm = new MmStruct();
         Recorder mn = track(new Recorder("a", ops));
