@@ -22,8 +22,7 @@ final class Report {
     private final Map<String, Map<String, Long>> drivers = new LinkedHashMap<>();
     private final int liveAtEnd;
 
-    Report(SimConfig config, long elapsedNanos, Stats stats, Checker checker, List<SecondaryMmu> drivers, int liveAtEnd,
-            int frames) {
+    Report(SimConfig config, long elapsedNanos, Stats stats, Checker checker, List<SecondaryMmu> drivers, int liveAtEnd) {
         this.config = config;
         this.elapsedNanos = elapsedNanos;
         this.stats = stats;

@@ -156,7 +156,7 @@ final class Simulation {
         for (Stats s : perThread) {
             total.add(s);
         }
-        return new Report(config, elapsed, total, checker, drivers, liveAtEnd, frames.frames());
+        return new Report(config, elapsed, total, checker, drivers, liveAtEnd);
     }
 
     private void drawProgress(PrintStream out, long start) {

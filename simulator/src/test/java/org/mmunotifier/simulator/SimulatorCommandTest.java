@@ -162,8 +162,10 @@ class SimulatorCommandTest {
         Path f = Files.writeString(tmp.resolve("c.properties"), "processes = 5\ndrivers = kvm\n");
         Result r = run(concat(SHORT, "--config", f.toString(), "--drivers", "iommu"));
         assertThat(r.code).as(r.err).isZero();
-        SimConfig cfg = r.cmd.lastReport == null ? null : r.cmd.toConfig();
+        assertThat(r.cmd.lastReport).isNotNull();
+        SimConfig cfg = r.cmd.toConfig();
         assertThat(cfg.drivers()).containsExactly(SimConfig.Driver.IOMMU);
+        assertThat(cfg.processes()).isEqualTo(6);
         assertThat(r.out).contains("drivers: iommu");
     }
 
