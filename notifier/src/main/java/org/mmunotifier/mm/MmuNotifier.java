@@ -533,15 +533,12 @@ public class MmuNotifier {
             return true;
         }
         boolean blockable = range.blockable();
-        NotifierDomain.Context ctx = blockable ? null : CONTEXT.get();
         Throwable failure = null;
         boolean[] failed = null;
         MmuNotifier[] list;
         int idx = SRCU.readLock();
         try {
-            if (ctx != null) {
-                ctx.nonBlock++;
-            }
+            NotifierDomain.Context ctx = blockable ? null : NotifierDomain.enterNonBlock();
             try {
                 list = s.list; // loaded inside the section: every element stays alive until readUnlock
                 for (int i = 0; i < list.length; i++) {
@@ -580,7 +577,7 @@ public class MmuNotifier {
                 }
             } finally {
                 if (ctx != null) {
-                    ctx.nonBlock--;
+                    NotifierDomain.exitNonBlock(ctx);
                 }
             }
         } finally {
@@ -653,19 +650,14 @@ public class MmuNotifier {
             return;
         }
         boolean blockable = range.blockable();
-        NotifierDomain.Context ctx = null;
         if (blockable) {
             NotifierDomain.checkMayBlock("MmuNotifier.invalidateRangeEnd (blockable range)");
-        } else {
-            ctx = CONTEXT.get();
         }
         MmStruct mm = range.mm();
         Throwable failure = null;
         int idx = SRCU.readLock();
         try {
-            if (ctx != null) {
-                ctx.nonBlock++;
-            }
+            NotifierDomain.Context ctx = blockable ? null : NotifierDomain.enterNonBlock();
             try {
                 for (MmuNotifier mn : list) {
                     if (!mn.linked) { // unlinked since the start: may be freed (see Overview)
@@ -687,7 +679,7 @@ public class MmuNotifier {
                 }
             } finally {
                 if (ctx != null) {
-                    ctx.nonBlock--;
+                    NotifierDomain.exitNonBlock(ctx);
                 }
             }
         } finally {

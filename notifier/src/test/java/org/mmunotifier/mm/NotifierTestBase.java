@@ -61,6 +61,7 @@ abstract class NotifierTestBase {
         }
         NotifierDomain.Context c = NotifierDomain.CONTEXT.get();
         assertThat(c.nonBlock).isZero();
+        assertThat(NotifierDomain.NON_BLOCK_THREADS.get()).as("threads left in non-blockable context").isZero();
         assertThat(c.inFree).isZero();
     }
 
