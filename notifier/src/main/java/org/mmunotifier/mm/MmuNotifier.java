@@ -196,6 +196,7 @@ public class MmuNotifier {
         Subscriptions s = mm.subscriptions;
         Subscriptions fresh = s == null ? new Subscriptions() : null; // B-4
         if (Thread.currentThread().isInterrupted()) { // B-5: mm_take_all_locks' -EINTR
+            mn.users = 0; // a put or unregister of this never-registered notifier is refused
             throw new IllegalStateException("MmuNotifier.register interrupted (the kernel's -EINTR): "
                     + "nothing was registered", new InterruptedException());
         }
@@ -205,6 +206,7 @@ public class MmuNotifier {
             s = fresh;
         }
         if (!s.link(mn, mm)) { // the caller did not pin mm_users, and exit won the race
+            mn.users = 0;
             mm.mmdrop();
             throw new IllegalStateException("MmuNotifier.register on " + mm + ", which exited during the "
                     + "registration; the caller must hold a user reference. Nothing was registered");
@@ -325,7 +327,10 @@ public class MmuNotifier {
         if (mm == null) {
             throw new IllegalStateException("MmuNotifier.put: " + mn + " was never registered");
         }
-        Subscriptions s = mm.subscriptions; // non-null: set before mn was linked, never cleared
+        Subscriptions s = mm.subscriptions; // set before mn was linked, never cleared
+        if (s == null) {
+            throw new IllegalStateException("MmuNotifier.put: " + mn + " was never registered");
+        }
         synchronized (s) {
             if (mn.users == 0) {
                 throw new IllegalStateException("MmuNotifier.put: " + mn + " has no reference left to drop "
@@ -386,10 +391,13 @@ public class MmuNotifier {
             throw new IllegalStateException("MmuNotifier.unregister: " + mn + " is not registered on " + mm);
         }
         Subscriptions s = mm.subscriptions;
+        if (s == null) {
+            throw new IllegalStateException("MmuNotifier.unregister: " + mn + " is not registered on " + mm);
+        }
         synchronized (s) {
             if (mn.users == 0) {
                 throw new IllegalStateException("MmuNotifier.unregister: " + mn
-                        + " was already unregistered or put; nothing changed");
+                        + " is not registered, or was already unregistered or put; nothing changed");
             }
             mn.users = 0;
         }
@@ -644,14 +652,14 @@ public class MmuNotifier {
                     + " (one end per successful start)");
         }
         MmuNotifier[] list = range.started;
+        boolean blockable = range.blockable();
+        if (list != null && blockable) { // before any change: a refused end can be retried
+            NotifierDomain.checkMayBlock("MmuNotifier.invalidateRangeEnd (blockable range)");
+        }
         range.started = null;
         range.state = MmuNotifierRange.ENDED;
         if (list == null) {
             return;
-        }
-        boolean blockable = range.blockable();
-        if (blockable) {
-            NotifierDomain.checkMayBlock("MmuNotifier.invalidateRangeEnd (blockable range)");
         }
         MmStruct mm = range.mm();
         Throwable failure = null;

@@ -147,6 +147,7 @@ class LockingContextTest extends NotifierTestBase {
         assertThat(mn.users).as("nothing changed").isEqualTo(2);
         assertThat(mm.subscriptions.list).containsExactly(mn);
         assertThat(NotifierDomain.CONTEXT.get().nonBlock).isZero();
+        assertThat(mn.open.get()).as("the refused nested start left nothing open").isEqualTo(1);
         MmuNotifier.invalidateRangeEnd(r);
         MmuNotifier.put(ref);
         MmuNotifier.put(mn);

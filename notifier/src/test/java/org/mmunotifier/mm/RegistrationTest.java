@@ -90,9 +90,15 @@ class RegistrationTest extends NotifierTestBase {
         } finally {
             Thread.interrupted();
         }
-        assertThat(mn.mm()).isSameAs(mm);
-        assertThat(mn.users).isEqualTo(1);
+        assertThat(mn.mm()).as("set first, as the kernel does").isSameAs(mm);
         assertThat(mn.linked).isFalse();
+        // the port then clears the user again, so that a stray put or unregister cannot mmdrop
+        assertThat(mn.users).isZero();
+        assertThatThrownBy(() -> MmuNotifier.put(mn)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("never registered");
+        assertThatThrownBy(() -> MmuNotifier.unregister(mn, mm)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("not registered");
+        assertThat(mm.count()).isEqualTo(1);
     }
 
     @Test
