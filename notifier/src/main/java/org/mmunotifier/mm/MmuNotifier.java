@@ -343,7 +343,28 @@ public class MmuNotifier {
                 s.unlinkHeld(mn);
             }
         }
-        SRCU.callSrcu(() -> freeDeferred(mn, mm)); // B-16
+        SRCU.callSrcu(new DeferredFree(mn, mm)); // B-16
+    }
+
+    /** The queued free; named so that the domain's error log says which notifier failed. */
+    private static final class DeferredFree implements Runnable {
+        private final MmuNotifier mn;
+        private final MmStruct mm;
+
+        DeferredFree(MmuNotifier mn, MmStruct mm) {
+            this.mn = mn;
+            this.mm = mm;
+        }
+
+        @Override
+        public void run() {
+            freeDeferred(mn, mm);
+        }
+
+        @Override
+        public String toString() {
+            return "freeNotifier(" + mn + ") of " + mn.ops.getClass().getName();
+        }
     }
 
     /** mmu_notifier_free_rcu (B-17): runs on the SRCU callback thread after a grace period. */

@@ -153,6 +153,41 @@ class GetPutTest extends NotifierTestBase {
     }
 
     @Test
+    void B10_get_onAnExitedMm_isRefused_andAllocatesNothing() {
+        MmStruct mm = new MmStruct();
+        mm.mmgrab();
+        mm.mmput();
+        assertThatThrownBy(() -> MmuNotifier.get(ops, mm))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("no users");
+        assertThat(ops.allocs.get()).isZero();
+        assertThat(mm.count()).isEqualTo(1);
+        mm.mmdrop();
+    }
+
+    @Test
+    void B17_freeNotifierThrowing_stillDropsTheMm() {
+        MmStruct mm = new MmStruct();
+        Recorder.Ops failing = new Recorder.Ops("failfree") {
+            @Override
+            public Recorder allocNotifier(MmStruct m) {
+                return track(super.allocNotifier(m));
+            }
+
+            @Override
+            void onFree(Recorder mn) {
+                throw new IllegalStateException("driver bug in freeNotifier (expected by this test)");
+            }
+        };
+        Recorder mn = MmuNotifier.get(failing, mm);
+        mm.mmput();
+        MmuNotifier.put(mn);
+        MmuNotifier.synchronize();
+        assertThat(mn.frees.get()).isEqualTo(1);
+        assertThat(mm.isDestroyed()).isTrue();
+        assertThat(NotifierDomain.CONTEXT.get().inFree).isZero();
+    }
+
+    @Test
     void B11_get_hit_returnsWithoutAllocating() {
         MmStruct mm = new MmStruct();
         Recorder a = MmuNotifier.get(ops, mm);
