@@ -42,10 +42,18 @@ class SimulationTest {
     @ParameterizedTest(name = "seed {0}")
     @ValueSource(longs = {1, 2, 3})
     void allDrivers_twoThreadsAndKswapd_seeNoViolation(long seed) {
-        Report r = run(BASE.withThreads(2).withSeed(seed).withEvents(80_000));
+        Report r = run(BASE.withThreads(2).withSeed(seed).withEvents(400_000));
         assertThat(r.violations()).as(describe(r)).isZero();
         assertThat(r.count(Op.RECLAIM_SCAN) + r.count(Op.AGE)).as("kswapd ran").isPositive();
         assertThat(r.count(Op.UNLOAD)).as("the accel driver unloaded half-way").isEqualTo(1);
+    }
+
+    @Test
+    void allDrivers_fourThreadsOnFewProcesses_seeNoViolation() {
+        // Few processes: workers, kswapd and devices collide on the same address spaces.
+        Report r = run(BASE.withProcesses(3).withThreads(4).withSeed(8).withEvents(200_000));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        assertThat(r.accessChecks()).isPositive();
     }
 
     @Test
