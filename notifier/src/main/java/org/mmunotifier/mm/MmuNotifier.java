@@ -17,6 +17,13 @@ import java.util.Objects;
  * <p>Drivers subclass it (Java's {@code container_of}): the callbacks of
  * {@link MmuNotifierOps}{@code <N>} receive the driver's own subclass.
  *
+ * <p><b>Events</b> ({@code invalidateRange*}, {@code *Young}, {@code changePte}) call the
+ * callbacks on the calling thread, newest registration first, inside a read section of the
+ * notifier SRCU domain. Memory consistency effects of every event method: actions before the
+ * call happen-before the callbacks it runs, and their actions happen-before its return (program
+ * order); a registration that returned before the event began happens-before the callbacks on
+ * the new notifier.
+ *
  * <pre>{@code
  * // one subscription per (ops, mm), shared by every object of the driver that mirrors mm
  * Mirror m = MmuNotifier.get(MIRROR_OPS, mm);   // allocNotifier on the first get only
