@@ -81,9 +81,9 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
         require(durationMillis > 0, "duration must be positive, got " + durationMillis + " ms");
         require(events >= 0, "events must not be negative, got " + events);
         require(threads >= 1 && threads <= 256, "threads must be between 1 and 256, got " + threads);
-        require(processes >= 1, "processes must be at least 1, got " + processes);
-        require(pages >= 16 && pages <= 1 << 20, "pages must be between 16 and 1048576, got " + pages);
-        require(frames >= 1 && frames < 1 << 29, "frames must be between 1 and 536870911, got " + frames);
+        require(processes >= 1 && processes <= 4096, "processes must be between 1 and 4096, got " + processes);
+        require(pages >= 16 && pages <= 65_536, "pages must be between 16 and 65536, got " + pages);
+        require(frames >= 1 && frames <= 1 << 26, "frames must be between 1 and 67108864, got " + frames);
         require(maxMapPages >= 1 && maxMapPages <= pages, "max-map-pages must be between 1 and pages (" + pages + "), got " + maxMapPages);
         require(maxHandles >= 1, "max-handles must be at least 1, got " + maxHandles);
         require(drivers != null && !drivers.isEmpty(), "at least one driver must take part");
@@ -98,6 +98,8 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
             sum += w[i];
         }
         require(sum > 0, "the event weights must not all be zero");
+        require(threads == 1 || sum - weights.reclaim() > 0,
+                "with more than one thread reclaim runs on kswapd: some weight other than weight-reclaim must be positive");
         drivers = Set.copyOf(drivers);
     }
 
