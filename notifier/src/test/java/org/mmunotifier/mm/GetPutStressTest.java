@@ -8,7 +8,10 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -24,6 +27,22 @@ class GetPutStressTest extends NotifierTestBase {
     @ParameterizedTest(name = "seed {0}")
     @ValueSource(longs = {1L, 42L, 20191105L})
     void registrationRacingInvalidations_keepsPairingAndLifetime(long seed) throws Exception {
+        run(seed, RUN_NANOS);
+    }
+
+    /** The heavier tier ({@code mvn -B -ntp verify -Plong -pl notifier}): 16 seeds, 2 s each. */
+    @Tag("long")
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("longSeeds")
+    void long_registrationRacingInvalidations_keepsPairingAndLifetime(long seed) throws Exception {
+        run(seed, TimeUnit.SECONDS.toNanos(2));
+    }
+
+    static LongStream longSeeds() {
+        return LongStream.rangeClosed(100, 115);
+    }
+
+    private void run(long seed, long runNanos) throws Exception {
         SplittableRandom root = new SplittableRandom(seed);
         ConcurrentLinkedQueue<Recorder> allocated = new ConcurrentLinkedQueue<>();
         List<Recorder.Ops> opsList = new ArrayList<>();
@@ -47,7 +66,7 @@ class GetPutStressTest extends NotifierTestBase {
         int getters = 2;
         int invalidators = 2;
         CyclicBarrier go = new CyclicBarrier(getters + invalidators);
-        long deadline = System.nanoTime() + RUN_NANOS;
+        long deadline = System.nanoTime() + runNanos;
         List<Worker> workers = new ArrayList<>();
         for (int t = 0; t < getters; t++) {
             SplittableRandom rnd = root.split();
