@@ -37,6 +37,8 @@ final class Simulation {
     private static final int EV_DETACH = 10;
     /** A detach event that picks a VM destroys it one time in this many (VMs live long). */
     private static final int LONG_LIVED_ODDS = 16;
+    /** How long after the deadline a worker that is still running counts as stuck. */
+    private static final int STUCK_SECONDS = 60;
 
     private final SimConfig config;
     private final Checker checker;
@@ -130,18 +132,36 @@ final class Simulation {
         }
         List<Thread> workers = threads.subList(0, config.threads());
         long lastDraw = 0;
+        // A duration-bounded run whose workers outlive the deadline by a minute is stuck (a
+        // deadlock or a grace period that never ends): report it rather than hang.
+        long giveUp = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : deadline + TimeUnit.SECONDS.toNanos(STUCK_SECONDS);
+        boolean stuck = false;
         for (Thread w : workers) {
-            while (w.isAlive()) {
+            while (w.isAlive() && !stuck) {
                 joinQuietly(w, 200);
                 if (progressOut != null && System.nanoTime() - lastDraw > 500_000_000L) {
                     lastDraw = System.nanoTime();
                     drawProgress(progressOut, start);
                 }
+                if (w.isAlive() && System.nanoTime() - giveUp > 0) {
+                    stuck = true;
+                }
             }
         }
         stop = true;
         for (Thread t : threads) {
-            joinQuietly(t, 10_000);
+            joinQuietly(t, stuck ? 1_000 : 10_000);
+        }
+        if (stuck) {
+            for (Thread t : threads) {
+                if (t.isAlive()) {
+                    StackTraceElement[] trace = t.getStackTrace();
+                    String where = trace.length == 0 ? "?" : java.util.Arrays.stream(trace).limit(6)
+                            .map(StackTraceElement::toString).collect(java.util.stream.Collectors.joining(" <- "));
+                    checker.violation(Checker.Kind.WORKER_FAILED,
+                            () -> t.getName() + " still running " + STUCK_SECONDS + " s after the deadline, at " + where);
+                }
+            }
         }
         long elapsed = System.nanoTime() - start;
         if (progressOut != null) {
@@ -150,7 +170,9 @@ final class Simulation {
         }
 
         int liveAtEnd = live.get();
-        teardown(mainStats);
+        if (!stuck) {
+            teardown(mainStats);
+        }
 
         Stats total = new Stats();
         for (Stats s : perThread) {
