@@ -93,6 +93,7 @@ final class AccelDriver extends SecondaryMmu {
                 try {
                     long t0 = System.nanoTime();
                     mn = MmuNotifier.getLocked(ops, p.mm);
+                    gets.increment();
                     st.record(Stats.Latency.GET, System.nanoTime() - t0);
                 } finally {
                     p.mm.mmapWriteUnlock();
@@ -119,6 +120,7 @@ final class AccelDriver extends SecondaryMmu {
             }
             long t0 = System.nanoTime();
             MmuNotifier.put(mn);
+            puts.increment();
             st.record(Stats.Latency.PUT, System.nanoTime() - t0);
         });
     }

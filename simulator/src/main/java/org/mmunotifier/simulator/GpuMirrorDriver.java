@@ -85,10 +85,12 @@ final class GpuMirrorDriver extends SecondaryMmu {
         try {
             long t0 = System.nanoTime();
             mn = MmuNotifier.get(ops, p.mm);
+            gets.increment();
             st.record(Stats.Latency.GET, System.nanoTime() - t0);
             mn.refs.incrementAndGet();
             if (mn.processRef.compareAndSet(false, true)) {
                 MmuNotifier.get(ops, p.mm);
+                gets.increment();
                 mn.refs.incrementAndGet();
             }
         } finally {
@@ -123,6 +125,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
         boolean last = mn.refs.decrementAndGet() == 0;
         long t0 = System.nanoTime();
         MmuNotifier.put(mn);
+        puts.increment();
         if (st != null) {
             st.record(Stats.Latency.PUT, System.nanoTime() - t0);
         }

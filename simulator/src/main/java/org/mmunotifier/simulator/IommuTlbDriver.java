@@ -119,6 +119,7 @@ final class IommuTlbDriver extends SecondaryMmu {
         try {
             long t0 = System.nanoTime();
             b = MmuNotifier.get(ops, p.mm);
+            gets.increment();
             st.record(Stats.Latency.GET, System.nanoTime() - t0);
         } finally {
             p.rmapLock.writeLock().unlock();
@@ -140,6 +141,7 @@ final class IommuTlbDriver extends SecondaryMmu {
             }
             long t0 = System.nanoTime();
             MmuNotifier.put(b);
+            puts.increment();
             st.record(Stats.Latency.PUT, System.nanoTime() - t0);
         });
     }

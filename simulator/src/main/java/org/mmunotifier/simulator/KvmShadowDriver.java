@@ -68,6 +68,7 @@ final class KvmShadowDriver extends SecondaryMmu {
         try {
             long t0 = System.nanoTime();
             MmuNotifier.register(vm, p.mm);
+            registers.increment();
             st.record(Stats.Latency.REGISTER, System.nanoTime() - t0);
         } finally {
             p.rmapLock.writeLock().unlock();
@@ -84,6 +85,7 @@ final class KvmShadowDriver extends SecondaryMmu {
         }
         long t0 = System.nanoTime();
         MmuNotifier.unregister(h.notifier, h.process.mm);
+        unregisters.increment();
         st.record(Stats.Latency.UNREGISTER, System.nanoTime() - t0);
         h.notifier.free();
     }

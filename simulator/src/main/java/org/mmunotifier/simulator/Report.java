@@ -193,16 +193,28 @@ final class Report {
             out.printf("  %-38s %,14d%n", e.name(), stats.invalidations[e.ordinal()]);
         }
         out.println();
-        out.printf("%-8s %10s %10s %10s %10s %13s %11s %9s %13s %10s %9s%n", "Driver", "attaches", "detaches",
-                "allocated", "freed", "accesses", "dev faults", "retries", "invalidations", "young", "releases");
+        out.printf("%-8s %10s %10s %10s %10s %10s %10s %10s %10s%n", "Driver", "opens", "closes", "gets", "puts",
+                "registers", "unregist.", "allocated", "freed");
+        long gets = 0;
+        long puts = 0;
         for (Map.Entry<String, Map<String, Long>> e : drivers.entrySet()) {
             Map<String, Long> c = e.getValue();
-            out.printf("%-8s %,10d %,10d %,10d %,10d %,13d %,11d %,9d %,13d %,10d %,9d%n", e.getKey(), c.get("attaches"),
-                    c.get("detaches"), c.get("notifiersAllocated"), c.get("notifiersFreed"), c.get("accesses"),
-                    c.get("deviceFaults"), c.get("retries"), c.get("invalidations"), c.get("youngCallbacks"),
-                    c.get("releases"));
+            out.printf("%-8s %,10d %,10d %,10d %,10d %,10d %,10d %,10d %,10d%n", e.getKey(), c.get("attaches"),
+                    c.get("detaches"), c.get("gets"), c.get("puts"), c.get("registers"), c.get("unregisters"),
+                    c.get("notifiersAllocated"), c.get("notifiersFreed"));
+            gets += c.get("gets");
+            puts += c.get("puts");
         }
-        out.println("  (attaches = gets or registers, detaches = puts or unregisters; allocated/freed = notifiers)");
+        out.printf("  (opens/closes: device files; allocated/freed: notifiers; %,d gets and %,d puts in all)%n%n", gets,
+                puts);
+        out.printf("%-8s %13s %11s %9s %13s %10s %9s%n", "Driver", "accesses", "dev faults", "retries",
+                "invalidations", "young", "releases");
+        for (Map.Entry<String, Map<String, Long>> e : drivers.entrySet()) {
+            Map<String, Long> c = e.getValue();
+            out.printf("%-8s %,13d %,11d %,9d %,13d %,10d %,9d%n", e.getKey(), c.get("accesses"), c.get("deviceFaults"),
+                    c.get("retries"), c.get("invalidations"), c.get("youngCallbacks"), c.get("releases"));
+        }
+        out.println("  (dev faults: misses faulted in through the primary; retries: installs refused by the sequence check)");
         out.println();
         out.printf("%-24s %10s %10s %10s %10s %10s %10s%n", "Latency (us)", "count", "p50", "p90", "p99", "p99.9", "max");
         for (Stats.Latency l : Stats.Latency.values()) {

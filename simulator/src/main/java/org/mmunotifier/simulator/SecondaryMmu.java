@@ -19,6 +19,10 @@ abstract class SecondaryMmu {
 
     final LongAdder attaches = new LongAdder();
     final LongAdder detaches = new LongAdder();
+    final LongAdder gets = new LongAdder();
+    final LongAdder puts = new LongAdder();
+    final LongAdder registers = new LongAdder();
+    final LongAdder unregisters = new LongAdder();
     final LongAdder allocated = new LongAdder();
     final LongAdder freed = new LongAdder();
     final LongAdder accesses = new LongAdder();
@@ -99,6 +103,10 @@ abstract class SecondaryMmu {
         Map<String, Long> m = new java.util.LinkedHashMap<>();
         m.put("attaches", attaches.sum());
         m.put("detaches", detaches.sum());
+        m.put("gets", gets.sum());
+        m.put("puts", puts.sum());
+        m.put("registers", registers.sum());
+        m.put("unregisters", unregisters.sum());
         m.put("notifiersAllocated", allocated.sum());
         m.put("notifiersFreed", freed.sum());
         m.put("accesses", accesses.sum());

@@ -3,6 +3,7 @@ package org.mmunotifier.simulator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.EnumSet;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -36,6 +37,10 @@ class SimulationTest {
         assertThat(r.driver(driver.cliName).get("notifiersAllocated")).isPositive();
         assertThat(r.driver(driver.cliName).get("notifiersFreed"))
                 .isEqualTo(r.driver(driver.cliName).get("notifiersAllocated"));
+        Map<String, Long> c = r.driver(driver.cliName);
+        assertThat(c.get("gets")).as("every get paired with a put").isEqualTo(c.get("puts"));
+        assertThat(c.get("registers")).as("every register paired with an unregister").isEqualTo(c.get("unregisters"));
+        assertThat(c.get("gets") + c.get("registers")).isPositive();
         assertThat(r.exitCode()).isZero();
     }
 
