@@ -1,13 +1,14 @@
-package org.mmunotifier.srcu;
+package org.mmunotifier.srcu.demo;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import org.mmunotifier.srcu.Srcu;
 
 /**
  * A small demonstration of one SRCU domain: a reader that sleeps inside its section, a
  * {@code synchronize()} that waits for it, and a deferred callback that frees the retired object.
- * Run it with {@code java -cp srcu/target/classes org.mmunotifier.srcu.SrcuDemo}.
+ * Run it with {@code java -cp srcu/target/classes org.mmunotifier.srcu.demo.SrcuDemo}.
  */
 public final class SrcuDemo {
     private SrcuDemo() {
