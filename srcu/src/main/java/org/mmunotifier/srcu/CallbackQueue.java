@@ -3,7 +3,6 @@ package org.mmunotifier.srcu;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -109,7 +108,8 @@ final class CallbackQueue {
     }
 
     long pendingCallbacks() {
-        return enqueued.get() - invoked;
+        long done = invoked; // first: invoked never passes enqueued, so the difference is >= 0
+        return enqueued.get() - done;
     }
 
     long batches() {
@@ -173,6 +173,9 @@ final class CallbackQueue {
         while (!stopping) {
             Node grabbed = (Node) PENDING.getAndSet(this, (Node) null);
             if (grabbed == null) {
+                // park() returns at once while the thread is interrupted: clear a stray interrupt
+                // (a callback's, or one re-asserted by awaitGracePeriod) so that idling parks.
+                Thread.interrupted();
                 LockSupport.park(this);
                 continue;
             }
@@ -215,9 +218,9 @@ final class CallbackQueue {
         }
         try {
             executor.execute(() -> runBatch(fifo, n));
-        } catch (RejectedExecutionException e) {
+        } catch (Throwable e) { // RejectedExecutionException, or a broken executor: never lose a batch
             LOG.log(System.Logger.Level.WARNING, () -> "SRCU domain '" + srcu.name()
-                    + "': callback executor rejected a batch; running it on the domain thread", e);
+                    + "': callback executor refused a batch (" + e + "); running it on the domain thread", e);
             runBatch(fifo, n);
         }
     }
@@ -242,16 +245,26 @@ final class CallbackQueue {
         try {
             callback.run();
         } catch (Throwable t) {
-            LOG.log(System.Logger.Level.ERROR, () -> "SRCU domain '" + srcu.name()
-                    + "': callback " + callback + " threw; later callbacks still run", t);
+            try {
+                LOG.log(System.Logger.Level.ERROR, () -> "SRCU domain '" + srcu.name()
+                        + "': a callback threw; later callbacks still run", t);
+            } catch (Throwable logFailure) {
+                t.addSuppressed(logFailure); // a broken logger must not kill the domain thread
+            }
             if (errorHandler != null) {
                 try {
                     errorHandler.accept(t);
                 } catch (Throwable h) {
-                    LOG.log(System.Logger.Level.ERROR, () -> "SRCU domain '" + srcu.name()
-                            + "': callback error handler threw", h);
+                    try {
+                        LOG.log(System.Logger.Level.ERROR, () -> "SRCU domain '" + srcu.name()
+                                + "': callback error handler threw", h);
+                    } catch (Throwable ignored) {
+                        // nothing left to report to; the next callbacks still run
+                    }
                 }
             }
+        } finally {
+            Thread.interrupted(); // a callback's interrupt must not leak into the next callback
         }
     }
 

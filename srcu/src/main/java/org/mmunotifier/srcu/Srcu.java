@@ -290,6 +290,10 @@ public final class Srcu implements AutoCloseable {
     /**
      * Leaves a section entered by {@link #downRead()}, on any thread (Linux {@code srcu_up_read}).
      *
+     * <p>The check is per index, not per section: an {@code upRead} with the index of another
+     * thread's outstanding {@code downRead} is accepted and ends that section's count, so a grace
+     * period may then end while that section is still running. Pair them exactly.
+     *
      * @param idx the value returned by the matching {@link #downRead()}
      * @throws IllegalStateException if {@code idx} is not 0 or 1, or if no {@code downRead}
      *     section with that index is outstanding; nothing changes
@@ -361,8 +365,8 @@ public final class Srcu implements AutoCloseable {
 
     /**
      * Runs {@code callback} after a grace period (Linux {@code call_srcu}): after every read
-     * section that began before this call has ended. Never on the calling thread; by default on
-     * the domain's daemon thread, or on the executor given at construction. Callbacks run one at
+     * section that began before this call has ended. Never synchronously inside this call; by
+     * default on the domain's daemon thread, or on the executor given at construction. Callbacks run one at
      * a time in the order they were queued; one grace period serves every callback queued while
      * the previous one ran. A callback that throws is logged (and passed to the error handler)
      * and the next callbacks still run.
@@ -446,11 +450,16 @@ public final class Srcu implements AutoCloseable {
 
     /**
      * Tears the domain down (Linux {@code cleanup_srcu_struct}) and stops its thread. Idempotent.
-     * Every later call to a method of the domain throws {@link IllegalStateException}.
+     * Afterwards {@code readLock}, {@code downRead}, {@code synchronize},
+     * {@code synchronizeExpedited}, {@code callSrcu} and {@code barrier} throw
+     * {@link IllegalStateException}; the diagnostic getters keep working.
      *
-     * <p>Refuses, leaving the domain open and intact, while read sections are open or callbacks
-     * are pending (call {@link #barrier()} first). Like the kernel's, this check sees what is
-     * visible when it runs: callers must stop starting readers and callbacks before closing.
+     * <p>Refuses, leaving the domain open, while read sections are open or callbacks are pending
+     * (call {@link #barrier()} first). Like the kernel's, this check sees what is visible when it
+     * runs: callers must stop starting readers and callbacks before closing. A refused close marks
+     * the domain closed for the moment it takes to re-check under the grace-period lock, so a
+     * {@code readLock} or {@code callSrcu} racing it may fail with "closed" although the domain
+     * stays open; a {@code callSrcu} racing a successful close may be dropped.
      *
      * @throws IllegalStateException naming the count, if readers are active or callbacks pending,
      *     or if called from a read section or callback of this domain
@@ -507,9 +516,17 @@ public final class Srcu implements AutoCloseable {
 
     // ------------------------------------------------------------------ grace-period engine
 
-    /** The gpSeq value that marks the end of a grace period starting after this call. */
+    /**
+     * The gpSeq value that marks the end of a grace period starting after this call.
+     *
+     * <p>A read-modify-write, not a plain volatile read: the grace period that satisfies the
+     * snapshot starts with an RMW on gpSeq that comes later in the synchronization order, so it
+     * reads this write and the caller's earlier actions (the unpublish) happen-before that grace
+     * period's scans, and through them before every reader it does not wait for. With a mere
+     * read, a caller whose grace period was run by another thread would get no such edge.
+     */
     long snapshot() {
-        return (gpSeq + 3) & ~1L;
+        return ((long) GP_SEQ.getAndAdd(this, 0L) + 3) & ~1L;
     }
 
     private boolean done(long snap) {
@@ -539,7 +556,7 @@ public final class Srcu implements AutoCloseable {
 
     /** One full grace period. Caller holds gpLock. Returns whether an interrupt was consumed. */
     private boolean runGracePeriod(boolean expedited) {
-        gpSeq = gpSeq + 1; // odd: in progress
+        GP_SEQ.getAndAdd(this, 1L); // odd: in progress. An RMW: pairs with snapshot()'s RMW.
         int cur = ctrIdx & 1;
         // Stragglers that read the index before the previous flip may still count on cur^1.
         boolean interrupted = waitForReaders(cur ^ 1, expedited);
@@ -547,7 +564,7 @@ public final class Srcu implements AutoCloseable {
         ctrIdx = ctrIdx ^ 1;   // the flip: new readers now count on cur^1
         VarHandle.fullFence(); // Linux barrier "D": order the flip before the second scan.
         interrupted |= waitForReaders(cur, expedited);
-        gpSeq = gpSeq + 1; // even: done; publishes the scans to done() readers
+        gpSeq = gpSeq + 1; // even: done; the scans happen-before every done() that reads it
         return interrupted;
     }
 
@@ -597,5 +614,16 @@ public final class Srcu implements AutoCloseable {
 
     private IllegalStateException closed(String op) {
         return new IllegalStateException(op + "() on SRCU domain '" + name + "', which is closed");
+    }
+
+    // VarHandle mechanics
+    private static final VarHandle GP_SEQ;
+
+    static {
+        try {
+            GP_SEQ = java.lang.invoke.MethodHandles.lookup().findVarHandle(Srcu.class, "gpSeq", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
     }
 }

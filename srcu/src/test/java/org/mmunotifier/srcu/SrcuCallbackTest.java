@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -184,6 +185,45 @@ class SrcuCallbackTest {
         }
         assertThat(order).hasSize(5_000).isSorted();
         assertThat(threadNames).containsExactly("user-pool");
+    }
+
+    @Test
+    void callbackThatInterruptsItsThread_doesNotLeakIntoLaterCallbacks_andTheThreadStillParks()
+            throws Exception {
+        List<Boolean> seenInterrupted = new CopyOnWriteArrayList<>();
+        List<Thread> domainThread = new CopyOnWriteArrayList<>();
+        try (Srcu srcu = new Srcu("self-interrupt")) {
+            srcu.callSrcu(() -> {
+                domainThread.add(Thread.currentThread());
+                Thread.currentThread().interrupt(); // the usual "restore the interrupt" idiom
+            });
+            srcu.barrier();
+            srcu.callSrcu(() -> seenInterrupted.add(Thread.currentThread().isInterrupted()));
+            srcu.barrier();
+            // Idle again: the domain thread must be parked, not spinning on a stray interrupt.
+            Thread t = domainThread.get(0);
+            for (int i = 0; i < 5_000 && t.getState() != Thread.State.WAITING; i++) {
+                Thread.sleep(1);
+            }
+            assertThat(t.getState()).isEqualTo(Thread.State.WAITING);
+            assertThat(t.isInterrupted()).isFalse();
+        }
+        assertThat(seenInterrupted).containsExactly(false);
+    }
+
+    @Test
+    void executorThatThrows_batchStillRunsOnTheDomainThread() throws Exception {
+        AtomicLong ran = new AtomicLong();
+        Executor broken = task -> {
+            throw new IllegalStateException("executor is broken");
+        };
+        try (Srcu srcu = new Srcu("broken-executor", broken)) {
+            for (int i = 0; i < 100; i++) {
+                srcu.callSrcu(ran::incrementAndGet);
+            }
+            srcu.barrier();
+        }
+        assertThat(ran.get()).isEqualTo(100);
     }
 
     @Test
