@@ -91,8 +91,22 @@ public class MmuNotifier {
     volatile MmStruct mm;
     int users;
     volatile boolean linked;
+    /**
+     * Stamp of the current link, from {@link Subscriptions#LINK_GEN}: written under the list
+     * monitor before {@code linked = true}, read after reading {@code linked}. The end of an
+     * invalidation delivers only to links no newer than its start (see endCore).
+     */
+    long linkGen;
     @SuppressWarnings("unused") // accessed through RELEASED
     private volatile int released;
+    /**
+     * The mm this object is registered on, from the claim at the top of registration until
+     * unregister has returned, the deferred free has run, or the registration failed; null
+     * otherwise. Claimed by CAS, so that one object is never registered twice at once (on one mm
+     * or on two, under different mmap locks).
+     */
+    @SuppressWarnings("unused") // accessed through OWNER
+    private volatile MmStruct owner;
 
     /**
      * For notifiers returned by {@link MmuNotifierOps#allocNotifier}: {@link #getLocked} sets the
@@ -194,8 +208,8 @@ public class MmuNotifier {
             throw new IllegalStateException("MmuNotifier.register on " + mm + ", which has no users (it has "
                     + "exited); the caller must hold a user reference");
         }
-        if (mn.linked) {
-            throw new IllegalStateException("MmuNotifier.register: " + mn + " is already registered");
+        if (!OWNER.compareAndSet(mn, null, mm)) {
+            throw new AlreadyRegistered(mn);
         }
         mn.mm = mm;     // B-3: before anything that can fail
         mn.users = 1;
@@ -204,6 +218,7 @@ public class MmuNotifier {
         Subscriptions fresh = s == null ? new Subscriptions() : null; // B-4
         if (Thread.currentThread().isInterrupted()) { // B-5: mm_take_all_locks' -EINTR
             mn.users = 0; // a put or unregister of this never-registered notifier is refused
+            OWNER.setVolatile(mn, null);
             throw new IllegalStateException("MmuNotifier.register interrupted (the kernel's -EINTR): "
                     + "nothing was registered", new InterruptedException());
         }
@@ -214,6 +229,7 @@ public class MmuNotifier {
         }
         if (!s.link(mn, mm)) { // the caller did not pin mm_users, and exit won the race
             mn.users = 0;
+            OWNER.setVolatile(mn, null);
             mm.mmdrop();
             throw new IllegalStateException("MmuNotifier.register on " + mm + ", which exited during the "
                     + "registration; the caller must hold a user reference. Nothing was registered");
@@ -291,13 +307,18 @@ public class MmuNotifier {
             throw new IllegalStateException("MmuNotifier.get: " + ops.getClass().getName()
                     + ".allocNotifier returned null; nothing was registered");
         }
-        if (mn.linked) {
+        if (((MmuNotifier) mn).owner != null) {
             throw new IllegalStateException("MmuNotifier.get: " + ops.getClass().getName()
-                    + ".allocNotifier returned " + mn + ", which is already registered; nothing was registered");
+                    + ".allocNotifier returned " + mn + ", which is already registered (or its free is still "
+                    + "pending); nothing was registered");
         }
         mn.ops = ops;
         try {
             registerHeld(mn, mm);
+        } catch (AlreadyRegistered e) { // registered elsewhere meanwhile: not ours to free
+            throw new IllegalStateException("MmuNotifier.get: " + ops.getClass().getName()
+                    + ".allocNotifier returned " + mn + ", which another thread registered meanwhile; "
+                    + "nothing was registered", e);
         } catch (RuntimeException | Error e) { // B-13: never published, so free at once
             try {
                 ops.freeNotifier(mn);
@@ -353,6 +374,16 @@ public class MmuNotifier {
         SRCU.callSrcu(new DeferredFree(mn, mm)); // B-16
     }
 
+    /** Registration refused because the object is already registered (its owner claim failed). */
+    private static final class AlreadyRegistered extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        AlreadyRegistered(MmuNotifier mn) {
+            super("MmuNotifier.register: " + mn + " is already registered (on " + mn.owner + "), or the "
+                    + "deferred free of its last put has not run yet; nothing changed");
+        }
+    }
+
     /** The queued free; named so that the domain's error log says which notifier failed. */
     private static final class DeferredFree implements Runnable {
         private final MmuNotifier mn;
@@ -383,6 +414,7 @@ public class MmuNotifier {
         } finally {
             c.inFree--;
             mm.mmdrop();
+            OWNER.setVolatile(mn, null); // a pooled object may be handed out again by allocNotifier
         }
     }
 
@@ -427,7 +459,12 @@ public class MmuNotifier {
                 throw new IllegalStateException("MmuNotifier.unregister: " + mn
                         + " is not registered, or was already unregistered or put; nothing changed");
             }
-            mn.users = 0;
+            if (mn.users > 1) { // B-9: get found this registration; those references need put
+                throw new IllegalStateException("MmuNotifier.unregister: " + mn + " also has " + (mn.users - 1)
+                        + " reference(s) from get(); drop them with put() (and then use put, not unregister, "
+                        + "for the registration: never mix the two); nothing changed");
+            }
+            mn.users = 0; // from here on findGet skips it: a racing get allocates a fresh notifier
         }
         Throwable failure = null;
         if (mn.linked) { // B-23
@@ -445,6 +482,7 @@ public class MmuNotifier {
         }
         SRCU.synchronize(); // B-24: waits for every running callback, including exit's release
         mm.mmdrop();
+        OWNER.setVolatile(mn, null); // last: the object may be registered again from here on
         if (failure != null) {
             rethrow(failure);
         }
@@ -577,6 +615,10 @@ public class MmuNotifier {
             NotifierDomain.Context ctx = blockable ? null : NotifierDomain.enterNonBlock();
             try {
                 list = s.list; // loaded inside the section: every element stays alive until readUnlock
+                // After the list load: every notifier in 'list' was stamped before it was published,
+                // so its stamp is <= this; a later re-link (only possible after an unregister or a
+                // free, which wait for this section) gets a larger one.
+                range.startGen = Subscriptions.LINK_GEN.get();
                 for (int i = 0; i < list.length; i++) {
                     MmuNotifier mn = list[i];
                     boolean ok;
@@ -698,6 +740,9 @@ public class MmuNotifier {
                 for (MmuNotifier mn : list) {
                     if (!mn.linked) { // unlinked since the start: may be freed (see Overview)
                         continue;
+                    }
+                    if (mn.linkGen > range.startGen) { // unlinked and linked again since the start:
+                        continue;                       // that registration never got this start
                     }
                     MmuNotifierOps<MmuNotifier> o = ops(mn);
                     if (!onlyEnd) {
@@ -906,10 +951,12 @@ public class MmuNotifier {
     // ================================================================== VarHandle mechanics
 
     private static final VarHandle RELEASED;
+    private static final VarHandle OWNER;
 
     static {
         try {
             RELEASED = MethodHandles.lookup().findVarHandle(MmuNotifier.class, "released", int.class);
+            OWNER = MethodHandles.lookup().findVarHandle(MmuNotifier.class, "owner", MmStruct.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }

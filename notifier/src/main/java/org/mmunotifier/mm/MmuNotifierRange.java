@@ -45,6 +45,8 @@ public final class MmuNotifierRange {
     byte state = NEW;
     /** Notifiers whose start succeeded; valid while STARTED; confined like state. */
     MmuNotifier[] started;
+    /** Subscriptions.LINK_GEN read just after the start loaded its snapshot; confined like state. */
+    long startGen;
 
     /**
      * A blockable range (Linux {@code mmu_notifier_range_init}).

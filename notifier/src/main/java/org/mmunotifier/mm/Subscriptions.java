@@ -30,6 +30,13 @@ final class Subscriptions {
 
     static final MmuNotifier[] EMPTY = {};
 
+    /**
+     * Stamps every link, on every mm, with a new number (MmuNotifier.linkGen). A start reads it
+     * after loading its snapshot; its end skips notifiers whose stamp is newer, i.e. objects that
+     * were unlinked and linked again (re-registered, or reused from a pool) since the start.
+     */
+    static final java.util.concurrent.atomic.AtomicLong LINK_GEN = new java.util.concurrent.atomic.AtomicLong();
+
     volatile MmuNotifier[] list = EMPTY;
 
     /**
@@ -47,6 +54,7 @@ final class Subscriptions {
         MmuNotifier[] a = new MmuNotifier[old.length + 1];
         a[0] = mn;
         System.arraycopy(old, 0, a, 1, old.length);
+        mn.linkGen = LINK_GEN.incrementAndGet(); // before the volatile store of linked: read after it
         mn.linked = true;
         list = a;
         return true;
@@ -92,14 +100,16 @@ final class Subscriptions {
     }
 
     /**
-     * find_get_mmu_notifier: the first linked notifier (newest first) whose ops is {@code ops},
-     * with one more user; null if none.
+     * find_get_mmu_notifier: the first linked notifier (newest first) whose ops is {@code ops}
+     * and that is not being unregistered, with one more user; null if none.
      *
      * @throws IllegalStateException if that notifier's users are at the limit; nothing changes
      */
     synchronized MmuNotifier findGet(MmuNotifierOps<?> ops) {
         for (MmuNotifier mn : list) {
-            if (mn.ops == ops) {
+            // users == 0 while linked: an unregister is tearing it down (release running). Skip
+            // it, as the kernel skips unhashed entries: the get then allocates a fresh notifier.
+            if (mn.ops == ops && mn.users > 0) {
                 if (mn.users >= MmuNotifier.usersLimit) {
                     throw new IllegalStateException("MmuNotifier.get: the notifier " + mn + " already has "
                             + mn.users + " users, the limit (the kernel's -EOVERFLOW); nothing changed");
