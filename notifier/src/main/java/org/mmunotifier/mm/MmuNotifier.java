@@ -734,9 +734,6 @@ public class MmuNotifier {
         MmStruct mm = range.mm();
         Throwable failure = null;
         int idx = SRCU.readLock();
-        // Read inside the section, like 'linked' below. No link anywhere since the start (the
-        // common case): no notifier in the snapshot can be a newer registration; skip the stamps.
-        boolean relinked = Subscriptions.LINK_GEN.get() != range.startGen;
         try {
             NotifierDomain.Context ctx = blockable ? null : NotifierDomain.enterNonBlock();
             try {
@@ -744,8 +741,8 @@ public class MmuNotifier {
                     if (!mn.linked) { // unlinked since the start: may be freed (see Overview)
                         continue;
                     }
-                    if (relinked && mn.linkGen > range.startGen) { // unlinked and linked again since
-                        continue;                                   // the start: that registration never got it
+                    if (mn.linkGen > range.startGen) { // unlinked and linked again since the start:
+                        continue;                       // that registration never got this start
                     }
                     MmuNotifierOps<MmuNotifier> o = ops(mn);
                     if (!onlyEnd) {
