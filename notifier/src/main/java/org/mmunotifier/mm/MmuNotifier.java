@@ -741,6 +741,9 @@ public class MmuNotifier {
                     if (!mn.linked) { // unlinked since the start: may be freed (see Overview)
                         continue;
                     }
+                    // Read after 'linked' (which the link wrote after the stamp): if that read saw a
+                    // re-link, this sees its newer stamp. A global "any link since the start?" test
+                    // before the loop would not do: a re-link may land between it and 'linked'.
                     if (mn.linkGen > range.startGen) { // unlinked and linked again since the start:
                         continue;                       // that registration never got this start
                     }
