@@ -23,6 +23,8 @@ final class AccelDriver extends SecondaryMmu {
      * unloading (and backs off) or is waited for (and its handle is in `open` when unload scans).
      */
     private final AtomicInteger opening = new AtomicInteger();
+    /** Closes between leaving the open set and finishing their put; unload waits for 0. */
+    private final AtomicInteger closing = new AtomicInteger();
     private volatile boolean unloading;
     private volatile boolean unloaded;
 
@@ -108,21 +110,33 @@ final class AccelDriver extends SecondaryMmu {
         }
     }
 
+    /**
+     * Detaches: one put. The close is counted in {@code closing} from before it leaves the
+     * {@code open} set until its put is done, so that {@link #unload} (which puts only what is
+     * still in {@code open}) waits for it before its {@code synchronize()}: otherwise a close
+     * blocked on the files lock could put after the unload, and the notifier would take
+     * callbacks after "unloaded" (as a real module pins itself for every open file).
+     */
     @Override
     void close(Handle h, Stats st) {
-        if (!untrack(h)) {
-            return;
-        }
-        MirrorNotifier mn = (MirrorNotifier) h.notifier;
-        h.process.withFilesLock(() -> {
-            if (--mn.contexts == 0) {
-                mn.shutDown();
+        closing.incrementAndGet();
+        try {
+            if (!untrack(h)) {
+                return;
             }
-            long t0 = System.nanoTime();
-            MmuNotifier.put(mn);
-            puts.increment();
-            st.record(Stats.Latency.PUT, System.nanoTime() - t0);
-        });
+            MirrorNotifier mn = (MirrorNotifier) h.notifier;
+            h.process.withFilesLock(() -> {
+                if (--mn.contexts == 0) {
+                    mn.shutDown();
+                }
+                long t0 = System.nanoTime();
+                MmuNotifier.put(mn);
+                puts.increment();
+                st.record(Stats.Latency.PUT, System.nanoTime() - t0);
+            });
+        } finally {
+            closing.decrementAndGet();
+        }
     }
 
     @Override
@@ -153,6 +167,9 @@ final class AccelDriver extends SecondaryMmu {
             } else {
                 close(h, st);
             }
+        }
+        while (closing.get() != 0) { // a close racing the loop above must finish its put first
+            Thread.onSpinWait();
         }
         long t0 = System.nanoTime();
         MmuNotifier.synchronize();

@@ -36,8 +36,10 @@ final class Checker {
         ACCESS_WRITE_NOT_ALLOWED("write the primary does not allow"),
         /** a callback ran on driver state that had been freed */
         CALLBACK_ON_FREED_STATE("callback on freed driver state"),
-        /** freeNotifier ran while a callback on the same notifier was running */
+        /** the state was freed from inside a callback that was still running on it */
         FREE_DURING_CALLBACK("free while a callback runs"),
+        /** the state was freed while another thread's callback was running on it (6d7c3cde93c1) */
+        FREE_DURING_OTHER_CALLBACK("free while another thread's callback runs"),
         /** a notifier's state was freed twice */
         DOUBLE_FREE("notifier freed twice"),
         /** a notifier received invalidateRangeEnd without the matching start */
@@ -66,6 +68,8 @@ final class Checker {
     private final AtomicLongArray counts = new AtomicLongArray(Kind.values().length);
     private final java.util.concurrent.atomic.LongAdder checks = new java.util.concurrent.atomic.LongAdder();
     private final List<String> samples = Collections.synchronizedList(new ArrayList<>());
+    private final java.util.concurrent.atomic.AtomicReferenceArray<String> firstOfKind =
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(Kind.values().length);
 
     /**
      * @param enabled whether secondary accesses are validated; lifetime checks are always on
@@ -107,9 +111,15 @@ final class Checker {
         return false;
     }
 
-    /** Records one violation; the message is built only for the first few. */
+    /**
+     * Records one violation; the message is built only for the first of each kind and for the
+     * first few overall, so that a flood of one kind cannot hide the example of another.
+     */
     void violation(Kind kind, java.util.function.Supplier<String> message) {
-        counts.incrementAndGet(kind.ordinal());
+        if (counts.incrementAndGet(kind.ordinal()) == 1) {
+            firstOfKind.set(kind.ordinal(), kind.text + ": " + message.get());
+            return;
+        }
         if (samples.size() < SAMPLES) {
             String m = kind.text + ": " + message.get();
             synchronized (samples) {
@@ -153,8 +163,16 @@ final class Checker {
 
     /** @return the first few violation messages */
     List<String> samples() {
+        List<String> all = new ArrayList<>();
+        for (int i = 0; i < firstOfKind.length(); i++) {
+            String first = firstOfKind.get(i);
+            if (first != null) {
+                all.add(first);
+            }
+        }
         synchronized (samples) {
-            return List.copyOf(samples);
+            all.addAll(samples);
+            return List.copyOf(all);
         }
     }
 }

@@ -15,10 +15,18 @@ import org.mmunotifier.mm.MmuNotifierRange;
  * period.
  *
  * <p>Fault injection: {@link Inject#SKIP_INVALIDATION} ignores invalidations;
- * {@link Inject#FREE_WITHOUT_GRACE_PERIOD} frees the state right after the driver's last put,
- * instead of in {@code freeNotifier}: when that put is the one made from {@code release}, the
- * callback is still running on the freed state, deterministically; when it is a context close,
- * any callback running concurrently on another thread is.
+ * {@link Inject#FREE_WITHOUT_GRACE_PERIOD} is the legacy {@code unregister_no_release} pattern:
+ * the driver frees its state right after its last put instead of in {@code freeNotifier}. Two
+ * flavours, by process id:
+ * <ul>
+ *   <li>even pids: the driver takes no process reference, so the last context close is its last
+ *       put while the process lives; an invalidation that another thread (a worker or kswapd) is
+ *       running on the notifier at that moment runs on freed state: the 6d7c3cde93c1 race. It
+ *       needs a second thread, as that race does, and is caught by chance (often, not always);</li>
+ *   <li>odd pids: the last put is the one {@code release} makes from inside the callback (the
+ *       amdkfd pattern), so the free happens while that callback still runs on the state: caught
+ *       deterministically at every exit, with one thread or many.</li>
+ * </ul>
  */
 final class GpuMirrorDriver extends SecondaryMmu {
     private final Inject inject;
@@ -88,7 +96,8 @@ final class GpuMirrorDriver extends SecondaryMmu {
             gets.increment();
             st.record(Stats.Latency.GET, System.nanoTime() - t0);
             mn.refs.incrementAndGet();
-            if (mn.processRef.compareAndSet(false, true)) {
+            boolean takesProcessRef = inject != Inject.FREE_WITHOUT_GRACE_PERIOD || (p.pid & 1) == 1;
+            if (takesProcessRef && mn.processRef.compareAndSet(false, true)) {
                 MmuNotifier.get(ops, p.mm);
                 gets.increment();
                 mn.refs.incrementAndGet();
@@ -123,6 +132,9 @@ final class GpuMirrorDriver extends SecondaryMmu {
      */
     private void dropRef(MirrorNotifier mn, Stats st) {
         boolean last = mn.refs.decrementAndGet() == 0;
+        if (last && inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
+            mn.shutDown(); // B-19's duty, done right; the bug is the free below
+        }
         long t0 = System.nanoTime();
         MmuNotifier.put(mn);
         puts.increment();
@@ -130,7 +142,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
             st.record(Stats.Latency.PUT, System.nanoTime() - t0);
         }
         if (last && inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
-            mn.free();
+            mn.free(st == null); // st == null: this put is release's, made inside that callback
         }
     }
 

@@ -77,8 +77,12 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
      *
      * @throws IllegalArgumentException naming the first impossible value
      */
+    /** The longest run accepted: 24 hours (larger values would overflow deadline arithmetic). */
+    static final long MAX_DURATION_MILLIS = 24L * 3600 * 1000;
+
     SimConfig {
         require(durationMillis > 0, "duration must be positive, got " + durationMillis + " ms");
+        require(durationMillis <= MAX_DURATION_MILLIS, "duration must be at most 24h, got " + durationMillis + " ms");
         require(events >= 0, "events must not be negative, got " + events);
         require(threads >= 1 && threads <= 256, "threads must be between 1 and 256, got " + threads);
         require(processes >= 1 && processes <= 4096, "processes must be between 1 and 4096, got " + processes);
@@ -91,6 +95,8 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
         require(inject == Inject.NONE || drivers.contains(inject.driver()),
                 "fault injection " + inject + " needs the " + inject.driver() + " driver");
         require(inject != Inject.UNLOAD_WITHOUT_PUT || unload, "fault injection " + inject + " needs unload = true");
+        require(inject == Inject.NONE || check, "fault injection " + inject
+                + " needs check = true: with the checker off nothing could catch it");
         int[] w = weights.asArray();
         int sum = 0;
         for (int i = 0; i < w.length; i++) {

@@ -130,7 +130,14 @@ public final class SimulatorCommand implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args, System.out, System.err, null));
+        int code;
+        try {
+            code = run(args, System.out, System.err, null);
+        } catch (Throwable t) { // e.g. OutOfMemoryError for a configuration too big for the heap
+            System.err.println("mmu-simulator: internal failure: " + t);
+            code = EXIT_INTERNAL;
+        }
+        System.exit(code);
     }
 
     /**
@@ -325,7 +332,8 @@ public final class SimulatorCommand implements Callable<Integer> {
                 mapper.writeValue(json.toFile(), report.toJsonTree());
             } catch (IOException e) {
                 err.println("mmu-simulator: cannot write --json " + json + ": " + e.getMessage());
-                return EXIT_BAD_INPUT;
+                // A run that found violations still says so (1); otherwise the output failed (2).
+                return report.exitCode() != 0 ? report.exitCode() : EXIT_BAD_INPUT;
             }
         }
         out.flush();

@@ -67,13 +67,28 @@ abstract class TrackedNotifier extends MmuNotifier {
 
     /** Frees the driver's state: from {@code freeNotifier}, after {@code unregister}, or too early. */
     final void free() {
+        free(false);
+    }
+
+    /**
+     * Frees the driver's state.
+     *
+     * @param insideOwnCallback whether the caller is itself a callback on this notifier (counted in
+     *     {@code inCallback}); any other running callback is another thread's
+     */
+    final void free(boolean insideOwnCallback) {
         if (!freed.compareAndSet(false, true)) {
             driver.checker.violation(Checker.Kind.DOUBLE_FREE, () -> driver.name + " state of " + process + " freed twice");
             return;
         }
-        if (inCallback.get() != 0) {
+        int running = inCallback.get();
+        int own = insideOwnCallback ? 1 : 0;
+        if (running > own) {
+            driver.checker.violation(Checker.Kind.FREE_DURING_OTHER_CALLBACK,
+                    () -> driver.name + " state of " + process + " freed while another thread's callback ran on it");
+        } else if (running > 0) {
             driver.checker.violation(Checker.Kind.FREE_DURING_CALLBACK,
-                    () -> driver.name + " state of " + process + " freed while a callback ran on it");
+                    () -> driver.name + " state of " + process + " freed from inside a callback still running on it");
         }
         driver.freed.increment();
         clearState();

@@ -59,12 +59,15 @@ class CheckerTest {
     }
 
     @Test
-    void samples_keepOnlyTheFirstFew() {
+    void samples_keepOnlyTheFirstFew_andTheFirstOfEachKind() {
         for (int i = 0; i < 50; i++) {
             checker.violation(Checker.Kind.FRAME_LEAK, () -> "x");
         }
-        assertThat(checker.violations()).isEqualTo(50);
-        assertThat(checker.samples()).hasSize(Checker.SAMPLES);
+        checker.violation(Checker.Kind.DOUBLE_FREE, () -> "late but different");
+        assertThat(checker.violations()).isEqualTo(51);
+        // The first of each kind, then at most SAMPLES more: a flood of one kind hides no other.
+        assertThat(checker.samples()).hasSize(2 + Checker.SAMPLES)
+                .contains("notifier freed twice: late but different");
     }
 
     private MirrorNotifier notifier() {
@@ -73,13 +76,23 @@ class CheckerTest {
     }
 
     @Test
-    void free_whileACallbackRuns_isAViolation() {
+    void free_whileAnotherCallbackRuns_isAViolation() {
         MirrorNotifier mn = notifier();
-        mn.enter();
+        mn.enter();  // a callback running (another thread's, as far as free() is told)
         mn.free();
         mn.exit();
-        assertThat(checker.violations(Checker.Kind.FREE_DURING_CALLBACK)).isEqualTo(1);
+        assertThat(checker.violations(Checker.Kind.FREE_DURING_OTHER_CALLBACK)).isEqualTo(1);
         assertThat(checker.violations(Checker.Kind.CALLBACK_ON_FREED_STATE)).isEqualTo(1);
+    }
+
+    @Test
+    void free_fromInsideItsOwnCallback_isAViolationOfItsOwnKind() {
+        MirrorNotifier mn = notifier();
+        mn.enter();
+        mn.free(true); // e.g. release putting and freeing from inside itself
+        mn.exit();
+        assertThat(checker.violations(Checker.Kind.FREE_DURING_CALLBACK)).isEqualTo(1);
+        assertThat(checker.violations(Checker.Kind.FREE_DURING_OTHER_CALLBACK)).isZero();
     }
 
     @Test

@@ -109,6 +109,22 @@ class SimulationTest {
     }
 
     @Test
+    void freeWithoutGracePeriod_crossThreadRace_isCaught() {
+        // The cross-thread flavour (even pids): a context close frees the state while another
+        // thread's invalidation runs on it. It is a race, caught by chance: a few short runs on two
+        // processes (so that the threads often meet on one) must catch it at least once.
+        long caughtWhileRunning = 0;
+        StringBuilder seen = new StringBuilder();
+        for (int attempt = 0; attempt < 5 && caughtWhileRunning == 0; attempt++) {
+            Report r = run(BASE.withProcesses(2).withThreads(2).withSeed(40 + attempt).withEvents(150_000)
+                    .withInject(Inject.FREE_WITHOUT_GRACE_PERIOD));
+            caughtWhileRunning = r.violationsByKind().getOrDefault(Checker.Kind.FREE_DURING_OTHER_CALLBACK, 0L);
+            seen.append(describe(r)).append('\n');
+        }
+        assertThat(caughtWhileRunning).as(seen.toString()).isPositive();
+    }
+
+    @Test
     void unloadWithoutPut_isCaughtAsCallbacksAfterUnloadAndLeaks() {
         Report r = run(BASE.withThreads(1).withSeed(6).withEvents(60_000).withInject(Inject.UNLOAD_WITHOUT_PUT));
         assertThat(r.violationsByKind()).as(describe(r)).containsKeys(Checker.Kind.CALLBACK_AFTER_UNLOAD,

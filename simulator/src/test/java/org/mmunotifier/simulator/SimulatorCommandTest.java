@@ -71,6 +71,9 @@ class SimulatorCommandTest {
         "--drivers=kvm --inject=skip-invalidation|needs the gpu driver",
         "--inject=unload-without-put --unload=false|needs unload = true",
         "--check=maybe|maybe",
+        "--inject=skip-invalidation --check=false|needs check = true",
+        "--duration=25h|at most 24h",
+        "--duration=1e30h|at most 24h",
         "--processes=100000000|processes must be between",
         "--threads=2 --weight-fault=0 --weight-access=0 --weight-mmap=0 --weight-munmap=0 --weight-mprotect=0 --weight-migrate=0 --weight-fork=0 --weight-exit=0 --weight-attach=0 --weight-detach=0|weight-reclaim"})
     void badOption_isOneLineAndExitCode2(String args, String mentioning) {
