@@ -151,6 +151,10 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
         return new SimConfig(durationMillis, events, threads, seed, processes, pages, n, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
     }
 
+    SimConfig withMaxHandles(int n) {
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, n, drivers, inject, unload, check, weights);
+    }
+
     SimConfig withWeights(Weights w) {
         return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, w);
     }

@@ -111,17 +111,23 @@ class SimulationTest {
     @Test
     void freeWithoutGracePeriod_crossThreadRace_isCaught() {
         // The cross-thread flavour (even pids): a context close frees the state while another
-        // thread's invalidation runs on it. It is a race, caught by chance: a few short runs on two
-        // processes (so that the threads often meet on one) must catch it at least once.
-        long caughtWhileRunning = 0;
+        // thread's invalidation runs on it. It is a race, caught by chance, so the run is shaped
+        // to make it frequent: two processes (the threads often meet on one), one context per
+        // process (every close is the last put), many attaches and detaches. About 5-20 per
+        // second measured; a few short runs must catch it at least once.
+        SimConfig.Weights w = BASE.weights();
+        SimConfig.Weights churn = new SimConfig.Weights(w.fault(), w.access(), w.mmap(), w.munmap(), w.mprotect(),
+                w.migrate(), w.reclaim(), w.fork(), w.exit(), 2_000, 2_000);
+        long caught = 0;
         StringBuilder seen = new StringBuilder();
-        for (int attempt = 0; attempt < 5 && caughtWhileRunning == 0; attempt++) {
-            Report r = run(BASE.withProcesses(2).withThreads(2).withSeed(40 + attempt).withEvents(150_000)
+        for (int attempt = 0; attempt < 8 && caught == 0; attempt++) {
+            Report r = run(BASE.withProcesses(2).withThreads(2).withMaxHandles(1).withWeights(churn)
+                    .withDrivers(EnumSet.of(SimConfig.Driver.GPU)).withSeed(40 + attempt).withEvents(400_000)
                     .withInject(Inject.FREE_WITHOUT_GRACE_PERIOD));
-            caughtWhileRunning = r.violationsByKind().getOrDefault(Checker.Kind.FREE_DURING_OTHER_CALLBACK, 0L);
+            caught = r.violationsByKind().getOrDefault(Checker.Kind.FREE_DURING_OTHER_CALLBACK, 0L);
             seen.append(describe(r)).append('\n');
         }
-        assertThat(caughtWhileRunning).as(seen.toString()).isPositive();
+        assertThat(caught).as(seen.toString()).isPositive();
     }
 
     @Test
