@@ -82,6 +82,22 @@ class Recorder extends MmuNotifier {
             this.name = name;
         }
 
+        /** Ops whose release signals {@code entered}, then blocks until {@code proceed} opens. */
+        static Ops blockingRelease(String name, java.util.concurrent.CountDownLatch entered,
+                java.util.concurrent.CountDownLatch proceed) {
+            return new Ops(name) {
+                @Override
+                void onRelease(Recorder mn, MmStruct m) {
+                    entered.countDown();
+                    try {
+                        proceed.await();
+                    } catch (InterruptedException e) {
+                        throw new AssertionError(e);
+                    }
+                }
+            };
+        }
+
         /** Hook: the result of invalidateRangeStart. */
         boolean onStart(Recorder mn, MmuNotifierRange range) {
             return true;

@@ -19,17 +19,7 @@ class ReregistrationTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         CountDownLatch inRelease = new CountDownLatch(1);
         CountDownLatch proceed = gate();
-        Recorder.Ops ops = new Recorder.Ops("x") {
-            @Override
-            void onRelease(Recorder mn, MmStruct m) {
-                inRelease.countDown();
-                try {
-                    proceed.await();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            }
-        };
+        Recorder.Ops ops = Recorder.Ops.blockingRelease("x", inRelease, proceed);
         Recorder registered = track(new Recorder("registered", ops));
         MmuNotifier.register(registered, mm);
         Worker unregistering = new Worker("unregister", () -> MmuNotifier.unregister(registered, mm));

@@ -288,17 +288,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         mm.mmgrab();
         CountDownLatch inRelease = new CountDownLatch(1);
         CountDownLatch proceed = gate();
-        Recorder.Ops ops = new Recorder.Ops("race") {
-            @Override
-            void onRelease(Recorder mn, MmStruct m) {
-                inRelease.countDown();
-                try {
-                    proceed.await();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            }
-        };
+        Recorder.Ops ops = Recorder.Ops.blockingRelease("race", inRelease, proceed);
         Recorder mn = track(new Recorder("a", ops));
         MmuNotifier.register(mn, mm);
         Worker exit = new Worker("exit", mm::mmput);
@@ -320,17 +310,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         mm.mmgrab();
         CountDownLatch inRelease = new CountDownLatch(1);
         CountDownLatch proceed = gate();
-        Recorder.Ops ops = new Recorder.Ops("race") {
-            @Override
-            void onRelease(Recorder mn, MmStruct m) {
-                inRelease.countDown();
-                try {
-                    proceed.await();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            }
-        };
+        Recorder.Ops ops = Recorder.Ops.blockingRelease("race", inRelease, proceed);
         Recorder mn = track(new Recorder("a", ops));
         MmuNotifier.register(mn, mm);
         Worker unreg = new Worker("unregister", () -> MmuNotifier.unregister(mn, mm));
