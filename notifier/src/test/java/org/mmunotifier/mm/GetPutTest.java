@@ -14,21 +14,7 @@ import org.junit.jupiter.api.Test;
 /** B-8 .. B-20: find_get_mmu_notifier, mmu_notifier_get(_locked), mmu_notifier_put. */
 class GetPutTest extends NotifierTestBase {
 
-    private final Recorder.Ops ops = new Recorder.Ops("gp") {
-        @Override
-        public Recorder allocNotifier(MmStruct mm) {
-            return track(super.allocNotifier(mm));
-        }
-    };
-
-    private Recorder.Ops trackingOps(String name) {
-        return new Recorder.Ops(name) {
-            @Override
-            public Recorder allocNotifier(MmStruct mm) {
-                return track(super.allocNotifier(mm));
-            }
-        };
-    }
+    private final Recorder.Ops ops = trackingOps("gp");
 
     @Test
     void B8_get_keysOnOpsIdentity() {

@@ -31,6 +31,16 @@ abstract class NotifierTestBase {
         return g;
     }
 
+    /** Ops whose every allocated notifier is tracked by the invariant check. */
+    Recorder.Ops trackingOps(String name) {
+        return new Recorder.Ops(name) {
+            @Override
+            public Recorder allocNotifier(MmStruct mm) {
+                return track(super.allocNotifier(mm));
+            }
+        };
+    }
+
     <R extends Recorder> R track(R r) {
         synchronized (tracked) {
             tracked.add(r);

@@ -16,15 +16,6 @@ import org.junit.jupiter.api.Test;
 /** B-21 .. B-26: mmu_notifier_synchronize and mmu_notifier_unregister. */
 class SynchronizeUnregisterTest extends NotifierTestBase {
 
-    private Recorder.Ops trackingOps(String name) {
-        return new Recorder.Ops(name) {
-            @Override
-            public Recorder allocNotifier(MmStruct mm) {
-                return track(super.allocNotifier(mm));
-            }
-        };
-    }
-
     @Test
     void B21_synchronize_waitsForEveryFreeQueuedByPutsOnOtherThreads() throws Exception {
         int n = 16;
@@ -48,12 +39,9 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
      * synchronize() is called must finish before it returns. A synchronize() that only waited for
      * a grace period (the 5.4 body, synchronize_srcu) returns while the free is blocked.
      */
-    @Test
-    void B21_synchronize_isABarrier_itWaitsForAFreeThatIsStillRunning() throws Exception {
-        CountDownLatch inFree = new CountDownLatch(1);
-        CountDownLatch finishFree = gate();
-        AtomicBoolean freeDone = new AtomicBoolean();
-        Recorder.Ops slowFree = new Recorder.Ops("slow") {
+    /** Tracked ops whose free signals {@code inFree}, blocks on {@code finishFree}, then sets {@code done}. */
+    private Recorder.Ops slowFreeOps(CountDownLatch inFree, CountDownLatch finishFree, AtomicBoolean done) {
+        return new Recorder.Ops("slow") {
             @Override
             public Recorder allocNotifier(MmStruct mm) {
                 return track(super.allocNotifier(mm));
@@ -67,9 +55,17 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
                 } catch (InterruptedException e) {
                     throw new AssertionError(e);
                 }
-                freeDone.set(true);
+                done.set(true);
             }
         };
+    }
+
+    @Test
+    void B21_synchronize_isABarrier_itWaitsForAFreeThatIsStillRunning() throws Exception {
+        CountDownLatch inFree = new CountDownLatch(1);
+        CountDownLatch finishFree = gate();
+        AtomicBoolean freeDone = new AtomicBoolean();
+        Recorder.Ops slowFree = slowFreeOps(inFree, finishFree, freeDone);
         Recorder mn = MmuNotifier.get(slowFree, new MmStruct());
         MmuNotifier.put(mn);
         inFree.await(); // the free is running (blocked)
@@ -87,23 +83,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         CountDownLatch inFree = new CountDownLatch(1);
         CountDownLatch finishFree = gate();
         AtomicBoolean freeDone = new AtomicBoolean();
-        Recorder.Ops slowFree = new Recorder.Ops("slow") {
-            @Override
-            public Recorder allocNotifier(MmStruct mm) {
-                return track(super.allocNotifier(mm));
-            }
-
-            @Override
-            void onFree(Recorder mn) {
-                inFree.countDown();
-                try {
-                    finishFree.await();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-                freeDone.set(true);
-            }
-        };
+        Recorder.Ops slowFree = slowFreeOps(inFree, finishFree, freeDone);
         Recorder mn = MmuNotifier.get(slowFree, new MmStruct());
         MmuNotifier.put(mn);
         inFree.await();

@@ -113,8 +113,7 @@ final class Kernel {
                 long t0 = 0;
                 if (cow) {
                     range = new MmuNotifierRange(parent.mm, addr(v.start()), addr(v.end()), MmuNotifierEvent.PROTECTION_PAGE, true);
-                    t0 = System.nanoTime();
-                    MmuNotifier.invalidateRangeStart(range);
+                    t0 = beginInvalidation(range);
                 }
                 parent.table.lock();
                 child.table.lock();
@@ -140,9 +139,7 @@ final class Kernel {
                     parent.table.unlock();
                 }
                 if (cow) {
-                    MmuNotifier.invalidateRangeOnlyEnd(range);
-                    st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-                    st.invalidation(MmuNotifierEvent.PROTECTION_PAGE);
+                    endInvalidation(range, t0, st);
                 }
             }
         } finally {
@@ -177,8 +174,7 @@ final class Kernel {
      */
     void exitMmap(Process p, Stats st) {
         MmuNotifierRange range = new MmuNotifierRange(p.mm, 0, addr(pages), MmuNotifierEvent.RELEASE, true);
-        long t0 = System.nanoTime();
-        MmuNotifier.invalidateRangeStart(range);
+        long t0 = beginInvalidation(range);
         int n = 0;
         int[] buf = st.scratch(pages);
         p.table.lock();
@@ -192,9 +188,7 @@ final class Kernel {
         } finally {
             p.table.unlock();
         }
-        MmuNotifier.invalidateRangeOnlyEnd(range);
-        st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-        st.invalidation(MmuNotifierEvent.RELEASE);
+        endInvalidation(range, t0, st);
         for (int i = 0; i < n; i++) {
             frames.put(buf[i]);
         }
@@ -228,8 +222,7 @@ final class Kernel {
             int from = v.start() + rng.nextInt(v.length());
             int to = from + 1 + rng.nextInt(v.end() - from);
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.UNMAP, true);
-            long t0 = System.nanoTime();
-            MmuNotifier.invalidateRangeStart(range);
+            long t0 = beginInvalidation(range);
             int n = 0;
             int[] buf = st.scratch(pages);
             p.table.lock();
@@ -243,9 +236,7 @@ final class Kernel {
             } finally {
                 p.table.unlock();
             }
-            MmuNotifier.invalidateRangeOnlyEnd(range);
-            st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-            st.invalidation(MmuNotifierEvent.UNMAP);
+            endInvalidation(range, t0, st);
             for (int i = 0; i < n; i++) {
                 frames.put(buf[i]);
             }
@@ -272,8 +263,7 @@ final class Kernel {
             int to = from + 1 + rng.nextInt(v.end() - from);
             int prot = v.writable() ? VmaList.PROT_READ : VmaList.PROT_READ | VmaList.PROT_WRITE;
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.PROTECTION_VMA, true);
-            long t0 = System.nanoTime();
-            MmuNotifier.invalidateRangeStart(range);
+            long t0 = beginInvalidation(range);
             p.table.lock();
             try {
                 if ((prot & VmaList.PROT_WRITE) == 0) {
@@ -287,9 +277,7 @@ final class Kernel {
             } finally {
                 p.table.unlock();
             }
-            MmuNotifier.invalidateRangeOnlyEnd(range);
-            st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-            st.invalidation(MmuNotifierEvent.PROTECTION_VMA);
+            endInvalidation(range, t0, st);
             p.vmas.protect(from, to, prot);
         } finally {
             p.mm.mmapWriteUnlock();
@@ -378,8 +366,7 @@ final class Kernel {
         st.count(Op.COW_BREAK);
         long a = addr(vpage);
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
-        long t0 = System.nanoTime();
-        MmuNotifier.invalidateRangeStart(range);
+        long t0 = beginInvalidation(range);
         long result = 0;
         int old = -1;
         PageTable t = p.table;
@@ -400,9 +387,7 @@ final class Kernel {
         } finally {
             t.unlock();
         }
-        MmuNotifier.invalidateRangeOnlyEnd(range);
-        st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-        st.invalidation(MmuNotifierEvent.CLEAR);
+        endInvalidation(range, t0, st);
         if (old >= 0) {
             frames.put(old);
         }
@@ -424,8 +409,7 @@ final class Kernel {
             MmuNotifierEvent event = rng.nextBoolean() ? MmuNotifierEvent.MIGRATE : MmuNotifierEvent.CLEAR;
             long a = addr(vpage);
             MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, event, true);
-            long t0 = System.nanoTime();
-            MmuNotifier.invalidateRangeStart(range);
+            long t0 = beginInvalidation(range);
             int old = -1;
             PageTable t = p.table;
             t.lock();
@@ -442,9 +426,7 @@ final class Kernel {
             } finally {
                 t.unlock();
             }
-            MmuNotifier.invalidateRangeOnlyEnd(range);
-            st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-            st.invalidation(event);
+            endInvalidation(range, t0, st);
             if (old >= 0) {
                 frames.put(old);
             }
@@ -516,8 +498,7 @@ final class Kernel {
     private void reclaimPage(Process p, int vpage, int frame, Stats st) {
         long a = addr(vpage);
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
-        long t0 = System.nanoTime();
-        MmuNotifier.invalidateRangeStart(range);
+        long t0 = beginInvalidation(range);
         boolean cleared = false;
         PageTable t = p.table;
         t.lock();
@@ -530,12 +511,30 @@ final class Kernel {
         } finally {
             t.unlock();
         }
-        MmuNotifier.invalidateRangeOnlyEnd(range);
-        st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-        st.invalidation(MmuNotifierEvent.CLEAR);
+        endInvalidation(range, t0, st);
         if (cleared) {
             frames.put(frame);
             st.count(Op.RECLAIM);
         }
+    }
+
+    /**
+     * The primary's bracket around a change of present entries, first half: announces it to the
+     * secondary MMUs. The caller then changes the entries and calls invalidateRange under the
+     * page-table lock, and ends with {@link #endInvalidation}.
+     *
+     * @return the start time, for the invalidate start-to-end latency
+     */
+    private static long beginInvalidation(MmuNotifierRange range) {
+        long t0 = System.nanoTime();
+        MmuNotifier.invalidateRangeStart(range);
+        return t0;
+    }
+
+    /** Second half: invalidateRange already ran under the lock, so only the end; then the stats. */
+    private static void endInvalidation(MmuNotifierRange range, long t0, Stats st) {
+        MmuNotifier.invalidateRangeOnlyEnd(range);
+        st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
+        st.invalidation(range.event());
     }
 }
