@@ -338,7 +338,8 @@ public final class Srcu implements AutoCloseable {
      * (and any that is not waited for sees them).
      *
      * @throws IllegalStateException if the calling thread is inside a read section of this
-     *     domain (it would deadlock), or if the domain is closed
+     *     domain (it would deadlock), inside an atomic {@link ExecutionContext} frame (it must not
+     *     sleep), or if the domain is closed
      */
     public void synchronize() {
         checkMayWait("synchronize");
@@ -351,7 +352,8 @@ public final class Srcu implements AutoCloseable {
      * that is running when it is called stops parking too.
      *
      * @throws IllegalStateException if the calling thread is inside a read section of this
-     *     domain (it would deadlock), or if the domain is closed
+     *     domain (it would deadlock), inside an atomic {@link ExecutionContext} frame, or if the
+     *     domain is closed
      */
     public void synchronizeExpedited() {
         checkMayWait("synchronizeExpedited");
@@ -398,7 +400,8 @@ public final class Srcu implements AutoCloseable {
      * the return.
      *
      * @throws IllegalStateException if called inside a read section of this domain or from one
-     *     of its callbacks (it would deadlock), or if the domain is closed
+     *     of its callbacks (it would deadlock), inside an atomic {@link ExecutionContext} frame,
+     *     or if the domain is closed
      */
     public void barrier() {
         checkMayWait("barrier");
@@ -590,6 +593,10 @@ public final class Srcu implements AutoCloseable {
     // ------------------------------------------------------------------ checks
 
     private void checkMayWait(String op) {
+        ExecutionContext ctx = ExecutionContext.current();
+        if (ctx.inAtomic()) { // might_sleep(); the message is built only when it throws
+            ctx.mightSleep("Srcu." + op + "() of domain '" + name + "'");
+        }
         if (readLockHeld()) {
             throw new IllegalStateException(op + "() called inside a read section of SRCU domain '"
                     + name + "' on the same thread: it would wait for itself and deadlock");

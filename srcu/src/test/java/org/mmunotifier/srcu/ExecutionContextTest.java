@@ -1,0 +1,110 @@
+package org.mmunotifier.srcu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The might_sleep() rule: blocking methods of Srcu refuse inside an atomic frame. */
+class ExecutionContextTest {
+    private final Srcu srcu = new Srcu("ctx-test");
+
+    @AfterEach
+    void tearDown() {
+        srcu.close();
+    }
+
+    @Test
+    void framesNest_andOnlyAtomicOnesForbidSleeping() {
+        ExecutionContext c = ExecutionContext.current();
+        assertThat(c.depth()).isZero();
+        assertThat(c.inAtomic()).isFalse();
+        c.enter("release", "n1", false);
+        try {
+            assertThat(c.depth()).isEqualTo(1);
+            assertThat(c.inAtomic()).isFalse();
+            c.mightSleep("anything"); // a sleepable frame allows it
+            c.enter("invalidateRange", "n2", true);
+            try {
+                assertThat(c.inAtomic()).isTrue();
+                assertThat(c.describeInnermost()).isEqualTo("the invalidateRange callback on n2");
+            } finally {
+                c.exit();
+            }
+            assertThat(c.inAtomic()).isFalse();
+            assertThat(c.describeInnermost()).isEqualTo("the release callback on n1");
+        } finally {
+            c.exit();
+        }
+        assertThat(c.depth()).isZero();
+        assertThat(c.describeInnermost()).isEqualTo("no callback");
+    }
+
+    @Test
+    void deepNesting_growsTheStack_andUnwindsExactly() {
+        ExecutionContext c = ExecutionContext.current();
+        for (int i = 0; i < 20; i++) {
+            c.enter("cb" + i, null, i == 7);
+        }
+        assertThat(c.depth()).isEqualTo(20);
+        assertThat(c.inAtomic()).isTrue();
+        assertThatThrownBy(() -> c.mightSleep("X")).hasMessageContaining("the cb7 callback");
+        for (int i = 19; i >= 0; i--) {
+            assertThat(c.inAtomic()).isEqualTo(i >= 7);
+            c.exit();
+        }
+        assertThat(c.depth()).isZero();
+    }
+
+    @Test
+    void exitWithoutEnter_isRefused_andChangesNothing() {
+        ExecutionContext c = ExecutionContext.current();
+        assertThatThrownBy(c::exit).isInstanceOf(IllegalStateException.class).hasMessageContaining("without a matching enter");
+        assertThat(c.depth()).isZero();
+    }
+
+    @Test
+    void contextsArePerThread() throws Exception {
+        ExecutionContext c = ExecutionContext.current();
+        c.enter("invalidateRange", null, true);
+        try {
+            boolean[] otherAtomic = {true};
+            Thread t = new Thread(() -> otherAtomic[0] = ExecutionContext.current().inAtomic());
+            t.start();
+            t.join();
+            assertThat(otherAtomic[0]).isFalse();
+        } finally {
+            c.exit();
+        }
+    }
+
+    @Test
+    void synchronize_barrier_expedited_andClose_refuseInAnAtomicFrame_andChangeNothing() {
+        ExecutionContext c = ExecutionContext.current();
+        long gps = srcu.gracePeriodsCompleted();
+        c.enter("invalidateRange", "mirror", true);
+        try {
+            assertThatThrownBy(srcu::synchronize).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("Srcu.synchronize() of domain 'ctx-test'")
+                    .hasMessageContaining("the invalidateRange callback on mirror")
+                    .hasMessageContaining("must not sleep");
+            assertThatThrownBy(srcu::synchronizeExpedited).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("synchronizeExpedited");
+            assertThatThrownBy(srcu::barrier).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("barrier");
+            assertThatThrownBy(srcu::close).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("close");
+            // never-blocking calls stay allowed
+            int idx = srcu.readLock();
+            srcu.readUnlock(idx);
+            srcu.callSrcu(() -> { });
+        } finally {
+            c.exit();
+        }
+        assertThat(srcu.gracePeriodsCompleted()).isEqualTo(gps);
+        srcu.barrier(); // the domain is still open and usable
+        srcu.synchronize();
+        assertThat(srcu.gracePeriodsCompleted()).isGreaterThan(gps);
+    }
+}
