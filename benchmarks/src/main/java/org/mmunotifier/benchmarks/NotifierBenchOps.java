@@ -2,9 +2,10 @@ package org.mmunotifier.benchmarks;
 
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
-import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierEvent;
+import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * The driver the notifier benchmarks register: trivial {@code invalidateRangeStart}/{@code End}
@@ -16,7 +17,7 @@ import org.mmunotifier.mm.MmuNotifierRange;
  * bytes apart. So at 2 threads the callbacks never write a cache line that the other thread
  * writes: the benchmark measures dispatch, not false sharing of the driver's counters.
  *
- * <p>One instance per (driver, mm) key: {@link MmuNotifier#get} and the open-coded registry are
+ * <p>One instance per (driver, mm) key: {@link MmuNotifiers#get} and the open-coded registry are
  * keyed by the ops' identity, so N notifiers on one mm need N ops instances (all of this one
  * class, so every dispatch call site stays monomorphic, as with one real driver).
  */
@@ -28,7 +29,7 @@ final class NotifierBenchOps implements MmuNotifierOps<NotifierBenchOps.Counting
      *               called for; read by the thread that set the benchmark up or tears it down
      *               after every get/put of the trial (JMH's trial barriers order them)
      *   freed       written by freeNotifier, on the notifier SRCU domain's callback thread, one
-     *               callback at a time; read after MmuNotifier.synchronize(), whose barrier makes
+     *               callback at a time; read after MmuNotifiers.synchronize(), whose barrier makes
      *               every free queued before it happen-before its return
      */
 

@@ -4,6 +4,8 @@ import java.util.concurrent.TimeUnit;
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.mm.PrimaryMmu;
 import org.mmunotifier.srcu.Srcu;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -35,8 +37,8 @@ import org.openjdk.jmh.infra.ThreadParams;
  *   <li>{@code startEnd1Thread}/{@code startEnd2Threads}: one start+end pair (ns per pair) on an
  *       mm with {@code notifiers} = 0, 1, 8, 64 notifiers, {@code impl} =
  *       <ul>
- *         <li>{@code LIBRARY}: notifiers obtained with {@link MmuNotifier#get} (one ops instance
- *             each); {@link MmuNotifier#invalidateRangeStart} + {@link MmuNotifier#invalidateRangeEnd}.
+ *         <li>{@code LIBRARY}: notifiers obtained with {@link MmuNotifiers#get} (one ops instance
+ *             each); {@link PrimaryMmu#invalidateRangeStart} + {@link PrimaryMmu#invalidateRangeEnd}.
  *             With 0 notifiers the mm never had a registration.</li>
  *         <li>{@code OPEN_CODED}: {@link NotifierOpenCodedRegistry}, a {@code ConcurrentHashMap}
  *             per mm plus a {@code ReentrantReadWriteLock} whose read lock start and end each
@@ -117,7 +119,7 @@ public class NotifierDispatchBenchmark {
             for (int i = 0; i < notifiers; i++) {
                 ops[i] = new NotifierBenchOps(true);
                 if (impl == Impl.LIBRARY) {
-                    mns[i] = MmuNotifier.get(ops[i], mm);
+                    mns[i] = MmuNotifiers.get(ops[i], mm);
                 } else {
                     mns[i] = new NotifierBenchOps.Counting(ops[i]);
                     registry.register(mns[i]);
@@ -143,9 +145,9 @@ public class NotifierDispatchBenchmark {
             }
             if (impl == Impl.LIBRARY) {
                 for (NotifierBenchOps.Counting mn : mns) {
-                    MmuNotifier.put(mn);
+                    MmuNotifiers.put(mn);
                 }
-                MmuNotifier.synchronize();
+                MmuNotifiers.synchronize();
                 for (NotifierBenchOps o : ops) {
                     if (o.allocated != 1 || o.freed != 1) {
                         throw new IllegalStateException("allocated " + o.allocated + ", freed " + o.freed);
@@ -189,8 +191,8 @@ public class NotifierDispatchBenchmark {
     private static void startEnd(Mm m, MmuNotifierRange range) {
         switch (m.impl) {
             case LIBRARY:
-                MmuNotifier.invalidateRangeStart(range);
-                MmuNotifier.invalidateRangeEnd(range);
+                PrimaryMmu.invalidateRangeStart(range);
+                PrimaryMmu.invalidateRangeEnd(range);
                 return;
             case OPEN_CODED: {
                 NotifierOpenCodedRegistry reg = m.registry;
@@ -261,8 +263,8 @@ public class NotifierDispatchBenchmark {
             floorRef = mm;
             if (empty == Empty.ALL_PUT) {
                 NotifierBenchOps ops = new NotifierBenchOps(true);
-                MmuNotifier.put(MmuNotifier.get(ops, mm));
-                MmuNotifier.synchronize();
+                MmuNotifiers.put(MmuNotifiers.get(ops, mm));
+                MmuNotifiers.synchronize();
                 if (ops.freed != 1) {
                     throw new IllegalStateException("the notifier was not freed");
                 }
@@ -307,8 +309,8 @@ public class NotifierDispatchBenchmark {
         if (m.empty == Empty.VOLATILE_LOAD_FLOOR) {
             return m.floorRef != null & m.floorRef != null;
         }
-        MmuNotifier.invalidateRangeStart(range);
-        MmuNotifier.invalidateRangeEnd(range);
+        PrimaryMmu.invalidateRangeStart(range);
+        PrimaryMmu.invalidateRangeEnd(range);
         return true;
     }
 }

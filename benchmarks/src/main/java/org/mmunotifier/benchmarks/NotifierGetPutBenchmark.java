@@ -4,6 +4,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
+import org.mmunotifier.mm.MmuNotifiers;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -19,7 +20,7 @@ import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@code MmuNotifier.get(ops, mm)} + {@code MmuNotifier.put(mn)} when the put is <b>not</b> the
+ * {@code MmuNotifiers.get(ops, mm)} + {@code MmuNotifiers.put(mn)} when the put is <b>not</b> the
  * last: the trial's set-up holds one reference, so every measured pair finds the linked
  * notifier, adds a user and drops it, and nothing is allocated, unlinked or freed (target:
  * ≤ 100 ns per pair; issue 3, "Performance"). Each trial checks that exactly one notifier was
@@ -68,7 +69,7 @@ public class NotifierGetPutBenchmark {
         public void setUp() {
             mm = new MmStruct();
             ops = new NotifierBenchOps(false);
-            held = MmuNotifier.get(ops, mm);
+            held = MmuNotifiers.get(ops, mm);
         }
 
         @TearDown(Level.Trial)
@@ -88,7 +89,7 @@ public class NotifierGetPutBenchmark {
         public void setUp() {
             mm = new MmStruct();
             ops = new NotifierBenchOps(false);
-            held = MmuNotifier.get(ops, mm);
+            held = MmuNotifiers.get(ops, mm);
         }
 
         @TearDown(Level.Trial)
@@ -102,8 +103,8 @@ public class NotifierGetPutBenchmark {
             throw new IllegalStateException("a non-last put freed the notifier: allocated " + ops.allocated
                     + ", freed " + ops.freed);
         }
-        MmuNotifier.put(held);
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(held);
+        MmuNotifiers.synchronize();
         if (ops.freed != 1 || mm.count() != 1) {
             throw new IllegalStateException("after the last put: freed " + ops.freed + ", mm count " + mm.count());
         }
@@ -129,8 +130,8 @@ public class NotifierGetPutBenchmark {
     }
 
     private static MmuNotifier getPut(NotifierBenchOps ops, MmStruct mm) {
-        NotifierBenchOps.Counting mn = MmuNotifier.get(ops, mm);
-        MmuNotifier.put(mn);
+        NotifierBenchOps.Counting mn = MmuNotifiers.get(ops, mm);
+        MmuNotifiers.put(mn);
         return mn;
     }
 

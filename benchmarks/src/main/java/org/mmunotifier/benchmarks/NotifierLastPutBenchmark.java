@@ -3,6 +3,7 @@ package org.mmunotifier.benchmarks;
 import java.util.concurrent.TimeUnit;
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
+import org.mmunotifier.mm.MmuNotifiers;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -19,12 +20,12 @@ import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The whole life of a subscription, amortized: {@code MmuNotifier.get(ops, mm)} on an mm where
+ * The whole life of a subscription, amortized: {@code MmuNotifiers.get(ops, mm)} on an mm where
  * the ops has no notifier ({@code allocNotifier}, link: a new copy-on-write array,
- * {@code mmgrab}), then the <b>last</b> {@code MmuNotifier.put(mn)} (unlink, and the deferred free
+ * {@code mmgrab}), then the <b>last</b> {@code MmuNotifiers.put(mn)} (unlink, and the deferred free
  * queued with {@code callSrcu}: after a grace period, {@code freeNotifier} and {@code mmdrop} on
  * the notifier domain's callback thread). One invocation does {@value #BATCH} get+put cycles and
- * then {@link MmuNotifier#synchronize()}, which waits until every one of those frees has run, so
+ * then {@link MmuNotifiers#synchronize()}, which waits until every one of those frees has run, so
  * the queue stays bounded and the score (ns per cycle, {@code @OperationsPerInvocation(BATCH)})
  * includes the grace periods, the frees and 1/{@value #BATCH} of a {@code synchronize()}.
  *
@@ -67,7 +68,7 @@ public class NotifierLastPutBenchmark {
 
         @TearDown(Level.Trial)
         public void tearDown() {
-            MmuNotifier.synchronize();
+            MmuNotifiers.synchronize();
             if (mm.count() != 1) {
                 throw new IllegalStateException("mm count " + mm.count() + " after every free: an mmgrab leaked");
             }
@@ -82,7 +83,7 @@ public class NotifierLastPutBenchmark {
 
         @TearDown(Level.Trial)
         public void tearDown() {
-            MmuNotifier.synchronize();
+            MmuNotifiers.synchronize();
             if (ops.allocated == 0 || ops.freed != ops.allocated) {
                 throw new IllegalStateException("allocated " + ops.allocated + ", freed " + ops.freed);
             }
@@ -105,8 +106,8 @@ public class NotifierLastPutBenchmark {
 
     private static void cycles(MmStruct mm, NotifierBenchOps ops) {
         for (int i = 0; i < BATCH; i++) {
-            MmuNotifier.put(MmuNotifier.get(ops, mm));
+            MmuNotifiers.put(MmuNotifiers.get(ops, mm));
         }
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
     }
 }

@@ -5,12 +5,13 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * The baseline of the notifier dispatch benchmark: the per-mm registry a Java developer writes
  * without this library (issue 3, "Performance"; {@code shared/guides/performance.md}). One per
  * mm: a {@code ConcurrentHashMap<ops, notifier>} (one notifier per ops identity, as
- * {@link MmuNotifier#get}) and a {@link ReentrantReadWriteLock}. Registration takes the write
+ * {@link MmuNotifiers#get}) and a {@link ReentrantReadWriteLock}. Registration takes the write
  * lock; every dispatch ({@link #invalidateRangeStart}, {@link #invalidateRangeEnd}) holds the read
  * lock while it iterates the map's values, so that an unregistration (write lock) waits for
  * running callbacks before the caller may free the notifier: the lock plays the part of the

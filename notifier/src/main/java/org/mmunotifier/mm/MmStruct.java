@@ -2,41 +2,83 @@ package org.mmunotifier.mm;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.mmunotifier.srcu.ExecutionContext;
 
 /**
  * An address space (Linux {@code struct mm_struct}), reduced to what MMU notifiers need: the two
- * reference counts, the mmap lock, and the notifier subscriptions.
+ * reference counts, the mmap lock, the notifier subscriptions, and the exit path.
  *
  * <ul>
  *   <li>{@code users} ({@code mm_users}) counts users of the address space itself. The last
- *       {@link #mmput()} runs the exit path: every linked notifier's
- *       {@link MmuNotifierOps#release} (Linux {@code exit_mmap} → {@code mmu_notifier_release}),
- *       then drops the users' collective {@code count} reference.</li>
+ *       {@link #mmput()} runs the exit path (see there).</li>
  *   <li>{@code count} ({@code mm_count}) keeps the structure alive: the users hold one
- *       reference together, each registered notifier holds one.</li>
+ *       reference together, each registered notifier holds one. The last {@link #mmdrop()}
+ *       destroys the mm; from then on every operation on it throws
+ *       {@link IllegalStateException} (the kernel's list poisoning and KASAN in one).</li>
  * </ul>
  * A new mm has users = 1 and count = 1.
+ *
+ * <p>The owner of the mm (the simulated kernel) installs a {@link Teardown} at construction: the
+ * body of {@code exit_mmap} that unmaps what is left, run by the last {@code mmput} on a live mm.
  */
 public final class MmStruct {
     /*
      * Guards
      * ------
      *   users, count     atomic; transitions out of 0 are refused (a dead mm stays dead)
-     *   subscriptions    written once, from null, under the mmap write lock (registration);
-     *                    volatile read anywhere. hasNotifiers() is that one load and a null check.
-     *   destroyed        written by the last mmdrop; volatile read
+     *   subscriptions    null until the first registration, which sets it under the mmap write
+     *                    lock; the last mmdrop then sets it to Subscriptions.POISON, forever.
+     *                    Volatile read anywhere: hasNotifiers() is that one load and a null check,
+     *                    and the event methods test for POISON only after the null check.
+     *   name, teardown   final
      */
+
+    /**
+     * The rest of the exit path (Linux 5.4 {@code exit_mmap} after {@code mmu_notifier_release}):
+     * unmap every remaining area, raising its invalidations ({@code UNMAP}), free the page
+     * tables. Installed by the owner of the mm at construction.
+     */
+    @FunctionalInterface
+    public interface Teardown {
+        /**
+         * Tears the address space down. Runs once, on the thread of the last {@link #mmput()},
+         * after every notifier's {@code release} has returned and every notifier has been unlinked
+         * and a grace period has passed, and before the users' {@code count} reference is dropped:
+         * the mm is alive ({@link #isDestroyed()} is false), has no users (so nothing can register
+         * on it), and its events, mmap lock and {@code mmgrab} work as usual.
+         *
+         * <p><b>Context:</b> may block. An exception is passed to the caller of {@code mmput}
+         * after the exit path has completed.
+         *
+         * @param mm the exiting address space
+         */
+        void exitMmap(MmStruct mm);
+    }
 
     private final AtomicInteger users = new AtomicInteger(1);
     private final AtomicInteger count = new AtomicInteger(1);
     private final ReentrantReadWriteLock mmapLock = new ReentrantReadWriteLock();
+    private final String name;
+    private final Teardown teardown;
 
-    /** mm->mmu_notifier_mm: null until the first registration. */
+    /** mm->mmu_notifier_mm: null until the first registration; POISON once destroyed. */
     volatile Subscriptions subscriptions;
-    private volatile boolean destroyed;
 
-    /** An address space with users = 1 and count = 1 and no notifiers. */
+    /** An anonymous address space with users = 1 and count = 1, no notifiers and no teardown. */
     public MmStruct() {
+        this(null, null);
+    }
+
+    /**
+     * An address space with users = 1 and count = 1 and no notifiers.
+     *
+     * @param name how messages and {@link #toString()} name it (e.g. {@code "pid 42"}); null for
+     *     an identity-based name
+     * @param teardown the rest of the exit path, run by the last {@link #mmput()}; null for none
+     */
+    public MmStruct(String name, Teardown teardown) {
+        this.name = name;
+        this.teardown = teardown;
     }
 
     // ------------------------------------------------------------------ mm_users
@@ -45,7 +87,8 @@ public final class MmStruct {
      * Takes a user reference (Linux {@code mmget}); the caller must already hold one.
      *
      * <p><b>Pairing:</b> one {@link #mmput()}. <b>Context:</b> never blocks.
-     * @throws IllegalStateException if the mm has no users (it has exited); nothing changes
+     * @throws IllegalStateException if the mm has no users (it has exited) or is destroyed;
+     *     nothing changes
      */
     public void mmget() {
         if (!mmgetNotZero()) {
@@ -60,8 +103,11 @@ public final class MmStruct {
      *
      * <p><b>Context:</b> never blocks.
      * @return true if a reference was taken (pair it with {@link #mmput()})
+     * @throws IllegalStateException if the mm is destroyed (the caller held no reference that
+     *     kept the structure alive)
      */
     public boolean mmgetNotZero() {
+        checkAlive("mmgetNotZero");
         int u;
         do {
             u = users.get();
@@ -76,23 +122,33 @@ public final class MmStruct {
     }
 
     /**
-     * Drops a user reference (Linux {@code mmput}). The last one runs the exit path: every linked
-     * notifier's {@code release} inside one SRCU read section, then every notifier is unlinked,
-     * then an SRCU grace period is awaited (so that a {@code release} run by a racing
-     * {@link MmuNotifier#unregister} has finished), then the users' {@code count} reference is
-     * dropped. Notifiers obtained with {@code get} must still be {@code put}; registered ones must
-     * still be unregistered.
+     * Drops a user reference (Linux {@code mmput}). The last one runs the exit path of Linux 5.4
+     * ({@code __mmput} → {@code exit_mmap}), in this order, on the calling thread:
+     * <ol>
+     *   <li>every linked notifier's {@code release}, newest first, inside one SRCU read section;
+     *       each notifier is still linked while its {@code release} runs (events that reach the
+     *       mm meanwhile still call it);</li>
+     *   <li>every notifier is unlinked, then an SRCU grace period is awaited (so that a
+     *       {@code release} run by a racing {@link MmuNotifiers#unregister} has finished);</li>
+     *   <li>the {@link Teardown} installed at construction runs, on the live mm (its
+     *       invalidations reach no list notifier any more: they are unlinked);</li>
+     *   <li>the users' {@code count} reference is dropped ({@code __mmput}'s {@code mmdrop}),
+     *       which destroys the mm unless a notifier or an {@code mmgrab} still holds it.</li>
+     * </ol>
+     * Notifiers obtained with {@code get} must still be {@code put}; registered ones must still
+     * be unregistered.
      *
-     * <p><b>Context:</b> the last mmput blocks: it must not be called from a callback or from a
-     * non-blockable context (it throws there, before changing anything). Other mmputs never block.
+     * <p><b>Context:</b> the last mmput blocks: it must not be called from a callback or from an
+     * atomic context (it throws there, before changing anything). Other mmputs never block.
      * <p><b>Memory consistency effects:</b> actions of every {@code release} happen-before the
-     * return of the last mmput.
-     * @throws IllegalStateException if there is no user left to drop, or if the last mmput is
-     *     called where it may not block; nothing changes
-     * @throws RuntimeException the first exception thrown by a {@code release} (the others
-     *     suppressed), after the exit path has completed
+     * teardown, and the teardown's actions happen-before the return of the last mmput.
+     * @throws IllegalStateException if there is no user left to drop, if the mm is destroyed, or
+     *     if the last mmput is called where it may not block; nothing changes
+     * @throws RuntimeException the first exception thrown by a {@code release} or the teardown
+     *     (the others suppressed), after the exit path has completed
      */
     public void mmput() {
+        checkAlive("mmput");
         int u;
         do {
             u = users.get();
@@ -101,15 +157,40 @@ public final class MmStruct {
                         + "(unbalanced mmput)");
             }
             if (u == 1) {
-                NotifierDomain.checkMayWaitForDomain("the last mmput (exit)");
+                NotifierDomain.checkMayWaitForDomain("the last mmput (exit) of " + this);
             }
         } while (!users.compareAndSet(u, u - 1));
         if (u == 1) {
-            try {
-                MmuNotifier.releaseAll(this); // exit_mmap -> mmu_notifier_release
-            } finally {
-                mmdrop();
+            exit();
+        }
+    }
+
+    /** __mmput: exit_mmap (release, teardown), then the users' mmdrop. */
+    private void exit() {
+        Throwable failure = null;
+        try {
+            // Linux 5.5 adds here, first, the interval notifiers' whole-address-space RELEASE
+            // invalidation (mn_itree_release), before the list's release.
+            failure = Dispatch.releaseAll(this);  // steps 1 and 2
+            if (teardown != null) {
+                try {
+                    teardown.exitMmap(this);      // step 3
+                } catch (Throwable t) {
+                    failure = Dispatch.addFailure(failure, t);
+                }
             }
+        } finally {
+            try {
+                mmdrop();                         // step 4
+            } catch (RuntimeException | Error e) {
+                if (failure != null) {
+                    e.addSuppressed(failure);
+                }
+                throw e;
+            }
+        }
+        if (failure != null) {
+            Dispatch.rethrow(failure);
         }
     }
 
@@ -130,22 +211,23 @@ public final class MmStruct {
         do {
             c = count.get();
             if (c <= 0) {
-                throw new IllegalStateException("mmgrab on " + this + ", which is destroyed (count 0)");
+                throw destroyedError("mmgrab");
             }
         } while (!count.compareAndSet(c, c + 1));
     }
 
     /**
-     * Drops a structure reference (Linux {@code mmdrop}); the last one destroys the mm and its
-     * notifier subscriptions. <b>Context:</b> never blocks.
-     * @throws IllegalStateException if the count is already 0; nothing changes
+     * Drops a structure reference (Linux {@code mmdrop}); the last one destroys the mm: from then
+     * on every operation on it throws. <b>Context:</b> never blocks.
+     * @throws IllegalStateException if the count is already 0 (the mm is destroyed); nothing
+     *     changes
      */
     public void mmdrop() {
         int c;
         do {
             c = count.get();
             if (c <= 0) {
-                throw new IllegalStateException("mmdrop on " + this + ": count is already 0 (unbalanced mmdrop)");
+                throw destroyedError("mmdrop (unbalanced: the count is already 0)");
             }
         } while (!count.compareAndSet(c, c - 1));
         if (c == 1) {
@@ -158,10 +240,10 @@ public final class MmStruct {
         return count.get();
     }
 
-    /** __mmdrop -> __mmu_notifier_mm_destroy. */
+    /** __mmdrop -> __mmu_notifier_mm_destroy, then poison. */
     private void destroy() {
         Subscriptions s = subscriptions;
-        destroyed = true;
+        subscriptions = Subscriptions.POISON;
         if (s != null && s.size() != 0) {
             // The kernel BUG_ONs: every linked notifier holds a count reference, so this is a bug.
             throw new IllegalStateException("mm " + this + " destroyed with " + s.size()
@@ -171,45 +253,146 @@ public final class MmStruct {
 
     /** @return whether the last {@link #mmdrop()} has run */
     public boolean isDestroyed() {
-        return destroyed;
+        return subscriptions == Subscriptions.POISON;
+    }
+
+    /** Refuses {@code op} on a destroyed mm. */
+    void checkAlive(String op) {
+        if (subscriptions == Subscriptions.POISON) {
+            throw destroyedError(op);
+        }
+    }
+
+    IllegalStateException destroyedError(String op) {
+        return new IllegalStateException(op + " on " + this + ", which is destroyed (its last mmdrop has run; "
+                + "in the kernel this is a use after free); nothing changed");
     }
 
     // ------------------------------------------------------------------ mmap lock
 
+    /*
+     * The mmap lock is the kernel's rwsem (mmap_sem in 5.4) as seen by a checker: a
+     * ReentrantReadWriteLock underneath, with its reentrancy refused, since an rwsem is not
+     * recursive. Each thread holds it at most once, in one mode. The checks (checkMmapLock), in
+     * order, each throwing IllegalStateException before anything changes:
+     *   1. the mm is destroyed (a use after free);
+     *   2. the thread runs an MMU-notifier callback (any frame of ExecutionContext): registration
+     *      teaches lockdep that invalidations start under memory reclaim (fs_reclaim ->
+     *      __mmu_notifier_invalidate_range_start_map), and the mmap lock is held across
+     *      allocations (mmap lock -> fs_reclaim), so a callback that takes an mmap lock, of any
+     *      mm, closes a cycle that lockdep reports. In an atomic callback it is also a sleep in
+     *      atomic context;
+     *   3. the thread holds it already: write after write and read after write deadlock on the
+     *      thread itself, write after read too (an rwsem has no upgrade), and read after read is
+     *      the recursive read that lockdep reports (it deadlocks once a writer queues between).
+     */
+
     /**
      * Takes the mmap lock for write (Linux {@code mmap_write_lock}, {@code down_write(mmap_sem)}).
-     * Reentrant. <b>Context:</b> blocks; refused in a non-blockable callback.
-     * @throws IllegalStateException in a non-blockable callback
+     *
+     * <p><b>Context:</b> blocks. Refused in every MMU-notifier callback, and when this thread
+     * already holds the lock in either mode (an rwsem is not recursive).
+     * @throws IllegalStateException if the mm is destroyed, in a callback, or if this thread
+     *     already holds the lock; nothing changes
      */
     public void mmapWriteLock() {
-        NotifierDomain.checkMayBlock("mmapWriteLock()");
+        checkMmapLock("mmapWriteLock()", true);
         mmapLock.writeLock().lock();
     }
 
     /**
      * Releases the mmap write lock (Linux {@code mmap_write_unlock}).
-     * @throws IllegalMonitorStateException if this thread does not hold it
+     * @throws IllegalStateException if this thread does not hold it for write; nothing changes
      */
     public void mmapWriteUnlock() {
+        if (!mmapLock.isWriteLockedByCurrentThread()) {
+            throw new IllegalStateException("mmapWriteUnlock() on " + this + ": thread '"
+                    + Thread.currentThread().getName() + "' does not hold the mmap lock for write");
+        }
         mmapLock.writeLock().unlock();
     }
 
     /**
-     * Takes the mmap lock for read (Linux {@code mmap_read_lock}). <b>Context:</b> blocks; refused
-     * in a non-blockable callback. A thread holding it for read must not ask for write.
-     * @throws IllegalStateException in a non-blockable callback
+     * Turns this thread's write hold into a read hold without letting a writer in between (Linux
+     * {@code mmap_write_downgrade}, {@code downgrade_write}; 5.4's munmap uses it).
+     * <b>Context:</b> never blocks.
+     * @throws IllegalStateException if this thread does not hold the lock for write; nothing
+     *     changes
+     */
+    public void mmapWriteDowngrade() {
+        if (!mmapLock.isWriteLockedByCurrentThread()) {
+            throw new IllegalStateException("mmapWriteDowngrade() on " + this + ": thread '"
+                    + Thread.currentThread().getName() + "' does not hold the mmap lock for write");
+        }
+        mmapLock.readLock().lock(); // granted at once: this thread is the writer
+        mmapLock.writeLock().unlock();
+    }
+
+    /**
+     * Takes the mmap lock for read (Linux {@code mmap_read_lock}).
+     *
+     * <p><b>Context:</b> blocks. Refused in every MMU-notifier callback, and when this thread
+     * already holds the lock in either mode.
+     * @throws IllegalStateException if the mm is destroyed, in a callback, or if this thread
+     *     already holds the lock; nothing changes
      */
     public void mmapReadLock() {
-        NotifierDomain.checkMayBlock("mmapReadLock()");
+        checkMmapLock("mmapReadLock()", false);
         mmapLock.readLock().lock();
     }
 
     /**
+     * Takes the mmap lock for read if no writer holds it (Linux {@code mmap_read_trylock}, as the
+     * OOM reaper does). <b>Context:</b> never blocks, so it is allowed where {@link #mmapReadLock()}
+     * is not: in atomic context and in callbacks (lockdep does not record a trylock as a lock
+     * dependency).
+     *
+     * @return true if the lock was taken (pair with {@link #mmapReadUnlock()})
+     * @throws IllegalStateException if the mm is destroyed, or if this thread already holds the
+     *     lock; nothing changes
+     */
+    public boolean mmapReadTrylock() {
+        checkAlive("mmapReadTrylock()");
+        checkNotHeld("mmapReadTrylock()", false);
+        return mmapLock.readLock().tryLock();
+    }
+
+    /**
      * Releases the mmap read lock (Linux {@code mmap_read_unlock}).
-     * @throws IllegalMonitorStateException if this thread does not hold it
+     * @throws IllegalStateException if this thread does not hold it for read; nothing changes
      */
     public void mmapReadUnlock() {
+        if (mmapLock.getReadHoldCount() == 0) {
+            throw new IllegalStateException("mmapReadUnlock() on " + this + ": thread '"
+                    + Thread.currentThread().getName() + "' does not hold the mmap lock for read");
+        }
         mmapLock.readLock().unlock();
+    }
+
+    private void checkMmapLock(String call, boolean write) {
+        checkAlive(call);
+        ExecutionContext ctx = ExecutionContext.current();
+        if (ctx.depth() != 0) {
+            throw new IllegalStateException(call + " on " + this + " called from " + ctx.describeInnermost()
+                    + ": no MMU-notifier callback may take an mmap lock, of any mm. Registration tells lockdep "
+                    + "that invalidations may start under memory reclaim, and the mmap lock is held across "
+                    + "allocations, so this closes a lock cycle (mmap lock -> fs_reclaim -> invalidate_range_start "
+                    + "-> mmap lock) that lockdep reports; nothing changed");
+        }
+        checkNotHeld(call, write);
+    }
+
+    private void checkNotHeld(String call, boolean write) {
+        String held = mmapLock.isWriteLockedByCurrentThread() ? "write"
+                : mmapLock.getReadHoldCount() != 0 ? "read" : null;
+        if (held == null) {
+            return;
+        }
+        String why = !write && held.equals("read")
+                ? "a recursive read, which lockdep reports (it deadlocks as soon as a writer queues between the two)"
+                : "it would self-deadlock (the mmap lock is an rwsem: not recursive, no upgrade)";
+        throw new IllegalStateException(call + " on " + this + ": thread '" + Thread.currentThread().getName()
+                + "' already holds the mmap lock for " + held + "; " + why + "; nothing changed");
     }
 
     /** @return whether the calling thread holds the mmap lock for write */
@@ -244,17 +427,21 @@ public final class MmStruct {
 
     /**
      * Whether a notifier was ever registered on this mm (Linux {@code mm_has_notifiers}): one
-     * volatile load and a null check. Every event method of {@link MmuNotifier} starts with it.
+     * volatile load and a null check. Every event method of {@link PrimaryMmu} starts with it.
      *
      * @return true if the mm has (or had) notifiers
      */
     public boolean hasNotifiers() {
-        return subscriptions != null;
+        Subscriptions s = subscriptions;
+        if (s == Subscriptions.POISON) {
+            throw destroyedError("hasNotifiers");
+        }
+        return s != null;
     }
 
     @Override
     public String toString() {
-        return "MmStruct@" + Integer.toHexString(System.identityHashCode(this)) + "[users=" + users.get()
-                + ", count=" + count.get() + "]";
+        return "MmStruct" + (name != null ? " " + name : "@" + Integer.toHexString(System.identityHashCode(this)))
+                + "[users=" + users.get() + ", count=" + count.get() + "]";
     }
 }

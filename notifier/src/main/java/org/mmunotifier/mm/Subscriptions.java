@@ -31,6 +31,13 @@ final class Subscriptions {
     static final MmuNotifier[] EMPTY = {};
 
     /**
+     * Stored in {@code MmStruct.subscriptions} by the mm's last mmdrop (the kernel's list
+     * poisoning and KASAN in one): every event method tests for it after its null check, so a
+     * destroyed mm refuses events at no cost to the live ones. Nothing is ever linked to it.
+     */
+    static final Subscriptions POISON = new Subscriptions();
+
+    /**
      * Stamps every link, on every mm, with a new number (MmuNotifier.linkGen). A start reads it
      * after loading its snapshot; its end skips notifiers whose stamp is newer, i.e. objects that
      * were unlinked and linked again (re-registered, or reused from a pool) since the start.
@@ -110,8 +117,8 @@ final class Subscriptions {
             // users == 0 while linked: an unregister is tearing it down (release running). Skip
             // it, as the kernel skips unhashed entries: the get then allocates a fresh notifier.
             if (mn.ops == ops && mn.users > 0) {
-                if (mn.users >= MmuNotifier.usersLimit) {
-                    throw new IllegalStateException("MmuNotifier.get: the notifier " + mn + " already has "
+                if (mn.users >= MmuNotifiers.usersLimit) {
+                    throw new IllegalStateException("MmuNotifiers.get: the notifier " + mn + " already has "
                             + mn.users + " users, the limit (the kernel's -EOVERFLOW); nothing changed");
                 }
                 mn.users++;

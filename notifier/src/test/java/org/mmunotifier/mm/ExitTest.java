@@ -34,9 +34,9 @@ class ExitTest extends NotifierTestBase {
         Ordering ops = new Ordering("exit");
         Recorder a = track(new Recorder("a", ops));
         Recorder b = track(new Recorder("b", ops));
-        MmuNotifier.register(a, mm);
-        MmuNotifier.register(b, mm);
-        Recorder got = MmuNotifier.get(new Ordering("other"), mm);
+        MmuNotifiers.register(a, mm);
+        MmuNotifiers.register(b, mm);
+        Recorder got = MmuNotifiers.get(new Ordering("other"), mm);
         mm.mmput();
         assertThat(order).containsExactly("got", "b", "a");
         assertThat(mm.subscriptions.list).isEmpty();
@@ -46,15 +46,15 @@ class ExitTest extends NotifierTestBase {
         assertThat(mm.count()).as("one reference per notifier is left").isEqualTo(3);
 
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(a.starts.get() + b.starts.get() + got.starts.get()).as("no callback after exit").isZero();
 
-        MmuNotifier.put(got);
-        MmuNotifier.unregister(a, mm);
-        MmuNotifier.unregister(b, mm);
+        MmuNotifiers.put(got);
+        MmuNotifiers.unregister(a, mm);
+        MmuNotifiers.unregister(b, mm);
         assertThat(a.releases.get() + b.releases.get() + got.releases.get()).isEqualTo(3);
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mm.isDestroyed()).isTrue();
     }
 
@@ -78,16 +78,16 @@ class ExitTest extends NotifierTestBase {
         Recorder a = track(new Recorder("a", ops));
         Recorder b = track(new Recorder("b", ops));
         Recorder c = track(new Recorder("c", ops));
-        MmuNotifier.register(a, mm);
-        MmuNotifier.register(b, mm);
-        MmuNotifier.register(c, mm);
+        MmuNotifiers.register(a, mm);
+        MmuNotifiers.register(b, mm);
+        MmuNotifiers.register(c, mm);
         assertThatThrownBy(mm::mmput).isSameAs(first).satisfies(t -> assertThat(t.getSuppressed()).containsExactly(second));
         assertThat(List.of(a, b, c)).allSatisfy(n -> assertThat(n.releases.get()).isEqualTo(1));
         assertThat(mm.subscriptions.list).isEmpty();
         assertThat(mm.users()).isZero();
         assertThat(mm.count()).as("users' reference dropped, 3 notifiers and ours left").isEqualTo(4);
         for (Recorder n : List.of(a, b, c)) {
-            MmuNotifier.unregister(n, mm);
+            MmuNotifiers.unregister(n, mm);
         }
         mm.mmdrop();
         assertThat(mm.isDestroyed()).isTrue();
@@ -109,13 +109,13 @@ class ExitTest extends NotifierTestBase {
             }
         };
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(caught.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("exit");
         assertThat(mm.users()).isEqualTo(1);
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
     }
 
     @Test

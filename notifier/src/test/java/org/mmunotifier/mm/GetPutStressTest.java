@@ -76,16 +76,16 @@ class GetPutStressTest extends NotifierTestBase {
                 while (System.nanoTime() < deadline) {
                     if (held.isEmpty() || rnd.nextInt(3) != 0) {
                         Recorder.Ops ops = opsList.get(rnd.nextInt(opsList.size()));
-                        held.add(MmuNotifier.get(ops, mms.get(rnd.nextInt(mms.size()))));
+                        held.add(MmuNotifiers.get(ops, mms.get(rnd.nextInt(mms.size()))));
                         if (held.size() > 6) {
-                            MmuNotifier.put(held.remove(rnd.nextInt(held.size())));
+                            MmuNotifiers.put(held.remove(rnd.nextInt(held.size())));
                         }
                     } else {
-                        MmuNotifier.put(held.remove(rnd.nextInt(held.size())));
+                        MmuNotifiers.put(held.remove(rnd.nextInt(held.size())));
                     }
                 }
                 for (Recorder r : held) {
-                    MmuNotifier.put(r);
+                    MmuNotifiers.put(r);
                 }
             }));
         }
@@ -99,20 +99,20 @@ class GetPutStressTest extends NotifierTestBase {
                     MmuNotifierRange r = new MmuNotifierRange(mm, start, start + 4096, MmuNotifierEvent.CLEAR);
                     switch (rnd.nextInt(4)) {
                         case 0:
-                            MmuNotifier.invalidateRangeStart(r);
+                            PrimaryMmu.invalidateRangeStart(r);
                             Thread.yield();
-                            MmuNotifier.invalidateRangeEnd(r);
+                            PrimaryMmu.invalidateRangeEnd(r);
                             break;
                         case 1:
-                            if (MmuNotifier.invalidateRangeStartNonblock(r)) {
-                                MmuNotifier.invalidateRangeOnlyEnd(r);
+                            if (PrimaryMmu.invalidateRangeStartNonblock(r)) {
+                                PrimaryMmu.invalidateRangeOnlyEnd(r);
                             }
                             break;
                         case 2:
-                            MmuNotifier.invalidateRange(mm, start, start + 4096);
+                            PrimaryMmu.invalidateRange(mm, start, start + 4096);
                             break;
                         default:
-                            MmuNotifier.clearYoung(mm, start, start + 4096);
+                            PrimaryMmu.clearYoung(mm, start, start + 4096);
                             break;
                     }
                 }
@@ -121,7 +121,7 @@ class GetPutStressTest extends NotifierTestBase {
         for (Worker w : workers) {
             w.joinChecked();
         }
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         String seedMsg = "seed " + seed;
         assertThat(allocated).as(seedMsg).isNotEmpty();
         for (Recorder r : allocated) {

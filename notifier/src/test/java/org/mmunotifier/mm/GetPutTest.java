@@ -20,26 +20,26 @@ class GetPutTest extends NotifierTestBase {
     void B8_get_keysOnOpsIdentity() {
         MmStruct mm = new MmStruct();
         Recorder.Ops other = trackingOps("gp"); // same class and name, another instance
-        Recorder a = MmuNotifier.get(ops, mm);
-        Recorder b = MmuNotifier.get(other, mm);
-        Recorder a2 = MmuNotifier.get(ops, mm);
+        Recorder a = MmuNotifiers.get(ops, mm);
+        Recorder b = MmuNotifiers.get(other, mm);
+        Recorder a2 = MmuNotifiers.get(ops, mm);
         assertThat(b).isNotSameAs(a);
         assertThat(a2).isSameAs(a);
         assertThat(a.users).isEqualTo(2);
         assertThat(ops.allocs.get()).isEqualTo(1);
-        MmuNotifier.put(a);
-        MmuNotifier.put(a2);
-        MmuNotifier.put(b);
+        MmuNotifiers.put(a);
+        MmuNotifiers.put(a2);
+        MmuNotifiers.put(b);
     }
 
     @Test
     void B8_get_atUsersLimit_throwsAndChangesNothing() {
         MmStruct mm = new MmStruct();
-        MmuNotifier.usersLimit = 3;
-        Recorder a = MmuNotifier.get(ops, mm);
-        MmuNotifier.get(ops, mm);
-        MmuNotifier.get(ops, mm);
-        assertThatThrownBy(() -> MmuNotifier.get(ops, mm))
+        MmuNotifiers.usersLimit = 3;
+        Recorder a = MmuNotifiers.get(ops, mm);
+        MmuNotifiers.get(ops, mm);
+        MmuNotifiers.get(ops, mm);
+        assertThatThrownBy(() -> MmuNotifiers.get(ops, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("limit")
                 .hasMessageContaining("nothing changed");
         assertThat(a.users).isEqualTo(3);
@@ -47,30 +47,30 @@ class GetPutTest extends NotifierTestBase {
         assertThat(mm.count()).isEqualTo(2);
         assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
         for (int i = 0; i < 3; i++) {
-            MmuNotifier.put(a);
+            MmuNotifiers.put(a);
         }
     }
 
     @Test
     void B9_getPutGet_insideDeferralWindow_returnsNewNotifier_oldFreedOnce() {
         MmStruct mm = new MmStruct();
-        Recorder old = MmuNotifier.get(ops, mm);
+        Recorder old = MmuNotifiers.get(ops, mm);
         int idx = NotifierDomain.SRCU.readLock(); // a reader that keeps the deferred free waiting
         Recorder fresh;
         try {
-            MmuNotifier.put(old);
-            fresh = MmuNotifier.get(ops, mm);
+            MmuNotifiers.put(old);
+            fresh = MmuNotifiers.get(ops, mm);
             assertThat(fresh).isNotSameAs(old);
             assertThat(old.frees.get()).as("free waits for the reader").isZero();
             assertThat(mm.subscriptions.list).containsExactly(fresh);
         } finally {
             NotifierDomain.SRCU.readUnlock(idx);
         }
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(old.frees.get()).isEqualTo(1);
         assertThat(fresh.frees.get()).isZero();
-        MmuNotifier.put(fresh);
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(fresh);
+        MmuNotifiers.synchronize();
         assertThat(fresh.frees.get()).isEqualTo(1);
         assertThat(old.frees.get()).isEqualTo(1);
     }
@@ -79,14 +79,14 @@ class GetPutTest extends NotifierTestBase {
     void B9_get_findsANotifierAddedByRegister_withOneUser() {
         MmStruct mm = new MmStruct();
         Recorder registered = track(new Recorder("registered", ops));
-        MmuNotifier.register(registered, mm);
-        Recorder got = MmuNotifier.get(ops, mm);
+        MmuNotifiers.register(registered, mm);
+        Recorder got = MmuNotifiers.get(ops, mm);
         assertThat(got).isSameAs(registered);
         assertThat(registered.users).isEqualTo(2);
         assertThat(ops.allocs.get()).isZero();
-        MmuNotifier.put(got);
-        MmuNotifier.put(registered); // the amdkfd pattern: register, later put
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(got);
+        MmuNotifiers.put(registered); // the amdkfd pattern: register, later put
+        MmuNotifiers.synchronize();
         assertThat(registered.frees.get()).isEqualTo(1);
         assertThat(mm.count()).isEqualTo(1);
     }
@@ -94,11 +94,11 @@ class GetPutTest extends NotifierTestBase {
     @Test
     void B10_getLocked_requiresMmapWriteLock() {
         MmStruct mm = new MmStruct();
-        assertThatThrownBy(() -> MmuNotifier.getLocked(ops, mm))
+        assertThatThrownBy(() -> MmuNotifiers.getLocked(ops, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("mmap lock");
         mm.mmapReadLock();
         try {
-            assertThatThrownBy(() -> MmuNotifier.getLocked(ops, mm)).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> MmuNotifiers.getLocked(ops, mm)).isInstanceOf(IllegalStateException.class);
         } finally {
             mm.mmapReadUnlock();
         }
@@ -106,11 +106,11 @@ class GetPutTest extends NotifierTestBase {
         mm.mmapWriteLock();
         Recorder mn;
         try {
-            mn = MmuNotifier.getLocked(ops, mm);
+            mn = MmuNotifiers.getLocked(ops, mm);
         } finally {
             mm.mmapWriteUnlock();
         }
-        MmuNotifier.put(mn);
+        MmuNotifiers.put(mn);
     }
 
     @Test
@@ -123,7 +123,7 @@ class GetPutTest extends NotifierTestBase {
         for (int i = 0; i < n; i++) {
             workers.add(new Worker("get-" + i, () -> {
                 go.await();
-                got.add(MmuNotifier.get(ops, mm));
+                got.add(MmuNotifiers.get(ops, mm));
             }));
         }
         for (Worker w : workers) {
@@ -134,7 +134,7 @@ class GetPutTest extends NotifierTestBase {
         assertThat(got.get(0).users).isEqualTo(n);
         assertThat(mm.count()).isEqualTo(2);
         for (Recorder r : got) {
-            MmuNotifier.put(r);
+            MmuNotifiers.put(r);
         }
     }
 
@@ -143,7 +143,7 @@ class GetPutTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         mm.mmgrab();
         mm.mmput();
-        assertThatThrownBy(() -> MmuNotifier.get(ops, mm))
+        assertThatThrownBy(() -> MmuNotifiers.get(ops, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("no users");
         assertThat(ops.allocs.get()).isZero();
         assertThat(mm.count()).isEqualTo(1);
@@ -164,25 +164,25 @@ class GetPutTest extends NotifierTestBase {
                 throw new IllegalStateException("driver bug in freeNotifier (expected by this test)");
             }
         };
-        Recorder mn = MmuNotifier.get(failing, mm);
+        Recorder mn = MmuNotifiers.get(failing, mm);
         mm.mmput();
-        MmuNotifier.put(mn);
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(mn);
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mm.isDestroyed()).isTrue();
-        assertThat(NotifierDomain.CONTEXT.get().inFree).isZero();
+        assertThat(org.mmunotifier.srcu.ExecutionContext.current().depth()).isZero();
     }
 
     @Test
     void B11_get_hit_returnsWithoutAllocating() {
         MmStruct mm = new MmStruct();
-        Recorder a = MmuNotifier.get(ops, mm);
-        Recorder b = MmuNotifier.get(ops, mm);
+        Recorder a = MmuNotifiers.get(ops, mm);
+        Recorder b = MmuNotifiers.get(ops, mm);
         assertThat(b).isSameAs(a);
         assertThat(ops.allocs.get()).isEqualTo(1);
         assertThat(mm.count()).as("the reference is per notifier, not per get (B-37)").isEqualTo(2);
-        MmuNotifier.put(a);
-        MmuNotifier.put(b);
+        MmuNotifiers.put(a);
+        MmuNotifiers.put(b);
     }
 
     @Test
@@ -201,7 +201,7 @@ class GetPutTest extends NotifierTestBase {
                 frees.incrementAndGet();
             }
         };
-        assertThatThrownBy(() -> MmuNotifier.get(failing, mm)).isSameAs(boom);
+        assertThatThrownBy(() -> MmuNotifiers.get(failing, mm)).isSameAs(boom);
         assertThat(frees.get()).isZero();
         assertThat(mm.hasNotifiers()).isFalse();
         assertThat(mm.count()).isEqualTo(1);
@@ -217,7 +217,7 @@ class GetPutTest extends NotifierTestBase {
                 return null;
             }
         };
-        assertThatThrownBy(() -> MmuNotifier.get(nulls, mm))
+        assertThatThrownBy(() -> MmuNotifiers.get(nulls, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("returned null");
         assertThat(mm.hasNotifiers()).isFalse();
         assertThat(mm.count()).isEqualTo(1);
@@ -233,9 +233,9 @@ class GetPutTest extends NotifierTestBase {
                 return track(new Recorder("pre-set", decoy));
             }
         };
-        Recorder mn = MmuNotifier.get(real, mm);
+        Recorder mn = MmuNotifiers.get(real, mm);
         assertThat(mn.ops()).isSameAs(real);
-        MmuNotifier.put(mn);
+        MmuNotifiers.put(mn);
     }
 
     @Test
@@ -243,7 +243,7 @@ class GetPutTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         MmuNotifierOps<Recorder> registerOnly = new MmuNotifierOps<>() {
         };
-        assertThatThrownBy(() -> MmuNotifier.get(registerOnly, mm))
+        assertThatThrownBy(() -> MmuNotifiers.get(registerOnly, mm))
                 .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("allocNotifier");
         assertThat(mm.hasNotifiers()).isFalse();
     }
@@ -265,7 +265,7 @@ class GetPutTest extends NotifierTestBase {
             }
         };
         try {
-            assertThatThrownBy(() -> MmuNotifier.get(interrupting, mm))
+            assertThatThrownBy(() -> MmuNotifiers.get(interrupting, mm))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("-EINTR");
         } finally {
             Thread.interrupted();
@@ -279,7 +279,7 @@ class GetPutTest extends NotifierTestBase {
     @Test
     void B14_notifierMm_staysValidUntilPut_andCanBeMadeActive() {
         MmStruct mm = new MmStruct();
-        Recorder mn = MmuNotifier.get(ops, mm);
+        Recorder mn = MmuNotifiers.get(ops, mm);
         assertThat(mn.mm()).isSameAs(mm);
         assertThat(mn.mm().mmgetNotZero()).isTrue();
         mn.mm().mmput();
@@ -287,46 +287,46 @@ class GetPutTest extends NotifierTestBase {
         assertThat(mn.mm().mmgetNotZero()).isFalse();
         assertThat(mn.mm().count()).as("the notifier still holds the mm").isEqualTo(1);
         assertThat(mm.isDestroyed()).isFalse();
-        MmuNotifier.put(mn);
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(mn);
+        MmuNotifiers.synchronize();
         assertThat(mm.isDestroyed()).isTrue();
     }
 
     @Test
     void B15_putUnderflow_throwsAndChangesNothing() {
         MmStruct mm = new MmStruct();
-        Recorder mn = MmuNotifier.get(ops, mm);
-        MmuNotifier.put(mn);
-        assertThatThrownBy(() -> MmuNotifier.put(mn))
+        Recorder mn = MmuNotifiers.get(ops, mm);
+        MmuNotifiers.put(mn);
+        assertThatThrownBy(() -> MmuNotifiers.put(mn))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("no reference left");
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mm.count()).isEqualTo(1);
         Recorder never = new Recorder("never", ops);
-        assertThatThrownBy(() -> MmuNotifier.put(never))
+        assertThatThrownBy(() -> MmuNotifiers.put(never))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("never registered");
     }
 
     @Test
     void B15_putThatIsNotTheLast_onlyDecrements() {
         MmStruct mm = new MmStruct();
-        Recorder mn = MmuNotifier.get(ops, mm);
-        MmuNotifier.get(ops, mm);
-        MmuNotifier.put(mn);
+        Recorder mn = MmuNotifiers.get(ops, mm);
+        MmuNotifiers.get(ops, mm);
+        MmuNotifiers.put(mn);
         assertThat(mn.users).isEqualTo(1);
         assertThat(mn.linked).isTrue();
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isZero();
-        MmuNotifier.put(mn);
+        MmuNotifiers.put(mn);
     }
 
     @Test
     void B16_lastPut_unlinksBeforeReturning_andDefersTheFree() {
         MmStruct mm = new MmStruct();
-        Recorder mn = MmuNotifier.get(ops, mm);
+        Recorder mn = MmuNotifiers.get(ops, mm);
         int idx = NotifierDomain.SRCU.readLock();
         try {
-            MmuNotifier.put(mn);
+            MmuNotifiers.put(mn);
             assertThat(mn.linked).isFalse();
             assertThat(mm.subscriptions.list).isEmpty();
             assertThat(mn.frees.get()).isZero();
@@ -334,10 +334,10 @@ class GetPutTest extends NotifierTestBase {
             NotifierDomain.SRCU.readUnlock(idx);
         }
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(mn.starts.get()).as("an invalidation after the put does not see it").isZero();
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mn.releases.get()).as("put never calls release").isZero();
     }
@@ -364,18 +364,18 @@ class GetPutTest extends NotifierTestBase {
                 return true;
             }
         };
-        Recorder mn = MmuNotifier.get(blocking, mm);
+        Recorder mn = MmuNotifiers.get(blocking, mm);
         MmuNotifierRange r = range(mm);
         Worker inv = new Worker("invalidator", () -> {
-            MmuNotifier.invalidateRangeStart(r);
-            MmuNotifier.invalidateRangeEnd(r);
+            PrimaryMmu.invalidateRangeStart(r);
+            PrimaryMmu.invalidateRangeEnd(r);
         });
         inStart.await();
-        MmuNotifier.put(mn); // returns while the callback is blocked
+        MmuNotifiers.put(mn); // returns while the callback is blocked
         assertThat(mn.frees.get()).isZero();
         proceed.countDown();
         inv.joinChecked();
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mn.ends.get()).as("unlinked before its end: no end (the kernel's rule)").isZero();
     }
@@ -396,11 +396,11 @@ class GetPutTest extends NotifierTestBase {
                 assertThat(Thread.currentThread().getName()).contains("mmu_notifier");
             }
         };
-        Recorder mn = MmuNotifier.get(watching, mm);
+        Recorder mn = MmuNotifiers.get(watching, mm);
         mm.mmput(); // exit: only the notifier's reference is left
         assertThat(mm.count()).isEqualTo(1);
-        MmuNotifier.put(mn);
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(mn);
+        MmuNotifiers.synchronize();
         assertThat(countAtFree.get()).as("mmdrop comes after freeNotifier").isEqualTo(1);
         assertThat(mm.count()).isZero();
         assertThat(mm.isDestroyed()).isTrue();
@@ -417,12 +417,12 @@ class GetPutTest extends NotifierTestBase {
 
             @Override
             void onRelease(Recorder mn, MmStruct m) {
-                MmuNotifier.put(mn);
+                MmuNotifiers.put(mn);
             }
         };
-        Recorder mn = MmuNotifier.get(selfPut, mm);
+        Recorder mn = MmuNotifiers.get(selfPut, mm);
         mm.mmput();
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mn.releases.get()).isEqualTo(1);
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mm.isDestroyed()).isTrue();
@@ -431,9 +431,9 @@ class GetPutTest extends NotifierTestBase {
     @Test
     void B19_lastPut_doesNotCallRelease() {
         MmStruct mm = new MmStruct();
-        Recorder mn = MmuNotifier.get(ops, mm);
-        MmuNotifier.put(mn);
-        MmuNotifier.synchronize();
+        Recorder mn = MmuNotifiers.get(ops, mm);
+        MmuNotifiers.put(mn);
+        MmuNotifiers.synchronize();
         assertThat(mn.releases.get()).isZero();
         assertThat(mn.frees.get()).isEqualTo(1);
     }
@@ -441,15 +441,15 @@ class GetPutTest extends NotifierTestBase {
     @Test
     void B20_putAfterExit_stillFreesAndDropsTheMm() {
         MmStruct mm = new MmStruct();
-        Recorder mn = MmuNotifier.get(ops, mm);
-        Recorder same = MmuNotifier.get(ops, mm);
+        Recorder mn = MmuNotifiers.get(ops, mm);
+        Recorder same = MmuNotifiers.get(ops, mm);
         mm.mmput();
         assertThat(mn.releases.get()).isEqualTo(1);
         assertThat(mn.linked).isFalse();
         assertThat(mn.users).as("exit leaves the counts of gets alone").isEqualTo(2);
-        MmuNotifier.put(mn);
-        MmuNotifier.put(same);
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(mn);
+        MmuNotifiers.put(same);
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mm.isDestroyed()).isTrue();
     }

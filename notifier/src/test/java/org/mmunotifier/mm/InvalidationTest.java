@@ -13,6 +13,8 @@ import org.junit.jupiter.api.Test;
 
 /** B-28 .. B-35: the invalidation and young callbacks, start/end pairing, callbacks that throw. */
 class InvalidationTest extends NotifierTestBase {
+    private static final org.mmunotifier.srcu.Srcu OTHER_DOMAIN = new org.mmunotifier.srcu.Srcu("other");
+
     private final List<String> events = Collections.synchronizedList(new ArrayList<>());
 
     /** Ops that log every call into {@link #events} as "name:callback". */
@@ -41,13 +43,13 @@ class InvalidationTest extends NotifierTestBase {
 
     private Recorder reg(MmStruct mm, String name, Recorder.Ops ops) {
         Recorder r = track(new Recorder(name, ops));
-        MmuNotifier.register(r, mm);
+        MmuNotifiers.register(r, mm);
         return r;
     }
 
     private void unregisterAll(MmStruct mm, Recorder... rs) {
         for (Recorder r : rs) {
-            MmuNotifier.unregister(r, mm);
+            MmuNotifiers.unregister(r, mm);
         }
     }
 
@@ -58,9 +60,9 @@ class InvalidationTest extends NotifierTestBase {
         Recorder a = reg(mm, "a", ops);
         Recorder b = reg(mm, "b", ops);
         MmuNotifierRange r = new MmuNotifierRange(mm, 0, 4096, MmuNotifierEvent.CLEAR, false);
-        MmuNotifier.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeStart(r);
         assertThat(r.blockable()).isTrue();
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(events).containsExactly("b:start", "a:start", "b:range", "b:end", "a:range", "a:end");
         assertThat(a.open.get()).isZero();
         assertThat(b.open.get()).isZero();
@@ -72,18 +74,18 @@ class InvalidationTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         Recorder a = reg(mm, "a", new Logging("l"));
         MmuNotifierRange r = range(mm);
-        assertThatThrownBy(() -> MmuNotifier.invalidateRangeEnd(r))
+        assertThatThrownBy(() -> PrimaryMmu.invalidateRangeEnd(r))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("never started");
-        MmuNotifier.invalidateRangeStart(r);
-        assertThatThrownBy(() -> MmuNotifier.invalidateRangeStart(r))
+        PrimaryMmu.invalidateRangeStart(r);
+        assertThatThrownBy(() -> PrimaryMmu.invalidateRangeStart(r))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("already started");
-        MmuNotifier.invalidateRangeEnd(r);
-        assertThatThrownBy(() -> MmuNotifier.invalidateRangeEnd(r))
+        PrimaryMmu.invalidateRangeEnd(r);
+        assertThatThrownBy(() -> PrimaryMmu.invalidateRangeEnd(r))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("already ended");
         assertThat(a.starts.get()).isEqualTo(1);
         assertThat(a.ends.get()).isEqualTo(1);
-        MmuNotifier.invalidateRangeStart(r); // an ended range may be started again
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r); // an ended range may be started again
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(a.ends.get()).isEqualTo(2);
         unregisterAll(mm, a);
     }
@@ -93,13 +95,13 @@ class InvalidationTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         long gps = NotifierDomain.SRCU.gracePeriodsCompleted();
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        assertThat(MmuNotifier.invalidateRangeStartNonblock(range(mm))).isTrue();
-        MmuNotifier.invalidateRange(mm, 0, 4096);
-        assertThat(MmuNotifier.clearFlushYoung(mm, 0, 4096)).isFalse();
-        assertThat(MmuNotifier.clearYoung(mm, 0, 4096)).isFalse();
-        assertThat(MmuNotifier.testYoung(mm, 0)).isFalse();
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        assertThat(PrimaryMmu.invalidateRangeStartNonblock(range(mm))).isTrue();
+        PrimaryMmu.invalidateRange(mm, 0, 4096);
+        assertThat(PrimaryMmu.clearFlushYoung(mm, 0, 4096)).isFalse();
+        assertThat(PrimaryMmu.clearYoung(mm, 0, 4096)).isFalse();
+        assertThat(PrimaryMmu.testYoung(mm, 0)).isFalse();
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(mm.hasNotifiers()).isFalse();
         assertThat(mm.subscriptions).isNull();
         assertThat(NotifierDomain.SRCU.gracePeriodsCompleted()).isEqualTo(gps);
@@ -119,12 +121,12 @@ class InvalidationTest extends NotifierTestBase {
         Recorder b = reg(mm, "b", ops);
         Recorder c = reg(mm, "c", ops);
         MmuNotifierRange r = range(mm);
-        assertThat(MmuNotifier.invalidateRangeStartNonblock(r)).isFalse();
+        assertThat(PrimaryMmu.invalidateRangeStartNonblock(r)).isFalse();
         assertThat(r.blockable()).isFalse();
         // 5.4 called no end at all here; 5.12 (c2655835fd8c) ends the starts that succeeded.
         assertThat(events).containsExactly("c:start(nb)", "b:start(nb)", "a:start(nb)", "c:end", "a:end");
         assertThat(List.of(a, b, c)).allSatisfy(n -> assertThat(n.open.get()).isZero());
-        MmuNotifier.invalidateRangeEnd(r); // the caller must not end it; if it does, nothing happens
+        PrimaryMmu.invalidateRangeEnd(r); // the caller must not end it; if it does, nothing happens
         assertThat(b.ends.get()).isZero();
         assertThat(events).hasSize(5);
         unregisterAll(mm, a, b, c);
@@ -139,8 +141,7 @@ class InvalidationTest extends NotifierTestBase {
             void onEnd(Recorder mn, MmuNotifierRange range) {
                 super.onEnd(mn, range);
                 try {
-                    mm.mmapReadLock();
-                    mm.mmapReadUnlock();
+                    OTHER_DOMAIN.synchronize(); // a blocking call of another library on the same thread
                 } catch (Throwable t) {
                     inEnd.set(t);
                 }
@@ -148,11 +149,13 @@ class InvalidationTest extends NotifierTestBase {
         };
         Recorder a = reg(mm, "a", ops);
         MmuNotifierRange r = range(mm);
-        assertThat(MmuNotifier.invalidateRangeStartNonblock(r)).isTrue();
-        MmuNotifier.invalidateRangeEnd(r);
+        assertThat(PrimaryMmu.invalidateRangeStartNonblock(r)).isTrue();
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(events).containsExactly("a:start(nb)", "a:range", "a:end");
         assertThat(inEnd.get()).as("B-30: the end of a non-blockable range is bracketed by non_block")
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("non-blockable");
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("called from the invalidateRangeEnd callback on Recorder(a)")
+                .hasMessageContaining("must not sleep");
         unregisterAll(mm, a);
     }
 
@@ -169,8 +172,8 @@ class InvalidationTest extends NotifierTestBase {
         };
         Recorder a = reg(mm, "a", ops);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(events).containsExactly("a:start", "a:range", "a:end");
         unregisterAll(mm, a);
     }
@@ -181,9 +184,9 @@ class InvalidationTest extends NotifierTestBase {
         Logging ops = new Logging("l");
         Recorder a = reg(mm, "a", ops);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeStart(r);
         Recorder late = reg(mm, "late", ops);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(late.ends.get()).isZero();
         assertThat(late.violationsSnapshot()).isEmpty();
         assertThat(a.ends.get()).isEqualTo(1);
@@ -196,22 +199,22 @@ class InvalidationTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         Recorder.Ops ops = new Recorder.Ops("nc");
         Recorder a = new Recorder("a", ops);
-        MmuNotifier.register(a, mm);
+        MmuNotifiers.register(a, mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeStart(r);
         Recorder late = new Recorder("late", ops);
-        MmuNotifier.register(late, mm);
+        MmuNotifiers.register(late, mm);
         int idx = NotifierDomain.SRCU.readLock();
         try {
             for (MmuNotifier mn : mm.subscriptions.list) { // the broken end
-                MmuNotifier.ops(mn).invalidateRangeEnd(mn, r);
+                Dispatch.ops(mn).invalidateRangeEnd(mn, r);
             }
         } finally {
             NotifierDomain.SRCU.readUnlock(idx);
         }
         assertThat(late.violationsSnapshot()).containsExactly("end without start on late");
-        MmuNotifier.unregister(a, mm);
-        MmuNotifier.unregister(late, mm);
+        MmuNotifiers.unregister(a, mm);
+        MmuNotifiers.unregister(late, mm);
     }
 
     @Test
@@ -221,12 +224,12 @@ class InvalidationTest extends NotifierTestBase {
         Recorder a = reg(mm, "a", ops);
         Recorder b = reg(mm, "b", ops);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(events.subList(2, 6)).containsExactly("b:range", "b:end", "a:range", "a:end");
         events.clear();
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeOnlyEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeOnlyEnd(r);
         assertThat(events).containsExactly("b:start", "a:start", "b:end", "a:end");
         unregisterAll(mm, a, b);
     }
@@ -241,7 +244,7 @@ class InvalidationTest extends NotifierTestBase {
             }
         };
         Recorder a = reg(mm, "a", ops);
-        Recorder got = MmuNotifier.get(ops, mm);
+        Recorder got = MmuNotifiers.get(ops, mm);
         assertThat(got).isSameAs(a);
         Recorder.Ops other = new Logging("o") {
             @Override
@@ -249,14 +252,14 @@ class InvalidationTest extends NotifierTestBase {
                 return track(new Recorder("g", this));
             }
         };
-        Recorder g = MmuNotifier.get(other, mm);
+        Recorder g = MmuNotifiers.get(other, mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.put(g); // last put: unlinked between start and end
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        MmuNotifiers.put(g); // last put: unlinked between start and end
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(events).containsExactly("g:start", "a:start", "a:range", "a:end");
-        MmuNotifier.put(got);
-        MmuNotifier.unregister(a, mm);
+        MmuNotifiers.put(got);
+        MmuNotifiers.unregister(a, mm);
     }
 
     @Test
@@ -265,7 +268,7 @@ class InvalidationTest extends NotifierTestBase {
         Logging ops = new Logging("l");
         Recorder a = reg(mm, "a", ops);
         Recorder b = reg(mm, "b", ops);
-        MmuNotifier.invalidateRange(mm, 0x1000, 0x3000);
+        PrimaryMmu.invalidateRange(mm, 0x1000, 0x3000);
         assertThat(events).containsExactly("b:range", "a:range");
         unregisterAll(mm, a, b);
     }
@@ -306,16 +309,16 @@ class InvalidationTest extends NotifierTestBase {
         Young old = new Young(YOUNG_OPS, false);
         Young yes = new Young(YOUNG_OPS, true);
         Young newest = new Young(YOUNG_OPS, false);
-        MmuNotifier.register(old, mm);
-        MmuNotifier.register(yes, mm);
-        MmuNotifier.register(newest, mm);
-        assertThat(MmuNotifier.clearFlushYoung(mm, 0, 4096)).isTrue();
-        assertThat(MmuNotifier.clearYoung(mm, 0, 4096)).isTrue();
+        MmuNotifiers.register(old, mm);
+        MmuNotifiers.register(yes, mm);
+        MmuNotifiers.register(newest, mm);
+        assertThat(PrimaryMmu.clearFlushYoung(mm, 0, 4096)).isTrue();
+        assertThat(PrimaryMmu.clearYoung(mm, 0, 4096)).isTrue();
         assertThat(List.of(old.calls, yes.calls, newest.calls)).containsExactly(2, 2, 2);
-        MmuNotifier.unregister(yes, mm);
-        assertThat(MmuNotifier.clearYoung(mm, 0, 4096)).isFalse();
-        MmuNotifier.unregister(old, mm);
-        MmuNotifier.unregister(newest, mm);
+        MmuNotifiers.unregister(yes, mm);
+        assertThat(PrimaryMmu.clearYoung(mm, 0, 4096)).isFalse();
+        MmuNotifiers.unregister(old, mm);
+        MmuNotifiers.unregister(newest, mm);
     }
 
     @Test
@@ -324,14 +327,14 @@ class InvalidationTest extends NotifierTestBase {
         Young old = new Young(YOUNG_OPS, true);
         Young yes = new Young(YOUNG_OPS, true);
         Young newest = new Young(YOUNG_OPS, false);
-        MmuNotifier.register(old, mm);
-        MmuNotifier.register(yes, mm);
-        MmuNotifier.register(newest, mm);
-        assertThat(MmuNotifier.testYoung(mm, 0x1000)).isTrue();
+        MmuNotifiers.register(old, mm);
+        MmuNotifiers.register(yes, mm);
+        MmuNotifiers.register(newest, mm);
+        assertThat(PrimaryMmu.testYoung(mm, 0x1000)).isTrue();
         assertThat(List.of(newest.calls, yes.calls, old.calls)).containsExactly(1, 1, 0);
-        MmuNotifier.unregister(old, mm);
-        MmuNotifier.unregister(yes, mm);
-        MmuNotifier.unregister(newest, mm);
+        MmuNotifiers.unregister(old, mm);
+        MmuNotifiers.unregister(yes, mm);
+        MmuNotifiers.unregister(newest, mm);
     }
 
     @Test
@@ -347,12 +350,12 @@ class InvalidationTest extends NotifierTestBase {
         };
         Young a = new Young(ops, false);
         Young b = new Young(ops, true);
-        MmuNotifier.register(a, mm);
-        MmuNotifier.register(b, mm);
-        MmuNotifier.changePte(mm, 0x2000, 7);
+        MmuNotifiers.register(a, mm);
+        MmuNotifiers.register(b, mm);
+        PrimaryMmu.changePte(mm, 0x2000, 7);
         assertThat(seen).containsExactly("true@2000=7", "false@2000=7");
-        MmuNotifier.unregister(a, mm);
-        MmuNotifier.unregister(b, mm);
+        MmuNotifiers.unregister(a, mm);
+        MmuNotifiers.unregister(b, mm);
     }
 
     @Test
@@ -375,11 +378,11 @@ class InvalidationTest extends NotifierTestBase {
         Recorder a = reg(mm, "a", new Recorder.Ops("plain"));
         MmuNotifierRange outer = range(mm);
         MmuNotifierRange inner = range(mm);
-        MmuNotifier.invalidateRangeStart(outer);
-        MmuNotifier.invalidateRangeStart(inner);
+        PrimaryMmu.invalidateRangeStart(outer);
+        PrimaryMmu.invalidateRangeStart(inner);
         assertThat(a.open.get()).isEqualTo(2);
-        MmuNotifier.invalidateRangeEnd(inner);
-        MmuNotifier.invalidateRangeEnd(outer);
+        PrimaryMmu.invalidateRangeEnd(inner);
+        PrimaryMmu.invalidateRangeEnd(outer);
 
         int n = 4;
         CyclicBarrier together = new CyclicBarrier(n);
@@ -389,10 +392,10 @@ class InvalidationTest extends NotifierTestBase {
             ws.add(new Worker("pair-" + i, () -> {
                 MmuNotifierRange r = range(mm);
                 together.await();
-                MmuNotifier.invalidateRangeStart(r);
+                PrimaryMmu.invalidateRangeStart(r);
                 allStarted.countDown();
                 allStarted.await(); // every pair is open at once
-                MmuNotifier.invalidateRangeEnd(r);
+                PrimaryMmu.invalidateRangeEnd(r);
             }));
         }
         for (Worker w : ws) {
@@ -425,12 +428,12 @@ class InvalidationTest extends NotifierTestBase {
         Recorder b = reg(mm, "b", ops);
         Recorder c = reg(mm, "c", ops);
         MmuNotifierRange r = range(mm);
-        assertThatThrownBy(() -> MmuNotifier.invalidateRangeStart(r)).isSameAs(first)
+        assertThatThrownBy(() -> PrimaryMmu.invalidateRangeStart(r)).isSameAs(first)
                 .satisfies(t -> assertThat(t.getSuppressed()).containsExactly(second));
         assertThat(events).containsExactly("c:start", "b:start", "a:start", "b:end");
         assertThat(NotifierDomain.SRCU.readLockHeld()).as("the read section ended").isFalse();
         assertThat(mm.subscriptions.list).containsExactly(c, b, a);
-        MmuNotifier.invalidateRangeEnd(r); // a caller's finally block: harmless
+        PrimaryMmu.invalidateRangeEnd(r); // a caller's finally block: harmless
         assertThat(events).hasSize(4);
         unregisterAll(mm, a, b, c);
     }
@@ -451,12 +454,12 @@ class InvalidationTest extends NotifierTestBase {
         Recorder a = reg(mm, "a", ops);
         Recorder b = reg(mm, "b", ops);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        assertThatThrownBy(() -> MmuNotifier.invalidateRangeEnd(r)).isSameAs(boom);
+        PrimaryMmu.invalidateRangeStart(r);
+        assertThatThrownBy(() -> PrimaryMmu.invalidateRangeEnd(r)).isSameAs(boom);
         assertThat(events).containsExactly("b:start", "a:start", "b:range", "b:end", "a:range", "a:end");
         assertThat(NotifierDomain.SRCU.readLockHeld()).isFalse();
-        assertThatThrownBy(() -> MmuNotifier.invalidateRangeEnd(r)).hasMessageContaining("already ended");
-        assertThat(NotifierDomain.CONTEXT.get().nonBlock).isZero();
+        assertThatThrownBy(() -> PrimaryMmu.invalidateRangeEnd(r)).hasMessageContaining("already ended");
+        assertThat(org.mmunotifier.srcu.ExecutionContext.current().depth()).isZero();
         unregisterAll(mm, a, b);
     }
 
@@ -470,9 +473,9 @@ class InvalidationTest extends NotifierTestBase {
             }
         };
         Recorder a = reg(mm, "a", ops);
-        assertThatThrownBy(() -> MmuNotifier.invalidateRangeStartNonblock(range(mm)))
+        assertThatThrownBy(() -> PrimaryMmu.invalidateRangeStartNonblock(range(mm)))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThat(NotifierDomain.CONTEXT.get().nonBlock).isZero();
+        assertThat(org.mmunotifier.srcu.ExecutionContext.current().depth()).isZero();
         mm.mmapReadLock(); // blocking methods work again
         mm.mmapReadUnlock();
         unregisterAll(mm, a);

@@ -10,12 +10,23 @@ import org.junit.jupiter.api.Test;
 
 /** B-36 .. B-38: list locking, mm_count pairing, what callbacks may call. */
 class LockingContextTest extends NotifierTestBase {
+    private static final org.mmunotifier.srcu.Srcu OTHER_DOMAIN = new org.mmunotifier.srcu.Srcu("other");
+    private static final List<MmStruct> LEFT_TO_EXIT = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    @org.junit.jupiter.api.AfterEach
+    void exitWhatTheCallbacksCouldNot() {
+        synchronized (LEFT_TO_EXIT) {
+            LEFT_TO_EXIT.forEach(MmStruct::mmput);
+            LEFT_TO_EXIT.clear();
+        }
+    }
 
     @Test
-    void B36_aWalkInProgress_usesItsSnapshot_whileTheListChangesUnderIt() {
+    void B36_aWalkInProgress_usesItsSnapshot_whileTheListChangesUnderIt() throws Exception {
         MmStruct mm = new MmStruct();
-        List<String> called = new ArrayList<>();
-        Recorder[] added = new Recorder[1];
+        List<String> called = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.CountDownLatch inWalk = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch proceed = gate();
         Recorder.Ops ops = new Recorder.Ops("snap") {
             @Override
             public Recorder allocNotifier(MmStruct m) {
@@ -25,29 +36,46 @@ class LockingContextTest extends NotifierTestBase {
             @Override
             boolean onStart(Recorder mn, MmuNotifierRange range) {
                 called.add(mn.name);
-                if (mn.name.equals("newest")) {
-                    MmuNotifier.put(mn.mm().subscriptions.list[1]); // last put of "old", mid-walk
-                    added[0] = track(new Recorder("added", this));
-                    MmuNotifier.register(added[0], mn.mm()); // a registration mid-walk
+                if (mn.name.equals("newest")) { // hold the walk here while the list changes
+                    inWalk.countDown();
+                    await(proceed);
                 }
                 return true;
             }
         };
-        Recorder old = MmuNotifier.get(ops, mm);
+        Recorder old = MmuNotifiers.get(ops, mm);
         Recorder newest = track(new Recorder("newest", ops));
-        MmuNotifier.register(newest, mm);
+        MmuNotifiers.register(newest, mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
+        Worker walker = new Worker("walker", () -> {
+            PrimaryMmu.invalidateRangeStart(r);
+            PrimaryMmu.invalidateRangeEnd(r);
+        });
+        await(inWalk);
+        MmuNotifiers.put(old);                   // the last put of "old", mid-walk
+        Recorder added = track(new Recorder("added", ops));
+        MmuNotifiers.register(added, mm);        // a registration mid-walk
+        proceed.countDown();
+        walker.joinChecked();
         assertThat(called).as("the put notifier is still called; the new one is not").containsExactly("newest", "old");
-        MmuNotifier.invalidateRangeEnd(r);
         assertThat(old.ends.get()).as("unlinked before the end").isZero();
-        assertThat(added[0].ends.get()).as("registered after the start").isZero();
+        assertThat(added.ends.get()).as("registered after the start").isZero();
         assertThat(newest.ends.get()).isEqualTo(1);
-        assertThat(mm.subscriptions.list).containsExactly(added[0], newest);
-        MmuNotifier.unregister(newest, mm);
-        MmuNotifier.unregister(added[0], mm);
-        MmuNotifier.synchronize();
+        assertThat(mm.subscriptions.list).containsExactly(added, newest);
+        MmuNotifiers.unregister(newest, mm);
+        MmuNotifiers.unregister(added, mm);
+        MmuNotifiers.synchronize();
         assertThat(old.frees.get()).isEqualTo(1);
+    }
+
+    static void await(java.util.concurrent.CountDownLatch l) {
+        try {
+            if (!l.await(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                throw new AssertionError("latch not reached");
+            }
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
     }
 
     @Test
@@ -60,7 +88,7 @@ class LockingContextTest extends NotifierTestBase {
             }
         };
         Recorder reg = track(new Recorder("reg", ops));
-        MmuNotifier.register(reg, mm);
+        MmuNotifiers.register(reg, mm);
         assertThat(mm.count()).as("register: mmgrab").isEqualTo(2);
         Recorder.Ops other = new Recorder.Ops("other") {
             @Override
@@ -68,22 +96,22 @@ class LockingContextTest extends NotifierTestBase {
                 return track(super.allocNotifier(m));
             }
         };
-        Recorder g = MmuNotifier.get(other, mm);
+        Recorder g = MmuNotifiers.get(other, mm);
         assertThat(mm.count()).as("get with alloc: mmgrab").isEqualTo(3);
-        MmuNotifier.get(other, mm);
+        MmuNotifiers.get(other, mm);
         assertThat(mm.count()).as("get that finds: nothing").isEqualTo(3);
-        MmuNotifier.put(g);
+        MmuNotifiers.put(g);
         assertThat(mm.count()).as("put that is not the last: nothing").isEqualTo(3);
         int idx = NotifierDomain.SRCU.readLock();
         try {
-            MmuNotifier.put(g);
+            MmuNotifiers.put(g);
             assertThat(mm.count()).as("last put: mmdrop only after the grace period").isEqualTo(3);
         } finally {
             NotifierDomain.SRCU.readUnlock(idx);
         }
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mm.count()).isEqualTo(2);
-        MmuNotifier.unregister(reg, mm);
+        MmuNotifiers.unregister(reg, mm);
         assertThat(mm.count()).as("unregister: mmdrop").isEqualTo(1);
     }
 
@@ -91,25 +119,44 @@ class LockingContextTest extends NotifierTestBase {
     private static Map<String, String> callEverything(Recorder mn, MmStruct mm, Recorder.Ops ops) {
         Map<String, String> out = new LinkedHashMap<>();
         Map<String, Runnable> calls = new LinkedHashMap<>();
-        calls.put("synchronize", MmuNotifier::synchronize);
-        calls.put("unregister", () -> MmuNotifier.unregister(mn, mm));
-        calls.put("get", () -> MmuNotifier.get(ops, mm));
-        calls.put("getLocked", () -> MmuNotifier.getLocked(ops, mm));
-        calls.put("register", () -> MmuNotifier.register(new Recorder("x", ops), mm));
-        calls.put("registerLocked", () -> MmuNotifier.registerLocked(new Recorder("x", ops), mm));
+        calls.put("synchronize", MmuNotifiers::synchronize);
+        calls.put("unregister", () -> MmuNotifiers.unregister(mn, mm));
+        calls.put("get", () -> MmuNotifiers.get(ops, mm));
+        calls.put("getLocked", () -> MmuNotifiers.getLocked(ops, mm));
+        calls.put("register", () -> MmuNotifiers.register(new Recorder("x", ops), mm));
+        calls.put("registerLocked", () -> MmuNotifiers.registerLocked(new Recorder("x", ops), mm));
         calls.put("mmapWriteLock", mm::mmapWriteLock);
         calls.put("mmapReadLock", mm::mmapReadLock);
-        calls.put("blockable start", () -> MmuNotifier.invalidateRangeStart(range(mm)));
+        calls.put("blockable start", () -> PrimaryMmu.invalidateRangeStart(range(mm)));
+        calls.put("Srcu.synchronize", OTHER_DOMAIN::synchronize);
+        calls.put("Srcu.barrier", OTHER_DOMAIN::barrier);
+        calls.put("last mmput", () -> {
+            MmStruct other = new MmStruct();
+            try {
+                other.mmput();
+            } finally {
+                if (other.users() == 1) { // refused, as it must be: drop it outside the callback later
+                    LEFT_TO_EXIT.add(other);
+                }
+            }
+        });
         for (Map.Entry<String, Runnable> e : calls.entrySet()) {
             try {
                 e.getValue().run();
                 out.put(e.getKey(), "returned");
             } catch (IllegalStateException ex) {
-                out.put(e.getKey(), ex.getMessage().contains("non-blockable") ? "non-blockable"
-                        : ex.getMessage().contains("callback") ? "callback" : ex.getMessage());
+                out.put(e.getKey(), classify(ex));
             }
         }
         return out;
+    }
+
+    /** Which rule refused a call: atomic context, the mmap-lock order, or waiting for itself. */
+    static String classify(IllegalStateException ex) {
+        String m = ex.getMessage();
+        return m.contains("must not sleep") ? "atomic"
+                : m.contains("no MMU-notifier callback may take an mmap lock") ? "lock order"
+                : m.contains("would deadlock") ? "waits for itself" : m;
     }
 
     @Test
@@ -130,27 +177,30 @@ class LockingContextTest extends NotifierTestBase {
                 return true;
             }
         };
-        Recorder mn = MmuNotifier.get(ops, mm);
-        Recorder ref = MmuNotifier.get(ops, mm);
+        Recorder mn = MmuNotifiers.get(ops, mm);
+        Recorder ref = MmuNotifiers.get(ops, mm);
         MmuNotifierRange r = range(mm);
-        assertThat(MmuNotifier.invalidateRangeStartNonblock(r)).isTrue();
-        assertThat(outcome).containsEntry("synchronize", "non-blockable")
-                .containsEntry("unregister", "non-blockable")
-                .containsEntry("get", "non-blockable")
-                .containsEntry("getLocked", "non-blockable")
-                .containsEntry("register", "non-blockable")
-                .containsEntry("registerLocked", "non-blockable")
-                .containsEntry("mmapWriteLock", "non-blockable")
-                .containsEntry("mmapReadLock", "non-blockable")
-                .containsEntry("blockable start", "non-blockable")
-                .hasSize(9);
+        assertThat(PrimaryMmu.invalidateRangeStartNonblock(r)).isTrue();
+        assertThat(outcome).containsEntry("synchronize", "atomic")
+                .containsEntry("unregister", "atomic")
+                .containsEntry("get", "atomic")
+                .containsEntry("getLocked", "atomic")
+                .containsEntry("register", "atomic")
+                .containsEntry("registerLocked", "atomic")
+                .containsEntry("mmapWriteLock", "lock order")
+                .containsEntry("mmapReadLock", "lock order")
+                .containsEntry("blockable start", "atomic")
+                .containsEntry("Srcu.synchronize", "atomic")
+                .containsEntry("Srcu.barrier", "atomic")
+                .containsEntry("last mmput", "atomic")
+                .hasSize(12);
         assertThat(mn.users).as("nothing changed").isEqualTo(2);
         assertThat(mm.subscriptions.list).containsExactly(mn);
-        assertThat(NotifierDomain.CONTEXT.get().nonBlock).isZero();
+        assertThat(org.mmunotifier.srcu.ExecutionContext.current().depth()).isZero();
         assertThat(mn.open.get()).as("the refused nested start left nothing open").isEqualTo(1);
-        MmuNotifier.invalidateRangeEnd(r);
-        MmuNotifier.put(ref);
-        MmuNotifier.put(mn);
+        PrimaryMmu.invalidateRangeEnd(r);
+        MmuNotifiers.put(ref);
+        MmuNotifiers.put(mn);
     }
 
     @Test
@@ -164,41 +214,42 @@ class LockingContextTest extends NotifierTestBase {
 
             @Override
             boolean onStart(Recorder mn, MmuNotifierRange range) {
-                MmuNotifier.put(mn);
+                MmuNotifiers.put(mn);
                 return true;
             }
         };
-        Recorder mn = MmuNotifier.get(ops, mm);
+        Recorder mn = MmuNotifiers.get(ops, mm);
         MmuNotifierRange r = range(mm);
-        assertThat(MmuNotifier.invalidateRangeStartNonblock(r)).isTrue();
-        MmuNotifier.invalidateRangeEnd(r);
-        MmuNotifier.synchronize();
+        assertThat(PrimaryMmu.invalidateRangeStartNonblock(r)).isTrue();
+        PrimaryMmu.invalidateRangeEnd(r);
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mn.ends.get()).isZero();
     }
 
     @Test
-    void B38_inABlockableCallback_waitingForTheDomainFails_butLocksMayBeTaken() {
+    void B38_inABlockableCallback_waitingForTheDomainAndTakingAnyMmapLockFail_butOtherBlockingCallsWork() {
         MmStruct mm = new MmStruct();
+        MmStruct otherMm = new MmStruct();
         Map<String, String> outcome = new LinkedHashMap<>();
         Recorder.Ops ops = new Recorder.Ops("blk") {
             @Override
             boolean onStart(Recorder mn, MmuNotifierRange range) {
                 if (outcome.isEmpty()) {
                     Map<String, Runnable> calls = new LinkedHashMap<>();
-                    calls.put("synchronize", MmuNotifier::synchronize);
-                    calls.put("unregister", () -> MmuNotifier.unregister(mn, mm));
-                    calls.put("mmapReadLock", () -> {
-                        mm.mmapReadLock();
-                        mm.mmapReadUnlock();
-                    });
+                    calls.put("synchronize", MmuNotifiers::synchronize);
+                    calls.put("unregister", () -> MmuNotifiers.unregister(mn, mm));
+                    calls.put("mmapReadLock", mm::mmapReadLock);
+                    calls.put("mmapWriteLock", mm::mmapWriteLock);
+                    calls.put("mmapReadLock of another mm", otherMm::mmapReadLock);
+                    calls.put("get (takes the mmap lock)", () -> MmuNotifiers.get(this, otherMm));
+                    calls.put("Srcu.synchronize of another domain", OTHER_DOMAIN::synchronize);
                     for (Map.Entry<String, Runnable> e : calls.entrySet()) {
                         try {
                             e.getValue().run();
                             outcome.put(e.getKey(), "returned");
                         } catch (IllegalStateException ex) {
-                            outcome.put(e.getKey(), ex.getMessage().contains("from an MMU-notifier callback")
-                                    ? "callback" : ex.getMessage());
+                            outcome.put(e.getKey(), classify(ex));
                         }
                     }
                 }
@@ -206,14 +257,28 @@ class LockingContextTest extends NotifierTestBase {
             }
         };
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
+        // B-38 and the lock-order rule: the kernel's lockdep reports an mmap lock taken in any
+        // callback, blockable or not (registration primes fs_reclaim -> invalidate_range_start).
         assertThat(outcome).containsExactly(
-                Map.entry("synchronize", "callback"),
-                Map.entry("unregister", "callback"),
-                Map.entry("mmapReadLock", "returned"));
-        MmuNotifier.unregister(mn, mm);
+                Map.entry("synchronize", "waits for itself"),
+                Map.entry("unregister", "waits for itself"),
+                Map.entry("mmapReadLock", "lock order"),
+                Map.entry("mmapWriteLock", "lock order"),
+                Map.entry("mmapReadLock of another mm", "lock order"),
+                Map.entry("get (takes the mmap lock)", "lock order"),
+                Map.entry("Srcu.synchronize of another domain", "returned"));
+        assertThat(mm.subscriptions.list).as("nothing changed").containsExactly(mn);
+        assertThat(otherMm.hasNotifiers()).as("the refused get registered nothing").isFalse();
+        assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
+        mm.mmapWriteLock(); // the refusals left both locks free
+        mm.mmapWriteUnlock();
+        otherMm.mmapWriteLock();
+        otherMm.mmapWriteUnlock();
+        MmuNotifiers.unregister(mn, mm);
+        otherMm.mmput();
     }
 }

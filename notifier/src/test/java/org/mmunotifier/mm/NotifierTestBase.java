@@ -8,10 +8,11 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
+import org.mmunotifier.srcu.ExecutionContext;
 
 /**
  * Invariants checked after every test: the shared SRCU domain has no open read section and no
- * pending callback after {@link MmuNotifier#synchronize()}, and no tracked notifier saw a
+ * pending callback after {@link MmuNotifiers#synchronize()}, and no tracked notifier saw a
  * callback after its free or was freed twice.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -50,12 +51,12 @@ abstract class NotifierTestBase {
 
     @AfterEach
     void checkInvariants() throws InterruptedException {
-        MmuNotifier.usersLimit = Integer.MAX_VALUE;
+        MmuNotifiers.usersLimit = Integer.MAX_VALUE;
         synchronized (gates) {
             gates.forEach(CountDownLatch::countDown);
         }
         // Bounded: a callback stuck in a failed test must fail this check, not hang the suite.
-        Thread sync = new Thread(MmuNotifier::synchronize, "invariant-synchronize");
+        Thread sync = new Thread(MmuNotifiers::synchronize, "invariant-synchronize");
         sync.setDaemon(true);
         sync.start();
         sync.join(TimeUnit.SECONDS.toMillis(20));
@@ -69,10 +70,7 @@ abstract class NotifierTestBase {
                 assertThat(r.frees.get()).as("frees of " + r).isLessThanOrEqualTo(1);
             }
         }
-        NotifierDomain.Context c = NotifierDomain.CONTEXT.get();
-        assertThat(c.nonBlock).isZero();
-        assertThat(NotifierDomain.NON_BLOCK_THREADS.get()).as("threads left in non-blockable context").isZero();
-        assertThat(c.inFree).isZero();
+        assertThat(ExecutionContext.current().depth()).as("callback frames left open on the test thread").isZero();
     }
 
     static MmuNotifierRange range(MmStruct mm) {

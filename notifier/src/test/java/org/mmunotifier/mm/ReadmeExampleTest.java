@@ -41,7 +41,7 @@ class ReadmeExampleTest extends NotifierTestBase {
         int unmaps;
 
         Buffer(MmStruct mm) {
-            mirror = MmuNotifier.get(MIRROR_OPS, mm);  // shares the subscription
+            mirror = MmuNotifiers.get(MIRROR_OPS, mm);  // shares the subscription
             mirror.buffers.add(this);
         }
 
@@ -52,7 +52,7 @@ class ReadmeExampleTest extends NotifierTestBase {
         @Override
         public void close() {
             mirror.buffers.remove(this);
-            MmuNotifier.put(mirror);                  // the last put frees it, later
+            MmuNotifiers.put(mirror);                  // the last put frees it, later
         }
     }
     // ---- README example ends ----
@@ -65,13 +65,13 @@ class ReadmeExampleTest extends NotifierTestBase {
         assertThat(a.mirror).isSameAs(b.mirror);
 
         MmuNotifierRange range = new MmuNotifierRange(mm, 0x1000, 0x2000, MmuNotifierEvent.UNMAP);
-        MmuNotifier.invalidateRangeStart(range);
-        MmuNotifier.invalidateRangeEnd(range);
+        PrimaryMmu.invalidateRangeStart(range);
+        PrimaryMmu.invalidateRangeEnd(range);
         assertThat(a.unmaps + b.unmaps).isEqualTo(2);
 
         a.close();
         b.close();
-        MmuNotifier.synchronize();                    // module shutdown
+        MmuNotifiers.synchronize();                    // module shutdown
         assertThat(a.mirror.freed).isTrue();
         assertThat(mm.count()).isEqualTo(1);
         mm.mmput();

@@ -13,11 +13,11 @@ class RegistrationTest extends NotifierTestBase {
     void B1_registerLocked_requiresMmapWriteLockOfCallingThread() {
         MmStruct mm = new MmStruct();
         Recorder mn = track(new Recorder("a", ops));
-        assertThatThrownBy(() -> MmuNotifier.registerLocked(mn, mm))
+        assertThatThrownBy(() -> MmuNotifiers.registerLocked(mn, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("mmap lock");
         mm.mmapReadLock();
         try {
-            assertThatThrownBy(() -> MmuNotifier.registerLocked(mn, mm))
+            assertThatThrownBy(() -> MmuNotifiers.registerLocked(mn, mm))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("for write");
         } finally {
             mm.mmapReadUnlock();
@@ -27,12 +27,12 @@ class RegistrationTest extends NotifierTestBase {
 
         mm.mmapWriteLock();
         try {
-            MmuNotifier.registerLocked(mn, mm);
+            MmuNotifiers.registerLocked(mn, mm);
         } finally {
             mm.mmapWriteUnlock();
         }
         assertThat(mn.linked).isTrue();
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
     }
 
     @Test
@@ -45,10 +45,10 @@ class RegistrationTest extends NotifierTestBase {
             }
         };
         Recorder mn = track(new Recorder("a", checking));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
         assertThat(mn.linked).isTrue();
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
     }
 
     @Test
@@ -57,7 +57,7 @@ class RegistrationTest extends NotifierTestBase {
         mm.mmgrab();
         mm.mmput(); // exit: users 0
         Recorder mn = track(new Recorder("a", ops));
-        assertThatThrownBy(() -> MmuNotifier.register(mn, mm))
+        assertThatThrownBy(() -> MmuNotifiers.register(mn, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("no users");
         assertThat(mn.linked).isFalse();
         assertThat(mm.count()).isEqualTo(1);
@@ -68,14 +68,14 @@ class RegistrationTest extends NotifierTestBase {
     void B1_theLinkItselfRechecksUsers_soExitCannotLeaveANotifierLinked() {
         MmStruct mm = new MmStruct();
         Recorder first = track(new Recorder("first", ops));
-        MmuNotifier.register(first, mm); // creates the subscriptions
+        MmuNotifiers.register(first, mm); // creates the subscriptions
         mm.mmgrab();
         mm.mmput(); // exit: users 0, first released and unlinked
         Recorder late = track(new Recorder("late", ops));
         assertThat(mm.subscriptions.link(late, mm)).as("the check under the list lock").isFalse();
         assertThat(late.linked).isFalse();
         assertThat(mm.subscriptions.list).isEmpty();
-        MmuNotifier.unregister(first, mm);
+        MmuNotifiers.unregister(first, mm);
         mm.mmdrop();
         assertThat(mm.isDestroyed()).isTrue();
     }
@@ -86,7 +86,7 @@ class RegistrationTest extends NotifierTestBase {
         Recorder mn = track(new Recorder("a", ops));
         Thread.currentThread().interrupt();
         try {
-            assertThatThrownBy(() -> MmuNotifier.register(mn, mm)).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> MmuNotifiers.register(mn, mm)).isInstanceOf(IllegalStateException.class);
         } finally {
             Thread.interrupted();
         }
@@ -94,9 +94,9 @@ class RegistrationTest extends NotifierTestBase {
         assertThat(mn.linked).isFalse();
         // the port then clears the user again, so that a stray put or unregister cannot mmdrop
         assertThat(mn.users).isZero();
-        assertThatThrownBy(() -> MmuNotifier.put(mn)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> MmuNotifiers.put(mn)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("never registered");
-        assertThatThrownBy(() -> MmuNotifier.unregister(mn, mm)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> MmuNotifiers.unregister(mn, mm)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("not registered");
         assertThat(mm.count()).isEqualTo(1);
     }
@@ -107,14 +107,14 @@ class RegistrationTest extends NotifierTestBase {
         assertThat(mm.hasNotifiers()).isFalse();
         assertThat(mm.subscriptions).isNull();
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         Subscriptions s = mm.subscriptions;
         assertThat(mm.hasNotifiers()).isTrue();
         Recorder second = track(new Recorder("b", ops));
-        MmuNotifier.register(second, mm);
+        MmuNotifiers.register(second, mm);
         assertThat(mm.subscriptions).isSameAs(s);
-        MmuNotifier.unregister(mn, mm);
-        MmuNotifier.unregister(second, mm);
+        MmuNotifiers.unregister(mn, mm);
+        MmuNotifiers.unregister(second, mm);
         assertThat(mm.hasNotifiers()).as("freed only with the mm (count 0)").isTrue();
         assertThat(s.size()).isZero();
     }
@@ -125,7 +125,7 @@ class RegistrationTest extends NotifierTestBase {
         Recorder mn = track(new Recorder("a", ops));
         Thread.currentThread().interrupt();
         try {
-            assertThatThrownBy(() -> MmuNotifier.register(mn, mm))
+            assertThatThrownBy(() -> MmuNotifiers.register(mn, mm))
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("-EINTR")
                     .hasCauseInstanceOf(InterruptedException.class);
@@ -137,8 +137,8 @@ class RegistrationTest extends NotifierTestBase {
         assertThat(mm.count()).as("no mmgrab").isEqualTo(1);
         assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
         // and it can be registered afterwards
-        MmuNotifier.register(mn, mm);
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.register(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
     }
 
     @Test
@@ -147,10 +147,10 @@ class RegistrationTest extends NotifierTestBase {
         Recorder a = track(new Recorder("a", ops));
         Recorder b = track(new Recorder("b", ops));
         Recorder c = track(new Recorder("c", ops));
-        MmuNotifier.register(a, mm);
+        MmuNotifiers.register(a, mm);
         assertThat(mm.count()).isEqualTo(2);
-        MmuNotifier.register(b, mm);
-        MmuNotifier.register(c, mm);
+        MmuNotifiers.register(b, mm);
+        MmuNotifiers.register(c, mm);
         assertThat(mm.count()).isEqualTo(4);
         assertThat(mm.subscriptions.list).containsExactly(c, b, a);
 
@@ -165,19 +165,19 @@ class RegistrationTest extends NotifierTestBase {
         MmStruct mm2 = new MmStruct();
         Recorder x = track(new Recorder("x", ordering));
         Recorder y = track(new Recorder("y", ordering));
-        MmuNotifier.register(x, mm2);
-        MmuNotifier.register(y, mm2);
+        MmuNotifiers.register(x, mm2);
+        MmuNotifiers.register(y, mm2);
         MmuNotifierRange r = range(mm2);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(order).hasToString("yx");
         assertThat(x.ends.get()).isEqualTo(1);
 
         for (Recorder n : new Recorder[] {a, b, c}) {
-            MmuNotifier.unregister(n, mm);
+            MmuNotifiers.unregister(n, mm);
         }
-        MmuNotifier.unregister(x, mm2);
-        MmuNotifier.unregister(y, mm2);
+        MmuNotifiers.unregister(x, mm2);
+        MmuNotifiers.unregister(y, mm2);
         assertThat(mm.count()).isEqualTo(1);
     }
 
@@ -186,34 +186,34 @@ class RegistrationTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         Recorder a = track(new Recorder("a", ops));
         Recorder b = track(new Recorder("b", ops));
-        MmuNotifier.register(a, mm);
-        MmuNotifier.register(b, mm);
+        MmuNotifiers.register(a, mm);
+        MmuNotifiers.register(b, mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(a.starts.get()).isEqualTo(1);
         assertThat(b.starts.get()).isEqualTo(1);
-        MmuNotifier.unregister(a, mm);
-        MmuNotifier.unregister(b, mm);
+        MmuNotifiers.unregister(a, mm);
+        MmuNotifiers.unregister(b, mm);
     }
 
     @Test
     void B7_registeringTheSameObjectTwice_isRefused_insteadOfCorruptingTheList() {
         MmStruct mm = new MmStruct();
         Recorder a = track(new Recorder("a", ops));
-        MmuNotifier.register(a, mm);
-        assertThatThrownBy(() -> MmuNotifier.register(a, mm))
+        MmuNotifiers.register(a, mm);
+        assertThatThrownBy(() -> MmuNotifiers.register(a, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("already registered");
         assertThat(mm.subscriptions.list).containsExactly(a);
         assertThat(mm.count()).isEqualTo(2);
-        MmuNotifier.unregister(a, mm);
+        MmuNotifiers.unregister(a, mm);
     }
 
     @Test
     void register_withoutOps_isRefused() {
         MmStruct mm = new MmStruct();
         Recorder noOps = new Recorder("noops");
-        assertThatThrownBy(() -> MmuNotifier.register(noOps, mm))
+        assertThatThrownBy(() -> MmuNotifiers.register(noOps, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("has no ops");
         assertThat(mm.hasNotifiers()).isFalse();
     }

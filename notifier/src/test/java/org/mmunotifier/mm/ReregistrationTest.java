@@ -21,16 +21,16 @@ class ReregistrationTest extends NotifierTestBase {
         CountDownLatch proceed = gate();
         Recorder.Ops ops = Recorder.Ops.blockingRelease("x", inRelease, proceed);
         Recorder registered = track(new Recorder("registered", ops));
-        MmuNotifier.register(registered, mm);
-        Worker unregistering = new Worker("unregister", () -> MmuNotifier.unregister(registered, mm));
+        MmuNotifiers.register(registered, mm);
+        Worker unregistering = new Worker("unregister", () -> MmuNotifiers.unregister(registered, mm));
         inRelease.await();
         // The registration is being torn down (users already 0, still linked): get must not find it.
-        Recorder fresh = track(MmuNotifier.get(ops, mm));
+        Recorder fresh = track(MmuNotifiers.get(ops, mm));
         assertThat(fresh).isNotSameAs(registered);
         proceed.countDown();
         unregistering.joinChecked();
-        MmuNotifier.put(fresh);
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(fresh);
+        MmuNotifiers.synchronize();
         assertThat(fresh.frees.get()).isEqualTo(1);
         assertThat(registered.frees.get()).as("unregister never frees").isZero();
         assertThat(mm.users()).isEqualTo(1);
@@ -42,21 +42,21 @@ class ReregistrationTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         Recorder.Ops ops = new Recorder.Ops("again");
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         MmuNotifierRange range = range(mm);
-        MmuNotifier.invalidateRangeStart(range);
+        PrimaryMmu.invalidateRangeStart(range);
         assertThat(mn.starts.get()).isEqualTo(1);
-        MmuNotifier.unregister(mn, mm);
-        MmuNotifier.register(mn, mm); // the same object, a new registration that saw no start
-        MmuNotifier.invalidateRangeEnd(range);
+        MmuNotifiers.unregister(mn, mm);
+        MmuNotifiers.register(mn, mm); // the same object, a new registration that saw no start
+        PrimaryMmu.invalidateRangeEnd(range);
         assertThat(mn.ends.get()).as("the end belongs to the old registration").isZero();
         assertThat(mn.ranges.get()).isZero();
         // A range started on the new registration pairs as usual.
         MmuNotifierRange next = range(mm);
-        MmuNotifier.invalidateRangeStart(next);
-        MmuNotifier.invalidateRangeEnd(next);
+        PrimaryMmu.invalidateRangeStart(next);
+        PrimaryMmu.invalidateRangeEnd(next);
         assertThat(mn.ends.get()).isEqualTo(1);
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
     }
 
     @Test
@@ -64,15 +64,15 @@ class ReregistrationTest extends NotifierTestBase {
         MmStruct mm1 = new MmStruct();
         MmStruct mm2 = new MmStruct();
         Recorder.Ops ops = new Recorder.Ops("exit");
-        Recorder mn = track(MmuNotifier.get(ops, mm1));
+        Recorder mn = track(MmuNotifiers.get(ops, mm1));
         mm1.mmput(); // exit: release, then unlinked; the get reference is still held
         assertThat(mn.linked).isFalse();
-        assertThatThrownBy(() -> MmuNotifier.register(mn, mm2)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> MmuNotifiers.register(mn, mm2)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("already registered");
         assertThat(mm2.count()).isEqualTo(1);
         assertThat(mm2.hasNotifiers()).isFalse();
-        MmuNotifier.put(mn); // the get's pairing still works
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(mn); // the get's pairing still works
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mm1.isDestroyed()).as("the registration's mm reference was dropped").isTrue();
         mm2.mmput();
@@ -85,21 +85,21 @@ class ReregistrationTest extends NotifierTestBase {
         int idx = NotifierDomain.SRCU.downRead(); // holds the grace period: the free stays queued
         Recorder mn;
         try {
-            mn = track(MmuNotifier.get(ops, mm));
-            MmuNotifier.put(mn);
+            mn = track(MmuNotifiers.get(ops, mm));
+            MmuNotifiers.put(mn);
             assertThat(mn.frees.get()).isZero();
-            assertThatThrownBy(() -> MmuNotifier.register(mn, mm)).isInstanceOf(IllegalStateException.class)
+            assertThatThrownBy(() -> MmuNotifiers.register(mn, mm)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("deferred free");
         } finally {
             NotifierDomain.SRCU.upRead(idx);
         }
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mm.count()).isEqualTo(1);
         // Once freed, a pooled object may be registered again (the pool re-initialises it).
         mn.freed = false;
-        MmuNotifier.register(mn, mm);
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.register(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
         assertThat(mm.count()).isEqualTo(1);
     }
 
@@ -108,15 +108,15 @@ class ReregistrationTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         Recorder.Ops ops = new Recorder.Ops("mixed");
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
-        assertThat(MmuNotifier.get(ops, mm)).isSameAs(mn); // B-9: get finds the registration
-        assertThatThrownBy(() -> MmuNotifier.unregister(mn, mm)).isInstanceOf(IllegalStateException.class)
+        MmuNotifiers.register(mn, mm);
+        assertThat(MmuNotifiers.get(ops, mm)).isSameAs(mn); // B-9: get finds the registration
+        assertThatThrownBy(() -> MmuNotifiers.unregister(mn, mm)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("1 reference(s) from get()");
         assertThat(mn.linked).isTrue();
         assertThat(mn.releases.get()).isZero();
-        MmuNotifier.put(mn);
-        MmuNotifier.put(mn); // the registration's own reference, dropped with put (B-9)
-        MmuNotifier.synchronize();
+        MmuNotifiers.put(mn);
+        MmuNotifiers.put(mn); // the registration's own reference, dropped with put (B-9)
+        MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isEqualTo(1);
         assertThat(mm.count()).isEqualTo(1);
     }

@@ -21,16 +21,16 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         int n = 16;
         List<Recorder> notifiers = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            notifiers.add(MmuNotifier.get(trackingOps("m" + i), new MmStruct()));
+            notifiers.add(MmuNotifiers.get(trackingOps("m" + i), new MmStruct()));
         }
         List<Worker> workers = new ArrayList<>();
         for (Recorder mn : notifiers) {
-            workers.add(new Worker("put-" + mn.name, () -> MmuNotifier.put(mn)));
+            workers.add(new Worker("put-" + mn.name, () -> MmuNotifiers.put(mn)));
         }
         for (Worker w : workers) {
             w.joinChecked();
         }
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(notifiers).allSatisfy(mn -> assertThat(mn.frees.get()).isEqualTo(1));
     }
 
@@ -66,10 +66,10 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         CountDownLatch finishFree = gate();
         AtomicBoolean freeDone = new AtomicBoolean();
         Recorder.Ops slowFree = slowFreeOps(inFree, finishFree, freeDone);
-        Recorder mn = MmuNotifier.get(slowFree, new MmStruct());
-        MmuNotifier.put(mn);
+        Recorder mn = MmuNotifiers.get(slowFree, new MmStruct());
+        MmuNotifiers.put(mn);
         inFree.await(); // the free is running (blocked)
-        Worker sync = new Worker("synchronize", MmuNotifier::synchronize);
+        Worker sync = new Worker("synchronize", MmuNotifiers::synchronize);
         sync.join(300);
         assertThat(sync.isAlive()).as("synchronize() returned while a queued free was still running").isTrue();
         finishFree.countDown();
@@ -84,8 +84,8 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         CountDownLatch finishFree = gate();
         AtomicBoolean freeDone = new AtomicBoolean();
         Recorder.Ops slowFree = slowFreeOps(inFree, finishFree, freeDone);
-        Recorder mn = MmuNotifier.get(slowFree, new MmStruct());
-        MmuNotifier.put(mn);
+        Recorder mn = MmuNotifiers.get(slowFree, new MmStruct());
+        MmuNotifiers.put(mn);
         inFree.await();
         try {
             Worker gp = new Worker("synchronize_srcu", NotifierDomain.SRCU::synchronize);
@@ -111,7 +111,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
             @Override
             boolean onStart(Recorder mn, MmuNotifierRange range) {
                 try {
-                    MmuNotifier.synchronize();
+                    MmuNotifiers.synchronize();
                 } catch (Throwable t) {
                     fromStart.set(t);
                 }
@@ -121,20 +121,20 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
             @Override
             void onFree(Recorder mn) {
                 try {
-                    MmuNotifier.synchronize();
+                    MmuNotifiers.synchronize();
                 } catch (Throwable t) {
                     fromFree.set(t);
                 }
             }
         };
-        Recorder mn = MmuNotifier.get(calling, mm);
+        Recorder mn = MmuNotifiers.get(calling, mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
-        MmuNotifier.put(mn);
-        MmuNotifier.synchronize();
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
+        MmuNotifiers.put(mn);
+        MmuNotifiers.synchronize();
         assertThat(fromStart.get()).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("MmuNotifier.synchronize()").hasMessageContaining("callback");
+                .hasMessageContaining("MmuNotifiers.synchronize()").hasMessageContaining("callback");
         assertThat(fromFree.get()).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("freeNotifier");
     }
@@ -143,16 +143,16 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
     void B22_unregister_onDestroyedMm_isRefused() {
         MmStruct live = new MmStruct();
         Recorder mn = track(new Recorder("a", trackingOps("x")));
-        MmuNotifier.register(mn, live);
+        MmuNotifiers.register(mn, live);
         MmStruct dead = new MmStruct();
         dead.mmput();
         assertThat(dead.count()).isZero();
-        assertThatThrownBy(() -> MmuNotifier.unregister(mn, dead))
+        assertThatThrownBy(() -> MmuNotifiers.unregister(mn, dead))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("destroyed");
-        assertThatThrownBy(() -> MmuNotifier.unregister(mn, new MmStruct()))
+        assertThatThrownBy(() -> MmuNotifiers.unregister(mn, new MmStruct()))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("not registered on");
-        MmuNotifier.unregister(mn, live);
-        assertThatThrownBy(() -> MmuNotifier.unregister(mn, live))
+        MmuNotifiers.unregister(mn, live);
+        assertThatThrownBy(() -> MmuNotifiers.unregister(mn, live))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("already unregistered");
         assertThat(live.count()).isEqualTo(1);
     }
@@ -168,8 +168,8 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
             }
         };
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.register(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
         assertThat(order).containsExactly("release linked=true inSection=true");
         assertThat(mn.linked).isFalse();
         assertThat(mm.count()).isEqualTo(1);
@@ -180,10 +180,10 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         MmStruct mm = new MmStruct();
         mm.mmgrab(); // keep the struct to look at
         Recorder mn = track(new Recorder("a", trackingOps("x")));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         mm.mmput();
         assertThat(mn.releases.get()).isEqualTo(1);
-        MmuNotifier.unregister(mn, mm);
+        MmuNotifiers.unregister(mn, mm);
         assertThat(mn.releases.get()).isEqualTo(1);
         assertThat(mm.count()).isEqualTo(1);
         mm.mmdrop();
@@ -208,14 +208,14 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
             }
         };
         Recorder mn = track(new Recorder("a", blocking));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         MmuNotifierRange r = range(mm);
         Worker inv = new Worker("invalidator", () -> {
-            MmuNotifier.invalidateRangeStart(r);
-            MmuNotifier.invalidateRangeEnd(r);
+            PrimaryMmu.invalidateRangeStart(r);
+            PrimaryMmu.invalidateRangeEnd(r);
         });
         inStart.await();
-        Worker unreg = new Worker("unregister", () -> MmuNotifier.unregister(mn, mm));
+        Worker unreg = new Worker("unregister", () -> MmuNotifiers.unregister(mn, mm));
         unreg.join(300);
         assertThat(unreg.isAlive()).as("unregister must wait for the running callback").isTrue();
         assertThat(mn.active.get()).isEqualTo(1);
@@ -225,8 +225,8 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         inv.joinChecked();
         int calls = mn.logSnapshot().size();
         MmuNotifierRange later = range(mm);
-        MmuNotifier.invalidateRangeStart(later);
-        MmuNotifier.invalidateRangeEnd(later);
+        PrimaryMmu.invalidateRangeStart(later);
+        PrimaryMmu.invalidateRangeEnd(later);
         assertThat(mn.logSnapshot()).hasSize(calls);
         assertThat(mm.count()).isEqualTo(1);
     }
@@ -240,7 +240,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
             @Override
             boolean onStart(Recorder mn, MmuNotifierRange range) {
                 try {
-                    MmuNotifier.unregister(self[0], mm);
+                    MmuNotifiers.unregister(self[0], mm);
                 } catch (Throwable t) {
                     caught.set(t);
                 }
@@ -248,14 +248,15 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
             }
         };
         self[0] = track(new Recorder("a", ops));
-        MmuNotifier.register(self[0], mm);
+        MmuNotifiers.register(self[0], mm);
         MmuNotifierRange r = range(mm);
-        MmuNotifier.invalidateRangeStart(r);
-        MmuNotifier.invalidateRangeEnd(r);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
         assertThat(caught.get()).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("MmuNotifier.unregister called from an MMU-notifier callback");
+                .hasMessageContaining("MmuNotifiers.unregister called from the invalidateRangeStart callback on Recorder(a)")
+                .hasMessageContaining("would deadlock");
         assertThat(self[0].linked).as("nothing changed").isTrue();
-        MmuNotifier.unregister(self[0], mm);
+        MmuNotifiers.unregister(self[0], mm);
     }
 
     /**
@@ -270,10 +271,10 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         CountDownLatch proceed = gate();
         Recorder.Ops ops = Recorder.Ops.blockingRelease("race", inRelease, proceed);
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
+        MmuNotifiers.register(mn, mm);
         Worker exit = new Worker("exit", mm::mmput);
         inRelease.await();
-        Worker unreg = new Worker("unregister", () -> MmuNotifier.unregister(mn, mm));
+        Worker unreg = new Worker("unregister", () -> MmuNotifiers.unregister(mn, mm));
         unreg.join(300);
         assertThat(unreg.isAlive()).as("unregister waits for exit's release").isTrue();
         proceed.countDown();
@@ -292,8 +293,8 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         CountDownLatch proceed = gate();
         Recorder.Ops ops = Recorder.Ops.blockingRelease("race", inRelease, proceed);
         Recorder mn = track(new Recorder("a", ops));
-        MmuNotifier.register(mn, mm);
-        Worker unreg = new Worker("unregister", () -> MmuNotifier.unregister(mn, mm));
+        MmuNotifiers.register(mn, mm);
+        Worker unreg = new Worker("unregister", () -> MmuNotifiers.unregister(mn, mm));
         inRelease.await();
         Worker exit = new Worker("exit", mm::mmput);
         exit.join(300);
@@ -308,8 +309,24 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
 
     @Test
     void B26_thereIsNoUnregisterNoRelease() {
-        assertThat(Arrays.stream(MmuNotifier.class.getMethods()).map(Method::getName))
+        assertThat(Arrays.stream(MmuNotifiers.class.getMethods()).map(Method::getName))
                 .doesNotContain("unregisterNoRelease", "callSrcu")
                 .contains("put", "synchronize", "unregister");
+    }
+
+    @Test
+    void apiSplit_theDriversBaseTypeHasNoStaticApi() {
+        assertThat(Arrays.stream(MmuNotifier.class.getDeclaredMethods())
+                .filter(m -> java.lang.reflect.Modifier.isStatic(m.getModifiers()))
+                .filter(m -> java.lang.reflect.Modifier.isPublic(m.getModifiers())
+                        || java.lang.reflect.Modifier.isProtected(m.getModifiers()))
+                .map(Method::getName))
+                .as("a driver subclass must not inherit registration or event methods into its namespace")
+                .isEmpty();
+        assertThat(Arrays.stream(PrimaryMmu.class.getMethods()).map(Method::getName))
+                .contains("invalidateRangeStart", "invalidateRangeStartNonblock", "invalidateRangeEnd",
+                        "invalidateRangeOnlyEnd", "invalidateRange", "clearFlushYoung", "clearYoung", "testYoung",
+                        "changePte")
+                .doesNotContain("get", "put", "register", "unregister");
     }
 }

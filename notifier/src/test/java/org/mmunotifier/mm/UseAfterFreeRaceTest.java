@@ -37,13 +37,13 @@ class UseAfterFreeRaceTest extends NotifierTestBase {
     }
 
     /** The library's way: the last put. */
-    private static final Teardown PUT = (mn, mm) -> MmuNotifier.put(mn);
+    private static final Teardown PUT = (mn, mm) -> MmuNotifiers.put(mn);
 
     /** The pre-get/put way that 6d7c3cde93c1 fixed: unlink, drop the mm, free at once. */
     private static final Teardown LEGACY_UNLINK_AND_FREE = (mn, mm) -> {
         mm.subscriptions.unlink(mn);
         mm.mmdrop();
-        MmuNotifier.ops(mn).freeNotifier(mn);
+        Dispatch.ops(mn).freeNotifier(mn);
     };
 
     private static final class Outcome {
@@ -73,23 +73,23 @@ class UseAfterFreeRaceTest extends NotifierTestBase {
             }
         };
         Outcome out = new Outcome();
-        out.mn = MmuNotifier.get(ops, mm);
+        out.mn = MmuNotifiers.get(ops, mm);
         MmuNotifierRange r = range(mm);
         Worker t1 = new Worker("invalidator", () -> {
-            MmuNotifier.invalidateRangeStart(r);
-            MmuNotifier.invalidateRangeEnd(r);
+            PrimaryMmu.invalidateRangeStart(r);
+            PrimaryMmu.invalidateRangeEnd(r);
         });
         inStart.await();
         teardown.tearDown(out.mn, mm);
         out.freesWhileBlocked = out.mn.frees.get();
         int before = out.mn.logSnapshot().size();
         MmuNotifierRange later = range(mm); // starts after the unlink: must not see mn
-        MmuNotifier.invalidateRangeStart(later);
-        MmuNotifier.invalidateRangeEnd(later);
+        PrimaryMmu.invalidateRangeStart(later);
+        PrimaryMmu.invalidateRangeEnd(later);
         out.startsSeenByALaterInvalidation = out.mn.logSnapshot().size() - before;
         proceed.countDown();
         t1.joinChecked();
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         mm.mmput();
         return out;
     }
@@ -138,7 +138,7 @@ class UseAfterFreeRaceTest extends NotifierTestBase {
         for (int i = 0; i < 4; i++) {
             MmStruct mm = new MmStruct();
             mms.add(mm);
-            notifiers.add(MmuNotifier.get(ops, mm));
+            notifiers.add(MmuNotifiers.get(ops, mm));
         }
         AtomicBoolean stop = new AtomicBoolean();
         List<Worker> invalidators = new ArrayList<>();
@@ -146,19 +146,19 @@ class UseAfterFreeRaceTest extends NotifierTestBase {
             invalidators.add(new Worker("inv", () -> {
                 while (!stop.get()) {
                     MmuNotifierRange r = range(mm);
-                    MmuNotifier.invalidateRangeStart(r);
-                    MmuNotifier.invalidateRangeEnd(r);
+                    PrimaryMmu.invalidateRangeStart(r);
+                    PrimaryMmu.invalidateRangeEnd(r);
                 }
             }));
         }
         List<Worker> putters = new ArrayList<>();
         for (Recorder mn : notifiers) {
-            putters.add(new Worker("put", () -> MmuNotifier.put(mn)));
+            putters.add(new Worker("put", () -> MmuNotifiers.put(mn)));
         }
         for (Worker w : putters) {
             w.joinChecked();
         }
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         assertThat(notifiers).allSatisfy(mn -> assertThat(mn.frees.get()).isEqualTo(1));
         int atReturn = calls.get();
         Thread.sleep(50); // invalidators keep running on the mms

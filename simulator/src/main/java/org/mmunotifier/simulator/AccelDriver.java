@@ -5,6 +5,7 @@ import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * An accelerator driver unloaded in the middle of a run, the module-exit pattern of sgi-gru:
@@ -94,7 +95,7 @@ final class AccelDriver extends SecondaryMmu {
                 p.mm.mmapWriteLock();
                 try {
                     long t0 = System.nanoTime();
-                    mn = MmuNotifier.getLocked(ops, p.mm);
+                    mn = MmuNotifiers.getLocked(ops, p.mm);
                     gets.increment();
                     st.record(Stats.Latency.GET, System.nanoTime() - t0);
                 } finally {
@@ -130,7 +131,7 @@ final class AccelDriver extends SecondaryMmu {
                     mn.shutDown();
                 }
                 long t0 = System.nanoTime();
-                MmuNotifier.put(mn);
+                MmuNotifiers.put(mn);
                 puts.increment();
                 st.record(Stats.Latency.PUT, System.nanoTime() - t0);
             });
@@ -172,7 +173,7 @@ final class AccelDriver extends SecondaryMmu {
             Thread.onSpinWait();
         }
         long t0 = System.nanoTime();
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
         unloaded = true;
         st.count(Op.UNLOAD);

@@ -4,6 +4,7 @@ import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * A GPU-like device mirror, the get/put use case: every process opens many device contexts; each
@@ -92,13 +93,13 @@ final class GpuMirrorDriver extends SecondaryMmu {
         p.rmapLock.writeLock().lock();
         try {
             long t0 = System.nanoTime();
-            mn = MmuNotifier.get(ops, p.mm);
+            mn = MmuNotifiers.get(ops, p.mm);
             gets.increment();
             st.record(Stats.Latency.GET, System.nanoTime() - t0);
             mn.refs.incrementAndGet();
             boolean takesProcessRef = inject != Inject.FREE_WITHOUT_GRACE_PERIOD || (p.pid & 1) == 1;
             if (takesProcessRef && mn.processRef.compareAndSet(false, true)) {
-                MmuNotifier.get(ops, p.mm);
+                MmuNotifiers.get(ops, p.mm);
                 gets.increment();
                 mn.refs.incrementAndGet();
             }
@@ -136,7 +137,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
             mn.shutDown(); // B-19's duty, done right; the bug is the free below
         }
         long t0 = System.nanoTime();
-        MmuNotifier.put(mn);
+        MmuNotifiers.put(mn);
         puts.increment();
         if (st != null) {
             st.record(Stats.Latency.PUT, System.nanoTime() - t0);

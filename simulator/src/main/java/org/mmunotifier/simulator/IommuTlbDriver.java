@@ -5,6 +5,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
+import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * An IOMMU-like secondary TLB for shared virtual addressing: a device binds to a process (one
@@ -118,7 +119,7 @@ final class IommuTlbDriver extends SecondaryMmu {
         p.rmapLock.writeLock().lock();
         try {
             long t0 = System.nanoTime();
-            b = MmuNotifier.get(ops, p.mm);
+            b = MmuNotifiers.get(ops, p.mm);
             gets.increment();
             st.record(Stats.Latency.GET, System.nanoTime() - t0);
         } finally {
@@ -140,7 +141,7 @@ final class IommuTlbDriver extends SecondaryMmu {
                 b.kill();
             }
             long t0 = System.nanoTime();
-            MmuNotifier.put(b);
+            MmuNotifiers.put(b);
             puts.increment();
             st.record(Stats.Latency.PUT, System.nanoTime() - t0);
         });

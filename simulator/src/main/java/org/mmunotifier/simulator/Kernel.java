@@ -9,6 +9,7 @@ import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierEvent;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.PrimaryMmu;
 
 /**
  * The primary MMU: the operations of the core mm, each raising the notifier calls that Linux 5.4
@@ -132,7 +133,7 @@ final class Kernel {
                         child.table.mapLocked(vp, f, fl);
                     }
                     if (cow) {
-                        MmuNotifier.invalidateRange(parent.mm, range.start(), range.end());
+                        PrimaryMmu.invalidateRange(parent.mm, range.start(), range.end());
                     }
                 } finally {
                     child.table.unlock();
@@ -184,7 +185,7 @@ final class Kernel {
                     buf[n++] = p.table.clearLocked(vp);
                 }
             }
-            MmuNotifier.invalidateRange(p.mm, range.start(), range.end());
+            PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
         } finally {
             p.table.unlock();
         }
@@ -232,7 +233,7 @@ final class Kernel {
                         buf[n++] = p.table.clearLocked(vp);
                     }
                 }
-                MmuNotifier.invalidateRange(p.mm, range.start(), range.end());
+                PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
             } finally {
                 p.table.unlock();
             }
@@ -273,7 +274,7 @@ final class Kernel {
                         }
                     }
                 }
-                MmuNotifier.invalidateRange(p.mm, range.start(), range.end());
+                PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
             } finally {
                 p.table.unlock();
             }
@@ -376,8 +377,8 @@ final class Kernel {
                 int nf = frames.allocate();
                 if (nf >= 0) {
                     t.replaceLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
-                    MmuNotifier.invalidateRange(p.mm, a, a + PAGE_SIZE);
-                    MmuNotifier.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE);
+                    PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                    PrimaryMmu.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE);
                     old = shared;
                     result = Mirror.pack(nf, frames.generation(nf), true);
                 } else {
@@ -419,7 +420,7 @@ final class Kernel {
                     int nf = frames.allocate();
                     if (nf >= 0) {
                         t.replaceLocked(vpage, nf, t.flagsLocked(vpage));
-                        MmuNotifier.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                        PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
                         old = f;
                     }
                 }
@@ -461,10 +462,10 @@ final class Kernel {
                 } finally {
                     t.unlock();
                 }
-                MmuNotifier.clearYoung(p.mm, addr(from), addr(to));
+                PrimaryMmu.clearYoung(p.mm, addr(from), addr(to));
                 st.count(Op.AGE);
             } else if (mode < 6) {
-                MmuNotifier.testYoung(p.mm, addr(from));
+                PrimaryMmu.testYoung(p.mm, addr(from));
                 st.count(Op.TEST_YOUNG);
             } else {
                 st.count(Op.RECLAIM_SCAN);
@@ -484,7 +485,7 @@ final class Kernel {
                         t.unlock();
                     }
                     long a = addr(vp);
-                    young |= MmuNotifier.clearFlushYoung(p.mm, a, a + PAGE_SIZE);
+                    young |= PrimaryMmu.clearFlushYoung(p.mm, a, a + PAGE_SIZE);
                     if (!young) {
                         reclaimPage(p, vp, f, st);
                     }
@@ -505,7 +506,7 @@ final class Kernel {
         try {
             if (t.frameLocked(vpage) == frame) {
                 t.clearLocked(vpage);
-                MmuNotifier.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
                 cleared = true;
             }
         } finally {
@@ -527,13 +528,13 @@ final class Kernel {
      */
     private static long beginInvalidation(MmuNotifierRange range) {
         long t0 = System.nanoTime();
-        MmuNotifier.invalidateRangeStart(range);
+        PrimaryMmu.invalidateRangeStart(range);
         return t0;
     }
 
     /** Second half: invalidateRange already ran under the lock, so only the end; then the stats. */
     private static void endInvalidation(MmuNotifierRange range, long t0, Stats st) {
-        MmuNotifier.invalidateRangeOnlyEnd(range);
+        PrimaryMmu.invalidateRangeOnlyEnd(range);
         st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
         st.invalidation(range.event());
     }

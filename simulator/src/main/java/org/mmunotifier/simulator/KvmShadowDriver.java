@@ -4,6 +4,7 @@ import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * A KVM-like shadow page table: each VM is one notifier that is {@code register}ed when the VM is
@@ -67,7 +68,7 @@ final class KvmShadowDriver extends SecondaryMmu {
         p.rmapLock.writeLock().lock();
         try {
             long t0 = System.nanoTime();
-            MmuNotifier.register(vm, p.mm);
+            MmuNotifiers.register(vm, p.mm);
             registers.increment();
             st.record(Stats.Latency.REGISTER, System.nanoTime() - t0);
         } finally {
@@ -84,7 +85,7 @@ final class KvmShadowDriver extends SecondaryMmu {
             return;
         }
         long t0 = System.nanoTime();
-        MmuNotifier.unregister(h.notifier, h.process.mm);
+        MmuNotifiers.unregister(h.notifier, h.process.mm);
         unregisters.increment();
         st.record(Stats.Latency.UNREGISTER, System.nanoTime() - t0);
         h.notifier.free();

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
+import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * One run: worker threads pick random events (CPU faults, secondary accesses, mmap, munmap,
@@ -390,7 +391,7 @@ final class Simulation {
             }
         }
         long t0 = System.nanoTime();
-        MmuNotifier.synchronize();
+        MmuNotifiers.synchronize();
         st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
 
         for (SecondaryMmu d : drivers) {
