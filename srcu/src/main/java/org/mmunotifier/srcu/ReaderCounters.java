@@ -75,8 +75,8 @@ class ReaderCounters {
 
     /**
      * Counts a reader in. Volatile RMW: it is the reader's half of the store-buffering pair with
-     * {@link #readersGone}'s {@code getAndAdd(0)} on the same counter (docs/srcu.md, "Memory-ordering
-     * argument", the case where the reader's lock comes after the scan's RMW).
+     * {@link #readersGone}'s {@code getAndAdd(0)} on the same counter (docs/srcu.md,
+     * "Memory-ordering argument", the case where this lock comes after the scan's RMW).
      */
     final void lock(int stripe, int idx) {
         COUNTS.getAndAdd(counts, slot(stripe, LOCK, idx), 1L);
@@ -84,8 +84,8 @@ class ReaderCounters {
 
     /**
      * Counts a reader out. Volatile RMW: every access of the read section happens-before it, and
-     * it synchronizes-with the scan's volatile read of this counter (docs/srcu.md, "Memory-ordering
-     * argument", the case where the reader's lock comes before the scan).
+     * it synchronizes-with the scan's volatile read of this counter (docs/srcu.md,
+     * "Memory-ordering argument", the case where the reader's lock comes before the scan).
      */
     final void unlock(int stripe, int idx) {
         COUNTS.getAndAdd(counts, slot(stripe, UNLOCK, idx), 1L);

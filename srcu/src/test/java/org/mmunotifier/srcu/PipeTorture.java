@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * rcutorture's "Reader Pipe" check (srcu-notes section 6, item 1) for one domain.
+ * rcutorture's "Reader Pipe" check for one domain: every object carries an age that the writer
+ * advances around each grace period, and readers record the age they see.
  *
  * <p>The writer publishes a fresh object, marks the one it replaced as unpublished (age 1), waits
  * for a grace period ({@code synchronize}, {@code synchronizeExpedited} or {@code callSrcu}, by

@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** Behaviour 4 of the SRCU issue: barrier waits for callbacks queued before it, and only those. */
+/** Behaviour 4 in docs/srcu.md: barrier waits for callbacks queued before it, and only those. */
 class SrcuBarrierTest {
 
     @Test

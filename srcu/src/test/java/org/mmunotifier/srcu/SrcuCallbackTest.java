@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** Behaviour 3 of the SRCU issue: callSrcu runs each callback once, after a grace period. */
+/** Behaviour 3 in docs/srcu.md: callSrcu runs each callback once, after a grace period. */
 class SrcuCallbackTest {
 
     @Test

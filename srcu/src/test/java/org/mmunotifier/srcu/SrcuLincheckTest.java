@@ -8,13 +8,13 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * Behaviour 8 of the SRCU issue: Lincheck's model checker explores thread interleavings of
+ * Behaviour 8 in docs/srcu.md: Lincheck's model checker explores thread interleavings of
  * readLock/readUnlock/synchronize (and of callSrcu's publication edge) and finds no reader that
  * uses an object after the grace period that allowed it to be freed. The same scenario over
  * deliberately broken counters must be caught (negative controls).
  *
- * <p>Lincheck runs on JDK 17 (see shared/guides/toolchain.md); these tests must not run in
- * parallel in one JVM.
+ * <p>Lincheck attaches an instrumenting agent to the test JVM (the {@code jdk24plus} profile
+ * adds the flags newer JDKs need for that); these tests must not run in parallel in one JVM.
  */
 @Tag("lincheck")
 class SrcuLincheckTest {

@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * Behaviour 5 of the SRCU issue: misuse fails fast with a message and leaves the domain intact,
+ * Behaviour 5 in docs/srcu.md: misuse fails fast with a message and leaves the domain intact,
  * never a silent deadlock or corruption.
  */
 class SrcuMisuseTest {

@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
- * Behaviours 1, 6 and 7 of the SRCU issue: synchronize waits for pre-existing readers (and only
+ * Behaviours 1, 6 and 7 in docs/srcu.md: synchronize waits for pre-existing readers (and only
  * for them), cannot be starved by new readers, is per domain, and survives interrupts.
  * Timeouts below are hang guards for liveness tests, not speed assertions.
  */

@@ -8,7 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Behaviour 2 of the SRCU issue: readers never hold an object that a completed grace period
+ * Behaviour 2 in docs/srcu.md: readers never hold an object that a completed grace period
  * allowed to be reclaimed (rcutorture's pipe-age check), plus forward progress of grace periods
  * under continuous readers. A bounded run here; a long run under {@code -Plong}.
  */
