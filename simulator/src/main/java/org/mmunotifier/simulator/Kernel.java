@@ -75,7 +75,7 @@ final class Kernel {
     }
 
     private Process newProcess() {
-        Process p = new Process(nextPid.getAndIncrement(), frames, pages);
+        Process p = new Process(nextPid.getAndIncrement(), frames, pages, this);
         byMm.put(p.mm, p);
         allMms.add(p.mm);
         return p;
@@ -169,12 +169,14 @@ final class Kernel {
     }
 
     /**
-     * {@code exit_mmap}, run by the thread that dropped the last pin, after the notifiers'
-     * release: every page is unmapped (a RELEASE range: there is no notifier left to tell) and
-     * every frame dropped.
+     * The rest of {@code exit_mmap} after {@code mmu_notifier_release}, installed as the mm's
+     * teardown: the last {@code mmput} runs it on a live mm, after every notifier's release, the
+     * unlink and a grace period. Every page is unmapped with an {@code UNMAP} range, as 5.4's
+     * {@code unmap_vmas} raises (no list notifier is linked any more to receive it), and every
+     * frame dropped.
      */
     void exitMmap(Process p, Stats st) {
-        MmuNotifierRange range = new MmuNotifierRange(p.mm, 0, addr(pages), MmuNotifierEvent.RELEASE, true);
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, 0, addr(pages), MmuNotifierEvent.UNMAP, true);
         long t0 = beginInvalidation(range);
         int n = 0;
         int[] buf = st.scratch(pages);

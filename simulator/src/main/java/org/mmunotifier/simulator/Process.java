@@ -14,8 +14,9 @@ import org.mmunotifier.mm.MmStruct;
  * <p>Pins play the part of {@code get_task_mm}/{@code mmput}: every thread that works on the
  * process pins it with {@link #tryPin()} and unpins it afterwards. The {@code MmStruct}'s users
  * count stays at one while any pin is held; the thread that drops the last pin calls
- * {@link MmStruct#mmput()} (which runs the notifiers' {@code release}) and then tears the page
- * table down, as {@code __mmput} runs {@code exit_mmap}. The task's own pin is dropped by
+ * {@link MmStruct#mmput()}, which runs the notifiers' {@code release} and then the teardown that
+ * this process installed in its mm ({@link Kernel#exitMmap}), as {@code __mmput} runs
+ * {@code exit_mmap}. The task's own pin is dropped by
  * {@link Kernel#exit}.
  */
 final class Process {
@@ -52,9 +53,22 @@ final class Process {
     private volatile Handle[] handleSnapshot = new Handle[0];
     private boolean filesClosed;
 
-    Process(int pid, FrameAllocator frames, int pages) {
+    /**
+     * The worker statistics of the thread that drops the last pin, for the teardown that its
+     * {@code mmput} runs on the same thread; written just before that mmput.
+     */
+    private Stats exitStats;
+
+    Process(int pid, FrameAllocator frames, int pages, Kernel kernel) {
         this.pid = pid;
-        this.mm = new MmStruct();
+        // The teardown is exit_mmap's body after mmu_notifier_release: the last mmput runs it on a
+        // live mm, after every release and the grace period, before the final mmdrop.
+        this.mm = new MmStruct("pid " + pid, m -> {
+            if (!tornDown.compareAndSet(false, true)) {
+                throw new IllegalStateException("process " + pid + " torn down twice");
+            }
+            kernel.exitMmap(this, exitStats);
+        });
         this.vmas = new VmaList(pages);
         this.table = new PageTable(frames, pages);
     }
@@ -80,11 +94,8 @@ final class Process {
      */
     void unpin(Kernel kernel, Stats st) {
         if (pins.decrementAndGet() == 0) {
-            mm.mmput();
-            if (!tornDown.compareAndSet(false, true)) {
-                throw new IllegalStateException("process " + pid + " torn down twice");
-            }
-            kernel.exitMmap(this, st);
+            exitStats = st;
+            mm.mmput(); // release, unlink and grace period, the teardown (Kernel.exitMmap), mmdrop
         }
     }
 

@@ -71,7 +71,7 @@ class CheckerTest {
     }
 
     private MirrorNotifier notifier() {
-        Process p = new Process(1, frames, 16);
+        Process p = new Process(1, frames, 16, kernel);
         return new MirrorNotifier(new GpuMirrorDriver(kernel, Inject.NONE), p);
     }
 

@@ -70,8 +70,7 @@ class SimulationTest {
             assertThat(r.count(op)).as("%s happened", op).isPositive();
         }
         for (MmuNotifierEvent e : new MmuNotifierEvent[] {MmuNotifierEvent.UNMAP, MmuNotifierEvent.CLEAR,
-            MmuNotifierEvent.PROTECTION_VMA, MmuNotifierEvent.PROTECTION_PAGE, MmuNotifierEvent.MIGRATE,
-            MmuNotifierEvent.RELEASE}) {
+            MmuNotifierEvent.PROTECTION_VMA, MmuNotifierEvent.PROTECTION_PAGE, MmuNotifierEvent.MIGRATE}) {
             assertThat(r.invalidations(e)).as("%s ranges raised", e).isPositive();
         }
         assertThat(r.driver("kvm").get("youngCallbacks")).as("reclaim asked kvm about young pages").isPositive();
