@@ -4,20 +4,26 @@ package org.mmunotifier.mm;
  * The callbacks of a secondary MMU (Linux {@code struct mmu_notifier_ops}). Every callback is a
  * default method that does nothing, as a {@code NULL} op does in the kernel.
  *
- * <p>The ops object's <em>identity</em> is the key of {@link MmuNotifier#get}: one notifier per
+ * <p>The ops object's <em>identity</em> is the key of {@link MmuNotifiers#get}: one notifier per
  * (ops, mm). Use one ops instance per driver (a {@code static final} field), or one per domain to
  * key per (domain, mm).
  *
  * <p><b>Context of every callback but {@code allocNotifier}/{@code freeNotifier}:</b> it runs
- * inside a read section of the notifier SRCU domain. It may call {@link MmuNotifier#put}, but must
- * never wait for that domain: {@link MmuNotifier#synchronize()} and
- * {@link MmuNotifier#unregister} throw {@link IllegalStateException} there. Any callback may run
+ * inside a read section of the notifier SRCU domain. It may call {@link MmuNotifiers#put}, but must
+ * never wait for that domain: {@link MmuNotifiers#synchronize()}, {@link MmuNotifiers#unregister}
+ * and the last {@link MmStruct#mmput()} throw {@link IllegalStateException} there. No callback
+ * may take an mmap lock, of any mm (so neither {@code get} nor {@code register}): lockdep reports
+ * the cycle through memory reclaim. {@link #invalidateRange}, the young callbacks,
+ * {@link #changePte} and {@link #freeNotifier} run in atomic context, as Linux runs them under the
+ * page-table lock or from an SRCU callback, and so do the start and end of a non-blockable range:
+ * every blocking call of this library (and of {@code org.mmunotifier.srcu}) throws there.
+ * Each refusal changes nothing. Any callback may run
  * concurrently with any other callback and with {@code release}, on several threads (B-35);
  * drivers count start/end pairs themselves if they need to. A callback that throws does not stop
  * the others: the exception reaches the caller of the event.
  *
  * @param <N> the driver's notifier type; callbacks receive the driver's own subclass (Java's
- *     {@code container_of}). A notifier passed to {@link MmuNotifier#register} must be an
+ *     {@code container_of}). A notifier passed to {@link MmuNotifiers#register} must be an
  *     instance of {@code N}, or its callbacks fail with {@link ClassCastException}.
  */
 public interface MmuNotifierOps<N extends MmuNotifier> {
@@ -29,8 +35,8 @@ public interface MmuNotifierOps<N extends MmuNotifier> {
      * but they have nothing left to do.
      *
      * <p>Called at most once per registration (a deliberate guarantee stronger than Linux 5.4,
-     * see B-25 in docs/kernel-mapping.md). Not called by {@link MmuNotifier#put}: a get/put user
-     * must drop its mappings before the last put (B-19). May call {@link MmuNotifier#put}.
+     * see B-25 in docs/kernel-mapping.md). Not called by {@link MmuNotifiers#put}: a get/put user
+     * must drop its mappings before the last put (B-19). May call {@link MmuNotifiers#put}.
      *
      * @param mn the notifier
      * @param mm the address space
@@ -106,13 +112,14 @@ public interface MmuNotifierOps<N extends MmuNotifier> {
 
     /**
      * Invalidate the secondary TLB entries of {@code [start, end)} (an IOMMU sharing the page
-     * table). Called under the page-table lock by the primary: must not block.
+     * table). Called under the page-table lock by the primary, or from the end of a range:
+     * atomic context, must not block (blocking calls of this library throw).
      */
     default void invalidateRange(N mn, MmStruct mm, long start, long end) {
     }
 
     /**
-     * Allocates the notifier for {@link MmuNotifier#get}: called with the mmap lock held for write,
+     * Allocates the notifier for {@link MmuNotifiers#get}: called with the mmap lock held for write,
      * at most once per (ops, mm) while a notifier for them is linked. The result must be fully
      * ready to receive callbacks: it is published before {@code get} returns. The library sets its
      * ops to this object.
@@ -124,7 +131,7 @@ public interface MmuNotifierOps<N extends MmuNotifier> {
      */
     default N allocNotifier(MmStruct mm) {
         throw new UnsupportedOperationException(getClass().getName()
-                + " does not override allocNotifier(MmStruct): it cannot be used with MmuNotifier.get");
+                + " does not override allocNotifier(MmStruct): it cannot be used with MmuNotifiers.get");
     }
 
     /**
@@ -132,8 +139,9 @@ public interface MmuNotifierOps<N extends MmuNotifier> {
      * period has passed: no callback on {@code mn} is running or will run. Also called at once if
      * registration fails after allocation.
      *
-     * <p><b>Context:</b> runs on the notifier domain's callback thread; must not block for long
-     * and must not call {@link MmuNotifier#synchronize()}.
+     * <p><b>Context:</b> atomic: runs on the notifier domain's callback thread as an SRCU callback,
+     * or at once on the thread of a failed {@code get}; must not block (blocking calls of this
+     * library throw there). It may {@link MmuNotifiers#put} other notifiers.
      * <p><b>Memory consistency effects:</b> actions before the last put, and actions of every
      * callback on {@code mn}, happen-before this call.
      */

@@ -6,8 +6,8 @@ import java.util.Objects;
  * An address range being invalidated (Linux {@code struct mmu_notifier_range}): the mm, the
  * half-open interval {@code [start, end)}, the event, and whether the callbacks may block.
  *
- * <p>A range is the token that pairs {@link MmuNotifier#invalidateRangeStart(MmuNotifierRange)}
- * with {@link MmuNotifier#invalidateRangeEnd(MmuNotifierRange)}. Besides the kernel's fields it
+ * <p>A range is the token that pairs {@link PrimaryMmu#invalidateRangeStart(MmuNotifierRange)}
+ * with {@link PrimaryMmu#invalidateRangeEnd(MmuNotifierRange)}. Besides the kernel's fields it
  * remembers, between start and end, which notifiers' starts succeeded (the list snapshot taken
  * by the start): the end is delivered to exactly those, so that a notifier registered between
  * start and end never gets an end without a start, and a notifier whose start failed never gets
@@ -64,8 +64,8 @@ public final class MmuNotifierRange {
 
     /**
      * A range with an explicit blockable flag. Note that, as in the kernel,
-     * {@link MmuNotifier#invalidateRangeStart} sets the flag and
-     * {@link MmuNotifier#invalidateRangeStartNonblock} clears it.
+     * {@link PrimaryMmu#invalidateRangeStart} sets the flag and
+     * {@link PrimaryMmu#invalidateRangeStartNonblock} clears it.
      *
      * @param mm the address space
      * @param start first address of the range
