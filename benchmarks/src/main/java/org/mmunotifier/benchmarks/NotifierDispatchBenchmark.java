@@ -28,7 +28,7 @@ import org.openjdk.jmh.infra.ThreadParams;
  * Event dispatch: {@code invalidateRangeStart(range)} + {@code invalidateRangeEnd(range)} on one
  * mm, through the library and through the open-coded registry a Java developer would write
  * without it, with the raw SRCU read pair and the no-notifier event cost in the same run, at 1
- * and 2 threads (issue 3, "Performance"; {@code shared/guides/performance.md}).
+ * and 2 threads (targets and results: docs/benchmarks.md).
  *
  * <p>Benchmarks (the suffix is the thread count, fixed by {@code @Threads}: <b>do not pass
  * {@code -t}</b>, it would override all of them). AverageTime; at 2 threads JMH reports each

@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code MmuNotifiers.get(ops, mm)} + {@code MmuNotifiers.put(mn)} when the put is <b>not</b> the
  * last: the trial's set-up holds one reference, so every measured pair finds the linked
  * notifier, adds a user and drops it, and nothing is allocated, unlinked or freed (target:
- * ≤ 100 ns per pair; issue 3, "Performance"). Each trial checks that exactly one notifier was
+ * ≤ 100 ns per pair; docs/benchmarks.md). Each trial checks that exactly one notifier was
  * allocated and, after its own final put and {@code synchronize()}, freed once.
  *
  * <p>Benchmarks (AverageTime, ns per get+put; suffix = thread count, fixed: <b>do not pass

@@ -9,7 +9,7 @@ import org.mmunotifier.mm.MmuNotifiers;
 
 /**
  * The baseline of the notifier dispatch benchmark: the per-mm registry a Java developer writes
- * without this library (issue 3, "Performance"; {@code shared/guides/performance.md}). One per
+ * without this library (see docs/benchmarks.md). One per
  * mm: a {@code ConcurrentHashMap<ops, notifier>} (one notifier per ops identity, as
  * {@link MmuNotifiers#get}) and a {@link ReentrantReadWriteLock}. Registration takes the write
  * lock; every dispatch ({@link #invalidateRangeStart}, {@link #invalidateRangeEnd}) holds the read

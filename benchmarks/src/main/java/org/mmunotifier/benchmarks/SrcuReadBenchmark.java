@@ -24,7 +24,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Read side: the SRCU read pair ({@code readLock()} + {@code readUnlock(idx)}) against the
  * baselines a Java developer would pick instead and against the two physical floors, all in one
- * JMH run, at 1 and 2 threads (issue 2, "Performance"; {@code shared/guides/performance.md}).
+ * JMH run, at 1 and 2 threads (targets and results: docs/benchmarks.md).
  *
  * <p>Each {@code impl} value is one read pair; the method suffix is the thread count
  * ({@link #readPair1Thread} runs with {@code @Threads(1)}, {@link #readPair2Threads} with

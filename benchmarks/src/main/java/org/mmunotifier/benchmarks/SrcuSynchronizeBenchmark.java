@@ -31,8 +31,8 @@ import org.openjdk.jmh.infra.Blackhole;
  *       loops over short read sections ({@code readerTokens} of {@link Blackhole#consumeCPU}
  *       inside each) and one thread that synchronizes. The {@code :synchronize} row is the
  *       grace-period latency under load; the {@code :reader} row is the length of one read
- *       section plus the sampling overhead (the "longest pre-existing reader" of
- *       srcu-notes §7.2).</li>
+ *       section plus the sampling overhead (a grace period waits at least for the longest
+ *       pre-existing reader).</li>
  * </ul>
  * Both groups use two threads: on a 2-vCPU machine the reader and the updater each own a core.
  * Every trial gets a fresh domain.

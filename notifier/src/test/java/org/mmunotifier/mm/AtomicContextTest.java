@@ -209,7 +209,8 @@ class AtomicContextTest extends NotifierTestBase {
         };
         Recorder mn = MmuNotifiers.get(ops, mm);
         MmuNotifiers.put(mn);
-        MmuNotifiers.synchronize();
+        MmuNotifiers.synchronize(); // the free of mn has run, and queued the free of 'held'
+        MmuNotifiers.synchronize(); // which a barrier begun before it was queued need not wait for
         synchronized (outcome) {
             assertThat(outcome).containsEntry("put", "returned").hasSize(5);
             assertThat(outcome.get("mmapReadLock")).contains("the freeNotifier callback on " + mn)
