@@ -65,6 +65,54 @@ class ExecutionContextTest {
     }
 
     @Test
+    void refusal_namesTheInnermostOpenAtomicFrame_notOneAlreadyExited() {
+        ExecutionContext c = ExecutionContext.current();
+        c.enter("invalidateRangeStart", "outer", true);
+        c.enter("release", "middle", false);
+        c.enter("invalidateRangeEnd", "inner", true);
+        c.exit(); // inner and middle are gone; their slots still hold the old frames
+        c.exit();
+        try {
+            assertThatThrownBy(() -> c.mightSleep("Srcu.synchronize()"))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("Srcu.synchronize() called from the invalidateRangeStart callback on outer,")
+                    .hasMessageNotContaining("invalidateRangeEnd");
+        } finally {
+            c.exit();
+        }
+    }
+
+    @Test
+    void checkMightSleep_appliesTheCallingThreadsContext() {
+        ExecutionContext.checkMightSleep("outside every frame"); // allowed
+        ExecutionContext c = ExecutionContext.current();
+        c.enter("invalidatePage", null, true);
+        try {
+            assertThatThrownBy(() -> ExecutionContext.checkMightSleep("Thread.sleep()"))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("Thread.sleep() called from the invalidatePage callback,");
+        } finally {
+            c.exit();
+        }
+        ExecutionContext.checkMightSleep("after the frame"); // allowed again
+    }
+
+    @Test
+    void toString_showsDepthAtomicCountAndInnermostFrame() {
+        ExecutionContext c = ExecutionContext.current();
+        assertThat(c).hasToString("ExecutionContext[depth=0, atomic=0, innermost=no callback]");
+        c.enter("release", "mm1", false);
+        c.enter("invalidateRange", "mm1", true);
+        try {
+            assertThat(c).hasToString(
+                    "ExecutionContext[depth=2, atomic=1, innermost=the invalidateRange callback on mm1]");
+        } finally {
+            c.exit();
+            c.exit();
+        }
+    }
+
+    @Test
     void contextsArePerThread() throws Exception {
         ExecutionContext c = ExecutionContext.current();
         c.enter("invalidateRange", null, true);
@@ -95,6 +143,8 @@ class ExecutionContextTest {
                     .hasMessageContaining("barrier");
             assertThatThrownBy(srcu::close).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("close");
+            // Checked before callSrcu below: its callback's grace period may start at any moment.
+            assertThat(srcu.gracePeriodsCompleted()).as("the refused calls ran no grace period").isEqualTo(gps);
             // never-blocking calls stay allowed
             int idx = srcu.readLock();
             srcu.readUnlock(idx);
@@ -102,7 +152,6 @@ class ExecutionContextTest {
         } finally {
             c.exit();
         }
-        assertThat(srcu.gracePeriodsCompleted()).isEqualTo(gps);
         srcu.barrier(); // the domain is still open and usable
         srcu.synchronize();
         assertThat(srcu.gracePeriodsCompleted()).isGreaterThan(gps);
