@@ -91,6 +91,8 @@ class SrcuMisuseTest {
             int idx = srcu.downRead();
             assertThatThrownBy(() -> srcu.upRead(idx ^ 1)).isInstanceOf(IllegalStateException.class);
             srcu.upRead(idx);
+            assertThatThrownBy(() -> srcu.upRead(idx)).as("a second upRead for one downRead")
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("no downRead()");
             assertThat(srcu.activeReaders()).isZero();
             srcu.synchronize();
         }
@@ -109,6 +111,31 @@ class SrcuMisuseTest {
         srcu.readUnlock(idx);
         srcu.synchronize();
         srcu.close();
+    }
+
+    @Test
+    void close_whileAGracePeriodWaitsForAReader_refusesNamingTheReader_withoutWaiting() throws Exception {
+        Srcu srcu = new Srcu("close-during-gp");
+        int idx = srcu.downRead();
+        Thread syncer = new Thread(srcu::synchronize, "syncer");
+        syncer.start();
+        SrcuWaitPolicyTest.awaitParkedOn(srcu, syncer); // it holds the grace-period lock
+        assertThatThrownBy(srcu::close).isInstanceOf(IllegalStateException.class)
+                .hasMessage("cannot close SRCU domain 'close-during-gp': 1 reader(s) active, 0 callback(s) pending"
+                        + " (end the readers and call barrier() first)");
+        srcu.upRead(idx);
+        syncer.join();
+        srcu.close();
+    }
+
+    @Test
+    void toString_namesTheDomainItsGracePeriodsAndWhetherItIsClosed() {
+        Srcu srcu = new Srcu("shown");
+        assertThat(srcu).hasToString("Srcu[shown, gp=0]");
+        srcu.synchronize();
+        assertThat(srcu).hasToString("Srcu[shown, gp=1]");
+        srcu.close();
+        assertThat(srcu).hasToString("Srcu[shown, gp=1, closed]");
     }
 
     @Test

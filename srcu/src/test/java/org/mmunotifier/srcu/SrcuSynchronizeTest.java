@@ -1,6 +1,7 @@
 package org.mmunotifier.srcu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -223,6 +224,42 @@ class SrcuSynchronizeTest {
             srcu.readUnlock(outer);
             assertThat(srcu.readLockHeld()).isFalse();
             assertThat(srcu.activeReaders()).isZero();
+        }
+    }
+
+    @Test
+    void readSectionsOnIndexOne_nestAndAreTrackedLikeThoseOnIndexZero() {
+        try (Srcu srcu = new Srcu("index-one")) {
+            srcu.synchronize(); // one flip: new readers now count on index 1
+            int outer = srcu.readLock();
+            int inner = srcu.readLock();
+            assertThat(new int[] {outer, inner}).containsExactly(1, 1);
+            assertThat(srcu.readLockHeld()).isTrue();
+            assertThat(srcu.activeReaders()).isEqualTo(2);
+            assertThatThrownBy(srcu::synchronize).hasMessageContaining("deadlock");
+            srcu.readUnlock(inner);
+            assertThat(srcu.readLockHeld()).as("the outer section is still open").isTrue();
+            srcu.readUnlock(outer);
+            assertThat(srcu.readLockHeld()).isFalse();
+            assertThatThrownBy(() -> srcu.readUnlock(1)).as("a third unlock")
+                    .hasMessageContaining("holds no read section with index 1");
+            assertThat(srcu.activeReaders()).isZero();
+        }
+    }
+
+    @Test
+    void downRead_countsOnTheIndexNewReadersUse_andReturnsIt() {
+        try (Srcu srcu = new Srcu("down-index")) {
+            for (int expected : new int[] {0, 1, 0}) { // the index flips once per grace period
+                int idx = srcu.downRead();
+                assertThat(idx).isEqualTo(expected);
+                int r = srcu.readLock();
+                assertThat(r).as("readLock counts on the same index").isEqualTo(expected);
+                srcu.readUnlock(r);
+                srcu.upRead(idx); // accepted: the downRead was counted under the index it returned
+                assertThat(srcu.activeReaders()).isZero();
+                srcu.synchronize();
+            }
         }
     }
 
