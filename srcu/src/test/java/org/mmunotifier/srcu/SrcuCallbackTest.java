@@ -3,6 +3,8 @@ package org.mmunotifier.srcu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mmunotifier.srcu.SrcuSynchronizeTest.await;
 
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -12,10 +14,13 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /** Behaviour 3 in docs/srcu.md: callSrcu runs each callback once, after a grace period. */
@@ -213,18 +218,116 @@ class SrcuCallbackTest {
     }
 
     @Test
-    void executorThatThrows_batchStillRunsOnTheDomainThread() throws Exception {
+    void executorThatThrows_batchStillRunsOnTheDomainThread_withoutAStrayInterrupt_andIsLogged()
+            throws Exception {
         AtomicLong ran = new AtomicLong();
+        List<String> threads = new CopyOnWriteArrayList<>();
+        List<Boolean> interrupted = new CopyOnWriteArrayList<>();
+        IllegalStateException refusal = new IllegalStateException("executor is broken");
         Executor broken = task -> {
-            throw new IllegalStateException("executor is broken");
+            throw refusal;
         };
-        try (Srcu srcu = new Srcu("broken-executor", broken)) {
+        try (CapturedLog log = new CapturedLog(); Srcu srcu = new Srcu("broken-executor", broken)) {
             for (int i = 0; i < 100; i++) {
-                srcu.callSrcu(ran::incrementAndGet);
+                srcu.callSrcu(() -> {
+                    threads.add(Thread.currentThread().getName());
+                    interrupted.add(Thread.currentThread().isInterrupted());
+                    ran.incrementAndGet();
+                });
             }
             srcu.barrier();
+            assertThat(log.records).isNotEmpty().allSatisfy(r -> {
+                assertThat(r.level()).isEqualTo("WARNING");
+                assertThat(r.message()).isEqualTo("SRCU domain 'broken-executor': callback executor refused a batch ("
+                        + refusal + "); running it on the domain thread");
+                assertThat(r.thrown()).isSameAs(refusal);
+            });
         }
         assertThat(ran.get()).isEqualTo(100);
+        assertThat(threads).containsOnly("broken-executor");
+        assertThat(interrupted).containsOnly(false);
+    }
+
+    @Test
+    void callbackThatThrows_isLoggedAsAnErrorOnTheSrcuLogger() throws Exception {
+        IllegalArgumentException boom = new IllegalArgumentException("boom");
+        try (CapturedLog log = new CapturedLog(); Srcu srcu = new Srcu("logged")) {
+            srcu.callSrcu(() -> {
+                throw boom;
+            });
+            srcu.barrier();
+            assertThat(log.records).singleElement().satisfies(r -> {
+                assertThat(r.level()).isEqualTo("SEVERE"); // System.Logger's ERROR
+                assertThat(r.message()).isEqualTo("SRCU domain 'logged': a callback threw; later callbacks still run");
+                assertThat(r.thrown()).isSameAs(boom);
+            });
+        }
+    }
+
+    @Test
+    void errorHandlerThatThrows_isLogged_andLaterCallbacksStillRun() throws Exception {
+        IllegalStateException handlerFailure = new IllegalStateException("handler broke");
+        AtomicLong later = new AtomicLong();
+        try (CapturedLog log = new CapturedLog();
+                Srcu srcu = Srcu.builder("bad-handler").callbackErrorHandler(t -> {
+                    throw handlerFailure;
+                }).build()) {
+            srcu.callSrcu(() -> {
+                throw new IllegalArgumentException("boom");
+            });
+            srcu.callSrcu(later::incrementAndGet);
+            srcu.barrier();
+            assertThat(log.records).extracting(CapturedLog.Entry::message).containsExactly(
+                    "SRCU domain 'bad-handler': a callback threw; later callbacks still run",
+                    "SRCU domain 'bad-handler': callback error handler threw");
+            assertThat(log.records.get(1).thrown()).isSameAs(handlerFailure);
+        }
+        assertThat(later.get()).isEqualTo(1);
+    }
+
+    @Test
+    void domainThread_interruptedWhileWaitingToHandOutABatch_keepsItsInterruptStatus() throws Exception {
+        // The domain thread's waits are uninterruptible like synchronize()'s: an interrupt that
+        // arrives while it waits for the executor's running batch is re-asserted afterwards. The
+        // executor runs the first batch on a thread of its own and refuses the second, so the
+        // second runs on the domain thread, where its callback sees the status.
+        CountDownLatch firstRunning = new CountDownLatch(1);
+        CountDownLatch releaseFirst = new CountDownLatch(1);
+        AtomicLong executions = new AtomicLong();
+        Executor firstOnItsOwnThreadThenRefuse = task -> {
+            if (executions.getAndIncrement() > 0) {
+                throw new RejectedExecutionException("one batch only");
+            }
+            Thread t = new Thread(task, "first-batch");
+            t.setDaemon(true);
+            t.start();
+        };
+        List<Boolean> interruptedInSecondBatch = new CopyOnWriteArrayList<>();
+        try (Srcu srcu = new Srcu("handout-interrupt", firstOnItsOwnThreadThenRefuse)) {
+            srcu.callSrcu(() -> {
+                firstRunning.countDown();
+                await(releaseFirst);
+            });
+            firstRunning.await();
+            srcu.callSrcu(() -> interruptedInSecondBatch.add(Thread.currentThread().isInterrupted()));
+            Thread domain = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals("handout-interrupt")).findFirst().orElseThrow();
+            // Object.wait() for the first batch: WAITING with no blocker (an idle park has one).
+            for (int i = 0; domain.getState() != Thread.State.WAITING || LockSupport.getBlocker(domain) != null; i++) {
+                assertThat(i).as("the domain thread never waited for the first batch").isLessThan(10_000);
+                Thread.sleep(1);
+            }
+            domain.interrupt();
+            // The wait consumes the interrupt by throwing (clearing the status); only then may the
+            // first batch end, or a wake-up by its notifyAll could leave the status set instead.
+            for (int i = 0; domain.isInterrupted(); i++) {
+                assertThat(i).as("the domain thread's wait never took the interrupt").isLessThan(10_000);
+                Thread.sleep(1);
+            }
+            releaseFirst.countDown();
+            srcu.barrier();
+        }
+        assertThat(interruptedInSecondBatch).containsExactly(true);
     }
 
     @Test
@@ -232,14 +335,98 @@ class SrcuCallbackTest {
         AtomicLong daemon = new AtomicLong();
         List<String> names = new CopyOnWriteArrayList<>();
         try (Srcu srcu = new Srcu("named-domain")) {
-            srcu.callSrcu(() -> {
+            // The first callSrcu starts the domain thread. Threads inherit daemon status from
+            // their creator, so call it from a thread that is not a daemon.
+            Thread caller = new Thread(() -> srcu.callSrcu(() -> {
                 names.add(Thread.currentThread().getName());
                 daemon.set(Thread.currentThread().isDaemon() ? 1 : 0);
-            });
+            }), "non-daemon-caller");
+            caller.setDaemon(false);
+            caller.start();
+            caller.join();
             srcu.barrier();
         }
         assertThat(names).containsExactly("named-domain");
         assertThat(daemon.get()).isEqualTo(1);
+    }
+
+    @Test
+    void close_stopsTheDomainThreadBeforeReturning() throws Exception {
+        Thread domain = domainThreadOf(new Srcu("stopped-by-close"), Srcu::close);
+        assertThat(domain.isAlive()).isFalse();
+    }
+
+    @Test
+    void close_withTheInterruptStatusSet_stillStopsTheDomainThread_andKeepsTheStatus() throws Exception {
+        AtomicBoolean statusAfterClose = new AtomicBoolean();
+        Thread domain = domainThreadOf(new Srcu("close-interrupted"), srcu -> {
+            Thread closer = new Thread(() -> {
+                Thread.currentThread().interrupt();
+                srcu.close();
+                statusAfterClose.set(Thread.interrupted());
+            }, "closer");
+            closer.start();
+            try {
+                closer.join();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        });
+        assertThat(domain.isAlive()).isFalse();
+        assertThat(statusAfterClose).isTrue();
+    }
+
+    /** Starts the domain thread of {@code srcu} with one callback, runs {@code then}, returns the thread. */
+    private static Thread domainThreadOf(Srcu srcu, Consumer<Srcu> then) {
+        List<Thread> domain = new CopyOnWriteArrayList<>();
+        srcu.callSrcu(() -> domain.add(Thread.currentThread()));
+        srcu.barrier();
+        then.accept(srcu);
+        return domain.get(0);
+    }
+
+    /**
+     * Records what the domains log through {@code System.Logger}, whose default backend is
+     * java.util.logging: a filter on the JUL logger of that name sees every record. The tests are
+     * compiled into the module, which does not read java.logging, so JUL is reached reflectively.
+     */
+    static final class CapturedLog implements AutoCloseable {
+        record Entry(String level, String message, Throwable thrown) {
+        }
+
+        final List<Entry> records = new CopyOnWriteArrayList<>();
+        private final Object julLogger;
+        private final Method setFilter;
+
+        CapturedLog() throws ReflectiveOperationException {
+            Class<?> loggerClass = Class.forName("java.util.logging.Logger");
+            Class<?> filterClass = Class.forName("java.util.logging.Filter");
+            julLogger = loggerClass.getMethod("getLogger", String.class).invoke(null, "org.mmunotifier.srcu.Srcu");
+            setFilter = loggerClass.getMethod("setFilter", filterClass);
+            Object filter = Proxy.newProxyInstance(CapturedLog.class.getClassLoader(), new Class<?>[] {filterClass},
+                    (proxy, method, args) -> switch (method.getName()) {
+                        case "isLoggable" -> {
+                            records.add(entryOf(args[0]));
+                            yield true;
+                        }
+                        case "equals" -> proxy == args[0];
+                        case "hashCode" -> System.identityHashCode(proxy);
+                        default -> "CapturedLog filter";
+                    });
+            setFilter.invoke(julLogger, filter);
+        }
+
+        private static Entry entryOf(Object record) throws ReflectiveOperationException {
+            Object level = record.getClass().getMethod("getLevel").invoke(record);
+            return new Entry((String) level.getClass().getMethod("getName").invoke(level),
+                    (String) record.getClass().getMethod("getMessage").invoke(record),
+                    (Throwable) record.getClass().getMethod("getThrown").invoke(record));
+        }
+
+        @Override
+        public void close() throws ReflectiveOperationException {
+            setFilter.invoke(julLogger, (Object) null);
+        }
     }
 
     @Test
