@@ -59,19 +59,25 @@ class SrcuBarrierTest {
     @Test
     void barrier_doesNotWaitForCallbacksQueuedAfterIt() throws Exception {
         try (Srcu srcu = new Srcu("barrier-later")) {
+            CountDownLatch firstRunning = new CountDownLatch(1);
             CountDownLatch releaseFirst = new CountDownLatch(1);
             CountDownLatch releaseLater = new CountDownLatch(1);
             AtomicLong firstDone = new AtomicLong();
             srcu.callSrcu(() -> {
+                firstRunning.countDown();
                 await(releaseFirst);
                 firstDone.set(1);
             });
+            // The first callback's batch is already running, so the later callback lands in a
+            // batch of its own. (A barrier waits for the whole batch that holds the last callback
+            // it must wait for: a later callback sharing that batch would be waited for too.)
+            firstRunning.await();
             Thread barrierThread = new Thread(srcu::barrier, "barrier-caller");
             barrierThread.start();
             waitUntilWaiting(barrierThread); // it has read its target and sleeps
             srcu.callSrcu(() -> await(releaseLater)); // queued after the barrier began; blocks
             releaseFirst.countDown();
-            barrierThread.join(TimeUnit.SECONDS.toMillis(30));
+            barrierThread.join(TimeUnit.SECONDS.toMillis(10)); // a hang guard
             assertThat(barrierThread.isAlive()).as("barrier returned although a later callback is blocked")
                     .isFalse();
             assertThat(firstDone.get()).isEqualTo(1);
