@@ -39,7 +39,8 @@ public final class MmuNotifiers {
      *
      * <p><b>Locking:</b> the caller must not hold the mmap lock of {@code mm} for read, and must
      * hold a user reference of {@code mm} ({@link MmStruct#mmget()}).
-     * <p><b>Context:</b> blocks; not from a non-blockable callback.
+     * <p><b>Context:</b> blocks; not from any callback (it takes the mmap lock, which no callback
+     * may take; from an atomic callback it is also a sleep in atomic context).
      * <p><b>Pairing:</b> one {@link #unregister}, or (B-9) one {@link #put}; never both.
      * <p><b>Memory consistency effects:</b> actions before the call happen-before every callback
      * on {@code mn}; every invalidation that starts after the return calls {@code mn}.
@@ -48,7 +49,8 @@ public final class MmuNotifiers {
      * @param mm the address space
      * @throws IllegalStateException if {@code mn} has no ops or is already registered, if
      *     {@code mm} has no users, if the thread is interrupted (the kernel's {@code -EINTR}; the
-     *     interrupt status stays set), or in a non-blockable callback; nothing is registered
+     *     interrupt status stays set), in a callback, if this thread already holds the mmap lock
+     *     of {@code mm}, or if {@code mm} is destroyed; nothing is registered
      */
     public static void register(MmuNotifier mn, MmStruct mm) {
         NotifierDomain.checkMayBlock("MmuNotifiers.register");
@@ -129,14 +131,16 @@ public final class MmuNotifiers {
      *
      * <p><b>Locking:</b> the caller must not hold the mmap lock of {@code mm} for read, and must
      * hold a user reference of {@code mm}.
-     * <p><b>Context:</b> blocks; not from a non-blockable callback.
+     * <p><b>Context:</b> blocks; not from any callback (it takes the mmap lock, which no callback
+     * may take; from an atomic callback it is also a sleep in atomic context).
      * <p><b>Pairing:</b> exactly one {@link #put} per get.
      *
      * @param <N> the driver's notifier type
      * @param ops the driver's ops; its identity is the key
      * @param mm the address space
      * @return the notifier, whose {@link MmuNotifier#mm()} stays valid until the matching put
-     * @throws IllegalStateException as {@link #getLocked}, or in a non-blockable callback
+     * @throws IllegalStateException as {@link #getLocked}, in a callback, or if this thread
+     *     already holds the mmap lock of {@code mm}; nothing changes
      */
     public static <N extends MmuNotifier> N get(MmuNotifierOps<N> ops, MmStruct mm) {
         NotifierDomain.checkMayBlock("MmuNotifiers.get");
