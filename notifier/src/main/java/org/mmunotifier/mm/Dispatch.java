@@ -42,10 +42,16 @@ final class Dispatch {
 
         final String kernelName;
         final boolean atomic;
+        /** The frame this callback runs in; for a range's start and end, on a blockable range. */
+        final ExecutionContext.Frame frame;
+        /** The frame of a range's start and end on a non-blockable range. */
+        final ExecutionContext.Frame atomicFrame;
 
         Callback(String javaName, boolean atomic) {
             this.kernelName = javaName;
             this.atomic = atomic;
+            this.frame = ExecutionContext.frame(javaName, atomic);
+            this.atomicFrame = atomic ? frame : ExecutionContext.frame(javaName, true);
         }
     }
 
@@ -67,7 +73,7 @@ final class Dispatch {
     @SuppressWarnings("deprecation") // changePte
     static boolean call(ExecutionContext ctx, Callback cb, MmuNotifier mn, MmStruct mm, MmuNotifierRange range,
             long a, long b) {
-        ctx.enter(cb.kernelName, mn, cb.atomic || (range != null && !range.blockable()));
+        ctx.enter(range == null || range.blockable() ? cb.frame : cb.atomicFrame);
         try {
             MmuNotifierOps<MmuNotifier> o = ops(mn);
             switch (cb) {
@@ -172,25 +178,31 @@ final class Dispatch {
             // so its stamp is <= this; a later re-link (only possible after an unregister or a
             // free, which wait for this section) gets a larger one.
             range.startGen = Subscriptions.LINK_GEN.get();
-            for (int i = 0; i < list.length; i++) {
-                MmuNotifier mn = list[i];
-                boolean ok;
-                try {
-                    ok = call(ctx, Callback.INVALIDATE_RANGE_START, mn, mm, range, 0, 0);
-                    if (!ok && blockable) {
-                        MmuNotifier.warnBlockableFailure(mn, range);
-                        ok = true; // as the kernel: WARN, and the end is still delivered
+            // One frame for the whole walk: every callback in it runs in the same context.
+            ctx.enter(blockable ? Callback.INVALIDATE_RANGE_START.frame : Callback.INVALIDATE_RANGE_START.atomicFrame);
+            try {
+                for (int i = 0; i < list.length; i++) {
+                    MmuNotifier mn = list[i];
+                    boolean ok;
+                    try {
+                        ok = ops(mn).invalidateRangeStart(mn, range);
+                        if (!ok && blockable) {
+                            MmuNotifier.warnBlockableFailure(mn, range);
+                            ok = true; // as the kernel: WARN, and the end is still delivered
+                        }
+                    } catch (Throwable t) {
+                        failure = addFailure(failure, t);
+                        ok = false;
                     }
-                } catch (Throwable t) {
-                    failure = addFailure(failure, t);
-                    ok = false;
-                }
-                if (!ok) {
-                    if (failed == null) {
-                        failed = new boolean[list.length];
+                    if (!ok) {
+                        if (failed == null) {
+                            failed = new boolean[list.length];
+                        }
+                        failed[i] = true;
                     }
-                    failed[i] = true;
                 }
+            } finally {
+                ctx.exit();
             }
             if (failed != null) {
                 // c2655835fd8c: the starts that succeeded expect their end; deliver it now, in
@@ -247,6 +259,8 @@ final class Dispatch {
         MmStruct mm = range.mm();
         Throwable failure = null;
         int idx = SRCU.readLock();
+        // The end's frame for the whole walk; invalidateRange nests its atomic frame inside it.
+        ctx.enter(blockable ? Callback.INVALIDATE_RANGE_END.frame : Callback.INVALIDATE_RANGE_END.atomicFrame);
         try {
             for (MmuNotifier mn : list) {
                 if (!mn.linked) { // unlinked since the start: may be freed (see MmuNotifier's overview)
@@ -258,20 +272,25 @@ final class Dispatch {
                 if (mn.linkGen > range.startGen) { // unlinked and linked again since the start:
                     continue;                       // that registration never got this start
                 }
+                MmuNotifierOps<MmuNotifier> o = ops(mn);
                 if (!onlyEnd) {
+                    ctx.enter(Callback.INVALIDATE_RANGE.frame);
                     try {
-                        call(ctx, Callback.INVALIDATE_RANGE, mn, mm, null, range.start(), range.end());
+                        o.invalidateRange(mn, mm, range.start(), range.end());
                     } catch (Throwable t) {
                         failure = addFailure(failure, t);
+                    } finally {
+                        ctx.exit();
                     }
                 }
                 try {
-                    call(ctx, Callback.INVALIDATE_RANGE_END, mn, mm, range, 0, 0);
+                    o.invalidateRangeEnd(mn, range);
                 } catch (Throwable t) {
                     failure = addFailure(failure, t);
                 }
             }
         } finally {
+            ctx.exit();
             SRCU.readUnlock(idx);
         }
         if (failure != null) {

@@ -59,7 +59,7 @@ class AtomicContextTest extends NotifierTestBase {
         outcome.forEach((call, msg) -> {
             assertThat(msg).as(call + " from " + callback).isNotEqualTo("returned");
             assertThat(msg).as(call + ": the message names the callback")
-                    .contains("the " + callback + " callback on");
+                    .contains("the " + callback + " callback");
             if (call.startsWith("mmap")) {
                 assertThat(msg).as(call).contains("no MMU-notifier callback may take an mmap lock");
             } else {
@@ -213,7 +213,7 @@ class AtomicContextTest extends NotifierTestBase {
         MmuNotifiers.synchronize(); // which a barrier begun before it was queued need not wait for
         synchronized (outcome) {
             assertThat(outcome).containsEntry("put", "returned").hasSize(5);
-            assertThat(outcome.get("mmapReadLock")).contains("the freeNotifier callback on " + mn)
+            assertThat(outcome.get("mmapReadLock")).contains("the freeNotifier callback")
                     .contains("may take an mmap lock");
             assertThat(outcome.get("get")).contains("MmuNotifiers.get called from the freeNotifier callback")
                     .contains("must not sleep");

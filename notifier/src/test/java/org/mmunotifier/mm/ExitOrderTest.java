@@ -148,45 +148,4 @@ class ExitOrderTest extends NotifierTestBase {
         assertThat(mn.releases.get()).isEqualTo(1);
         assertThat(mm.isDestroyed()).isTrue();
     }
-
-    @Test
-    void unregister_dropsItsMmReferenceOnlyAfterTheGracePeriod() throws Exception {
-        // Kills the mutant "unregister drops its mm reference before synchronize" (B-24, B-37).
-        MmStruct mm = new MmStruct();
-        CountDownLatch inStart = new CountDownLatch(1);
-        CountDownLatch proceed = gate();
-        Recorder.Ops ops = new Recorder.Ops("slow") {
-            @Override
-            boolean onStart(Recorder mn, MmuNotifierRange range) {
-                inStart.countDown();
-                try {
-                    proceed.await();
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-                return true;
-            }
-        };
-        Recorder mn = track(new Recorder("a", ops));
-        MmuNotifiers.register(mn, mm);
-        Worker inv = new Worker("invalidation", () -> {
-            MmuNotifierRange r = range(mm);
-            PrimaryMmu.invalidateRangeStart(r);
-            PrimaryMmu.invalidateRangeEnd(r);
-        });
-        inStart.await();
-        Worker unreg = new Worker("unregister", () -> MmuNotifiers.unregister(mn, mm));
-        while (unreg.getState() != Thread.State.WAITING && unreg.getState() != Thread.State.TIMED_WAITING) {
-            assertThat(unreg.isAlive()).as("unregister must wait for the running callback").isTrue();
-            Thread.onSpinWait();
-        }
-        assertThat(mn.linked).as("unlinked before the wait").isFalse();
-        assertThat(mm.count()).as("the notifier's mm reference is kept while a callback may still run on it")
-                .isEqualTo(2);
-        proceed.countDown();
-        inv.joinChecked();
-        unreg.joinChecked();
-        assertThat(mm.count()).isEqualTo(1);
-        mm.mmput();
-    }
 }

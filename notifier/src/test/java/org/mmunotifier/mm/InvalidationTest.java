@@ -154,7 +154,7 @@ class InvalidationTest extends NotifierTestBase {
         assertThat(events).containsExactly("a:start(nb)", "a:range", "a:end");
         assertThat(inEnd.get()).as("B-30: the end of a non-blockable range is bracketed by non_block")
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("called from the invalidateRangeEnd callback on Recorder(a)")
+                .hasMessageContaining("called from the invalidateRangeEnd callback")
                 .hasMessageContaining("must not sleep");
         unregisterAll(mm, a);
     }

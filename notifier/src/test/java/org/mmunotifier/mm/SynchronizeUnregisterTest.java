@@ -217,8 +217,15 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         inStart.await();
         Worker unreg = new Worker("unregister", () -> MmuNotifiers.unregister(mn, mm));
         unreg.join(300);
+        while (unreg.getState() != Thread.State.WAITING && unreg.getState() != Thread.State.TIMED_WAITING) {
+            assertThat(unreg.isAlive()).as("unregister must wait for the running callback").isTrue();
+            Thread.onSpinWait(); // until it parks in the grace period: only its wait parks
+        }
         assertThat(unreg.isAlive()).as("unregister must wait for the running callback").isTrue();
         assertThat(mn.active.get()).isEqualTo(1);
+        assertThat(mn.linked).as("unlinked before the wait").isFalse();
+        assertThat(mm.count()).as("B-37: the notifier's mm reference is dropped only after the grace period")
+                .isEqualTo(2);
         proceed.countDown();
         unreg.joinChecked();
         assertThat(mn.active.get()).isZero();
@@ -253,7 +260,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         PrimaryMmu.invalidateRangeStart(r);
         PrimaryMmu.invalidateRangeEnd(r);
         assertThat(caught.get()).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("MmuNotifiers.unregister called from the invalidateRangeStart callback on Recorder(a)")
+                .hasMessageContaining("MmuNotifiers.unregister called from the invalidateRangeStart callback")
                 .hasMessageContaining("would deadlock");
         assertThat(self[0].linked).as("nothing changed").isTrue();
         MmuNotifiers.unregister(self[0], mm);

@@ -17,26 +17,80 @@ import java.util.Arrays;
  *
  * <p><b>Threads:</b> an instance belongs to one thread ({@link #current()}); it is not safe to
  * use from another. <b>Cost:</b> {@link #current()} is one {@code ThreadLocal} lookup;
- * {@link #enter} and {@link #exit} write a few fields of this thread's object and allocate
- * nothing once the stack has been as deep before.
+ * {@link #enter} and {@link #exit} write a few int fields of this thread's object, store no
+ * reference and allocate nothing once the stack has been as deep before.
  */
 public final class ExecutionContext {
     /*
-     * Guards: every field is confined to the owning thread (the ThreadLocal's).
+     * Guards: every instance field is confined to the owning thread (the ThreadLocal's).
      *   depth        number of frames
      *   atomicDepth  number of atomic frames among them
-     *   what/who/atomic[i]  frame i (0 = outermost); grown by doubling, never shrunk
+     *   stack[i]     frame i (0 = outermost) as Frame.code: an int, so that entering a frame stores
+     *                no reference (a reference store pays the collector's write barrier, which for
+     *                G1 includes a StoreLoad fence; this runs once per callback)
+     *   FRAMES       every Frame ever created, indexed by code >>> 1; copy-on-write under
+     *                REGISTRY's monitor, volatile read only when a message is built
      */
 
+    /**
+     * A kind of frame: a callback's name and whether it runs in atomic context. Create one per
+     * kind, once (a {@code static final} field): frames are interned for the life of the JVM.
+     */
+    public static final class Frame {
+        final String callback;
+        final boolean atomic;
+        final int code; // index << 1 | atomic
+
+        private Frame(String callback, boolean atomic, int index) {
+            this.callback = callback;
+            this.atomic = atomic;
+            this.code = index << 1 | (atomic ? 1 : 0);
+        }
+
+        /** @return the callback's name */
+        public String callback() {
+            return callback;
+        }
+
+        /** @return whether blocking calls are refused inside this frame */
+        public boolean atomic() {
+            return atomic;
+        }
+
+        @Override
+        public String toString() {
+            return "the " + callback + " callback" + (atomic ? " (atomic)" : "");
+        }
+    }
+
+    private static final Object REGISTRY = new Object();
+    private static volatile Frame[] frames = new Frame[0];
     private static final ThreadLocal<ExecutionContext> CURRENT = ThreadLocal.withInitial(ExecutionContext::new);
 
     private int depth;
     private int atomicDepth;
-    private String[] what = new String[4];
-    private Object[] who = new Object[4];
-    private boolean[] atomic = new boolean[4];
+    private int[] stack = new int[8];
 
     private ExecutionContext() {
+    }
+
+    /**
+     * Defines a kind of frame. Call it once per kind and keep the result.
+     *
+     * @param callback the callback's name, for messages
+     * @param mustNotSleep whether the frame is atomic: blocking methods refuse inside it
+     * @return the frame kind
+     */
+    public static Frame frame(String callback, boolean mustNotSleep) {
+        java.util.Objects.requireNonNull(callback, "callback");
+        synchronized (REGISTRY) {
+            Frame[] old = frames;
+            Frame f = new Frame(callback, mustNotSleep, old.length);
+            Frame[] a = Arrays.copyOf(old, old.length + 1);
+            a[old.length] = f;
+            frames = a;
+            return f;
+        }
     }
 
     /** @return the calling thread's context */
@@ -45,27 +99,26 @@ public final class ExecutionContext {
     }
 
     /**
-     * Pushes a frame. Pair it with one {@link #exit()} in a {@code finally} block.
+     * Pushes a frame. Pair it with one {@link #exit()} in a {@code finally} block. Stores no
+     * reference and allocates nothing once the stack has been as deep before.
      *
-     * @param callback the callback's name, for messages (a constant: it is stored, not copied)
-     * @param subject what it runs on, for messages (its {@code toString()} is called only when a
-     *     message is built); may be null
-     * @param mustNotSleep whether the frame is atomic: blocking methods refuse inside it
+     * @param frame the kind of frame, from {@link #frame}
      */
-    public void enter(String callback, Object subject, boolean mustNotSleep) {
+    public void enter(Frame frame) {
         int d = depth;
-        if (d == what.length) {
-            what = Arrays.copyOf(what, d * 2);
-            who = Arrays.copyOf(who, d * 2);
-            atomic = Arrays.copyOf(atomic, d * 2);
+        int[] st = stack;
+        if (d == st.length) {
+            st = grow();
         }
-        what[d] = callback;
-        who[d] = subject;
-        atomic[d] = mustNotSleep;
-        if (mustNotSleep) {
-            atomicDepth++;
-        }
+        int code = frame.code;
+        st[d] = code;
+        atomicDepth += code & 1;
         depth = d + 1;
+    }
+
+    private int[] grow() { // out of line: keeps enter() small enough to inline
+        stack = Arrays.copyOf(stack, stack.length * 2);
+        return stack;
     }
 
     /**
@@ -76,14 +129,15 @@ public final class ExecutionContext {
     public void exit() {
         int d = depth - 1;
         if (d < 0) {
-            throw new IllegalStateException("ExecutionContext.exit() on thread '" + Thread.currentThread().getName()
-                    + "' without a matching enter()");
+            throw unmatchedExit();
         }
-        if (atomic[d]) {
-            atomicDepth--;
-        }
-        who[d] = null; // do not keep the subject reachable
+        atomicDepth -= stack[d] & 1;
         depth = d;
+    }
+
+    private static IllegalStateException unmatchedExit() {
+        return new IllegalStateException("ExecutionContext.exit() on thread '" + Thread.currentThread().getName()
+                + "' without a matching enter()");
     }
 
     /** @return the number of frames the thread is in (0 outside every callback) */
@@ -121,16 +175,14 @@ public final class ExecutionContext {
         CURRENT.get().mightSleep(call);
     }
 
-    /**
-     * @return "the X callback on Y" for the innermost frame, or "no callback" outside every frame
-     */
+    /** @return "the X callback" for the innermost frame, or "no callback" outside every frame */
     public String describeInnermost() {
         return depth == 0 ? "no callback" : describe(depth - 1);
     }
 
     private String describeInnermostAtomic() {
         for (int i = depth - 1; i >= 0; i--) {
-            if (atomic[i]) {
+            if ((stack[i] & 1) != 0) {
                 return describe(i);
             }
         }
@@ -138,7 +190,7 @@ public final class ExecutionContext {
     }
 
     private String describe(int i) {
-        return "the " + what[i] + " callback" + (who[i] == null ? "" : " on " + who[i]);
+        return "the " + frames[stack[i] >>> 1].callback + " callback";
     }
 
     @Override

@@ -20,20 +20,20 @@ class ExecutionContextTest {
         ExecutionContext c = ExecutionContext.current();
         assertThat(c.depth()).isZero();
         assertThat(c.inAtomic()).isFalse();
-        c.enter("release", "n1", false);
+        c.enter(ExecutionContext.frame("release", false));
         try {
             assertThat(c.depth()).isEqualTo(1);
             assertThat(c.inAtomic()).isFalse();
             c.mightSleep("anything"); // a sleepable frame allows it
-            c.enter("invalidateRange", "n2", true);
+            c.enter(ExecutionContext.frame("invalidateRange", true));
             try {
                 assertThat(c.inAtomic()).isTrue();
-                assertThat(c.describeInnermost()).isEqualTo("the invalidateRange callback on n2");
+                assertThat(c.describeInnermost()).isEqualTo("the invalidateRange callback");
             } finally {
                 c.exit();
             }
             assertThat(c.inAtomic()).isFalse();
-            assertThat(c.describeInnermost()).isEqualTo("the release callback on n1");
+            assertThat(c.describeInnermost()).isEqualTo("the release callback");
         } finally {
             c.exit();
         }
@@ -45,7 +45,7 @@ class ExecutionContextTest {
     void deepNesting_growsTheStack_andUnwindsExactly() {
         ExecutionContext c = ExecutionContext.current();
         for (int i = 0; i < 20; i++) {
-            c.enter("cb" + i, null, i == 7);
+            c.enter(ExecutionContext.frame("cb" + i, i == 7));
         }
         assertThat(c.depth()).isEqualTo(20);
         assertThat(c.inAtomic()).isTrue();
@@ -67,15 +67,15 @@ class ExecutionContextTest {
     @Test
     void refusal_namesTheInnermostOpenAtomicFrame_notOneAlreadyExited() {
         ExecutionContext c = ExecutionContext.current();
-        c.enter("invalidateRangeStart", "outer", true);
-        c.enter("release", "middle", false);
-        c.enter("invalidateRangeEnd", "inner", true);
+        c.enter(ExecutionContext.frame("invalidateRangeStart", true));
+        c.enter(ExecutionContext.frame("release", false));
+        c.enter(ExecutionContext.frame("invalidateRangeEnd", true));
         c.exit(); // inner and middle are gone; their slots still hold the old frames
         c.exit();
         try {
             assertThatThrownBy(() -> c.mightSleep("Srcu.synchronize()"))
                     .isInstanceOf(IllegalStateException.class)
-                    .hasMessageStartingWith("Srcu.synchronize() called from the invalidateRangeStart callback on outer,")
+                    .hasMessageStartingWith("Srcu.synchronize() called from the invalidateRangeStart callback,")
                     .hasMessageNotContaining("invalidateRangeEnd");
         } finally {
             c.exit();
@@ -86,7 +86,7 @@ class ExecutionContextTest {
     void checkMightSleep_appliesTheCallingThreadsContext() {
         ExecutionContext.checkMightSleep("outside every frame"); // allowed
         ExecutionContext c = ExecutionContext.current();
-        c.enter("invalidatePage", null, true);
+        c.enter(ExecutionContext.frame("invalidatePage", true));
         try {
             assertThatThrownBy(() -> ExecutionContext.checkMightSleep("Thread.sleep()"))
                     .isInstanceOf(IllegalStateException.class)
@@ -101,11 +101,11 @@ class ExecutionContextTest {
     void toString_showsDepthAtomicCountAndInnermostFrame() {
         ExecutionContext c = ExecutionContext.current();
         assertThat(c).hasToString("ExecutionContext[depth=0, atomic=0, innermost=no callback]");
-        c.enter("release", "mm1", false);
-        c.enter("invalidateRange", "mm1", true);
+        c.enter(ExecutionContext.frame("release", false));
+        c.enter(ExecutionContext.frame("invalidateRange", true));
         try {
             assertThat(c).hasToString(
-                    "ExecutionContext[depth=2, atomic=1, innermost=the invalidateRange callback on mm1]");
+                    "ExecutionContext[depth=2, atomic=1, innermost=the invalidateRange callback]");
         } finally {
             c.exit();
             c.exit();
@@ -115,7 +115,7 @@ class ExecutionContextTest {
     @Test
     void contextsArePerThread() throws Exception {
         ExecutionContext c = ExecutionContext.current();
-        c.enter("invalidateRange", null, true);
+        c.enter(ExecutionContext.frame("invalidateRange", true));
         try {
             boolean[] otherAtomic = {true};
             Thread t = new Thread(() -> otherAtomic[0] = ExecutionContext.current().inAtomic());
@@ -131,11 +131,11 @@ class ExecutionContextTest {
     void synchronize_barrier_expedited_andClose_refuseInAnAtomicFrame_andChangeNothing() {
         ExecutionContext c = ExecutionContext.current();
         long gps = srcu.gracePeriodsCompleted();
-        c.enter("invalidateRange", "mirror", true);
+        c.enter(ExecutionContext.frame("invalidateRange", true));
         try {
             assertThatThrownBy(srcu::synchronize).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("Srcu.synchronize() of domain 'ctx-test'")
-                    .hasMessageContaining("the invalidateRange callback on mirror")
+                    .hasMessageContaining("the invalidateRange callback")
                     .hasMessageContaining("must not sleep");
             assertThatThrownBy(srcu::synchronizeExpedited).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("synchronizeExpedited");
