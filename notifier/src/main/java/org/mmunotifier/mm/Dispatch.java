@@ -236,19 +236,28 @@ final class Dispatch {
     static void end(MmuNotifierRange range, boolean onlyEnd) {
         byte st = range.state;
         if (st != MmuNotifierRange.STARTED) {
-            if (st == MmuNotifierRange.ABORTED) { // the failed start already delivered the ends
-                range.state = MmuNotifierRange.ENDED;
-                return;
-            }
-            throw new IllegalStateException("PrimaryMmu.invalidateRangeEnd: " + range
-                    + (st == MmuNotifierRange.NEW ? " was never started" : " is already ended")
-                    + " (one end per successful start)");
+            endNotStarted(range, st);
+            return;
         }
         MmuNotifier[] list = range.started;
-        if (list == null) {
+        if (list == null) { // no notifier at the start: kept small so that this path inlines
             range.state = MmuNotifierRange.ENDED;
             return;
         }
+        endWalk(range, list, onlyEnd);
+    }
+
+    private static void endNotStarted(MmuNotifierRange range, byte st) {
+        if (st == MmuNotifierRange.ABORTED) { // the failed start already delivered the ends
+            range.state = MmuNotifierRange.ENDED;
+            return;
+        }
+        throw new IllegalStateException("PrimaryMmu.invalidateRangeEnd: " + range
+                + (st == MmuNotifierRange.NEW ? " was never started" : " is already ended")
+                + " (one end per successful start)");
+    }
+
+    private static void endWalk(MmuNotifierRange range, MmuNotifier[] list, boolean onlyEnd) {
         boolean blockable = range.blockable();
         ExecutionContext ctx = ExecutionContext.current();
         if (blockable) { // before any change: a refused end can be retried
