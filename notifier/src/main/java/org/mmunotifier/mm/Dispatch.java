@@ -41,7 +41,6 @@ final class Dispatch {
         FREE_NOTIFIER("freeNotifier", true);
 
         final String kernelName;
-        final boolean atomic;
         /** The frame this callback runs in; for a range's start and end, on a blockable range. */
         final ExecutionContext.Frame frame;
         /** The frame of a range's start and end on a non-blockable range. */
@@ -49,7 +48,6 @@ final class Dispatch {
 
         Callback(String javaName, boolean atomic) {
             this.kernelName = javaName;
-            this.atomic = atomic;
             this.frame = ExecutionContext.frame(javaName, atomic);
             this.atomicFrame = atomic ? frame : ExecutionContext.frame(javaName, true);
         }

@@ -134,10 +134,7 @@ class ExitOrderTest extends NotifierTestBase {
         Worker unreg = new Worker("unregister", () -> MmuNotifiers.unregister(mn, mm));
         inRelease.await();
         Worker exit = new Worker("exit", mm::mmput);
-        while (exit.getState() != Thread.State.WAITING && exit.getState() != Thread.State.TIMED_WAITING) {
-            assertThat(exit.isAlive()).as("exit must wait for the release run by unregister").isTrue();
-            Thread.onSpinWait();
-        }
+        awaitParked(exit, "exit must wait for the release run by unregister");
         synchronized (seen) {
             assertThat(seen).as("the teardown has not run while a release runs").isEmpty();
         }

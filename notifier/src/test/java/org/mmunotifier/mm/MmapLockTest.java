@@ -107,9 +107,7 @@ class MmapLockTest extends NotifierTestBase {
             mm.mmapWriteUnlock();
             writerDone.countDown();
         });
-        while (writer.getState() != Thread.State.WAITING) { // queued behind our write hold
-            Thread.onSpinWait();
-        }
+        awaitParked(writer, "the writer must queue behind our write hold");
         mm.mmapWriteDowngrade();
         assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
         mm.assertMmapLocked(); // held for read now
@@ -177,17 +175,11 @@ class MmapLockTest extends NotifierTestBase {
         Recorder mn = track(new Recorder("a", new Recorder.Ops("reg")));
         mm.mmapReadLock();
         Worker reg = new Worker("register", () -> MmuNotifiers.register(mn, mm));
-        while (reg.getState() != Thread.State.WAITING) { // parked on the lock
-            assertThat(reg.isAlive()).as("register returned while a reader held the mmap lock").isTrue();
-            Thread.onSpinWait();
-        }
+        awaitParked(reg, "register returned while a reader held the mmap lock");
         assertThat(mm.hasNotifiers()).as("nothing registered while the reader holds the lock").isFalse();
         Recorder.Ops getOps = trackingOps("get");
         Worker get = new Worker("get", () -> MmuNotifiers.get(getOps, mm));
-        while (get.getState() != Thread.State.WAITING) {
-            assertThat(get.isAlive()).as("get returned while a reader held the mmap lock").isTrue();
-            Thread.onSpinWait();
-        }
+        awaitParked(get, "get returned while a reader held the mmap lock");
         mm.mmapReadUnlock();
         reg.joinChecked();
         get.joinChecked();

@@ -73,6 +73,20 @@ abstract class NotifierTestBase {
         assertThat(ExecutionContext.current().depth()).as("callback frames left open on the test thread").isZero();
     }
 
+    /**
+     * Spins until {@code t} parks (WAITING or TIMED_WAITING), failing with {@code why} if it
+     * ends first: the point where it waits for a lock or a grace period.
+     */
+    static void awaitParked(Thread t, String why) {
+        Thread.State st;
+        while ((st = t.getState()) != Thread.State.WAITING && st != Thread.State.TIMED_WAITING) {
+            if (!t.isAlive()) {
+                throw new AssertionError(why);
+            }
+            Thread.onSpinWait();
+        }
+    }
+
     static MmuNotifierRange range(MmStruct mm) {
         return new MmuNotifierRange(mm, 0x1000, 0x2000, MmuNotifierEvent.UNMAP, true);
     }

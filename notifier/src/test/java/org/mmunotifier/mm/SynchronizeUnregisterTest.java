@@ -217,10 +217,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         inStart.await();
         Worker unreg = new Worker("unregister", () -> MmuNotifiers.unregister(mn, mm));
         unreg.join(300);
-        while (unreg.getState() != Thread.State.WAITING && unreg.getState() != Thread.State.TIMED_WAITING) {
-            assertThat(unreg.isAlive()).as("unregister must wait for the running callback").isTrue();
-            Thread.onSpinWait(); // until it parks in the grace period: only its wait parks
-        }
+        awaitParked(unreg, "unregister must wait for the running callback"); // only its grace period parks
         assertThat(unreg.isAlive()).as("unregister must wait for the running callback").isTrue();
         assertThat(mn.active.get()).isEqualTo(1);
         assertThat(mn.linked).as("unlinked before the wait").isFalse();
