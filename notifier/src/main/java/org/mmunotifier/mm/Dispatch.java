@@ -3,6 +3,7 @@ package org.mmunotifier.mm;
 import static org.mmunotifier.mm.NotifierDomain.SRCU;
 
 import org.mmunotifier.srcu.ExecutionContext;
+import org.mmunotifier.srcu.Srcu;
 
 /**
  * Calls the callbacks (Linux's {@code __mmu_notifier_*} walkers): every callback of the library
@@ -28,16 +29,16 @@ final class Dispatch {
      *                                 bottom halves disabled)
      */
 
-    /** The callbacks, with the context 5.4 runs them in. */
+    /** The callbacks, with the context 5.4 runs them in and their erased parameter types. */
     enum Callback {
-        RELEASE("release", false),
-        INVALIDATE_RANGE_START("invalidateRangeStart", false), // atomic iff the range is not blockable
-        INVALIDATE_RANGE_END("invalidateRangeEnd", false),     // likewise
-        INVALIDATE_RANGE("invalidateRange", true),
-        CLEAR_FLUSH_YOUNG("clearFlushYoung", true),
-        CLEAR_YOUNG("clearYoung", true),
-        TEST_YOUNG("testYoung", true),
-        CHANGE_PTE("changePte", true),
+        RELEASE("release", false, MmStruct.class),
+        INVALIDATE_RANGE_START("invalidateRangeStart", false, MmuNotifierRange.class), // atomic iff not blockable
+        INVALIDATE_RANGE_END("invalidateRangeEnd", false, MmuNotifierRange.class),     // likewise
+        INVALIDATE_RANGE("invalidateRange", true, MmStruct.class, long.class, long.class),
+        CLEAR_FLUSH_YOUNG("clearFlushYoung", true, MmStruct.class, long.class, long.class),
+        CLEAR_YOUNG("clearYoung", true, MmStruct.class, long.class, long.class),
+        TEST_YOUNG("testYoung", true, MmStruct.class, long.class),
+        CHANGE_PTE("changePte", true, MmStruct.class, long.class, long.class),
         FREE_NOTIFIER("freeNotifier", true);
 
         final String kernelName;
@@ -45,12 +46,52 @@ final class Dispatch {
         final ExecutionContext.Frame frame;
         /** The frame of a range's start and end on a non-blockable range. */
         final ExecutionContext.Frame atomicFrame;
+        /** This callback's bit in {@link MmuNotifier#implemented}. */
+        final int bit;
+        /** The method's parameter types after the erased {@code N mn}. */
+        private final Class<?>[] params;
 
-        Callback(String javaName, boolean atomic) {
+        Callback(String javaName, boolean atomic, Class<?>... params) {
             this.kernelName = javaName;
             this.frame = ExecutionContext.frame(javaName, atomic);
             this.atomicFrame = atomic ? frame : ExecutionContext.frame(javaName, true);
+            this.bit = 1 << ordinal();
+            this.params = new Class<?>[params.length + 1];
+            this.params[0] = MmuNotifier.class;
+            System.arraycopy(params, 0, this.params, 1, params.length);
         }
+    }
+
+    /**
+     * Which callbacks an ops class overrides, as a mask of {@link Callback#bit}s: the kernel's
+     * {@code if (mn->ops->invalidate_range)} tests. A callback left to the interface's default
+     * (which does nothing, as a NULL op) is neither called nor given a frame: the result is the
+     * default's, so skipping it changes nothing but the cost.
+     */
+    private static final ClassValue<Integer> IMPLEMENTED = new ClassValue<>() {
+        @Override
+        protected Integer computeValue(Class<?> opsClass) {
+            int mask = 0;
+            for (Callback cb : Callback.values()) {
+                try {
+                    // A generic override is reached through its bridge, declared by the class.
+                    if (opsClass.getMethod(cb.kernelName, cb.params).getDeclaringClass() != MmuNotifierOps.class) {
+                        mask |= cb.bit;
+                    }
+                } catch (NoSuchMethodException e) {
+                    throw new AssertionError("MmuNotifierOps." + cb.kernelName + " not found", e);
+                }
+            }
+            return mask;
+        }
+    };
+
+    /** The bit the end's loop tests, as a static final: C2 folds it (not an enum's field). */
+    private static final int RANGE_BIT = Callback.INVALIDATE_RANGE.bit;
+
+    /** @return the {@link Callback#bit}s of the callbacks {@code ops}' class overrides */
+    static int implemented(MmuNotifierOps<?> ops) {
+        return IMPLEMENTED.get(ops.getClass());
     }
 
     private Dispatch() {
@@ -66,11 +107,16 @@ final class Dispatch {
      * Runs one callback on {@code mn} inside a frame of its context. {@code a} and {@code b} are
      * the callback's two long arguments ({@code start, end}, or {@code address, pte}).
      *
-     * @return the callback's result; true for the callbacks that return nothing
+     * @return the callback's result; true for the callbacks that return nothing. A callback
+     *     that {@code mn}'s ops leave to the interface's default is not called (nor framed):
+     *     the default's result
      */
     @SuppressWarnings("deprecation") // changePte
     static boolean call(ExecutionContext ctx, Callback cb, MmuNotifier mn, MmStruct mm, MmuNotifierRange range,
             long a, long b) {
+        if ((mn.implemented & cb.bit) == 0) { // the default does nothing: false for a young callback
+            return cb != Callback.CLEAR_FLUSH_YOUNG && cb != Callback.CLEAR_YOUNG && cb != Callback.TEST_YOUNG;
+        }
         ctx.enter(range == null || range.blockable() ? cb.frame : cb.atomicFrame);
         try {
             MmuNotifierOps<MmuNotifier> o = ops(mn);
@@ -123,10 +169,11 @@ final class Dispatch {
         if (s == Subscriptions.POISON) {
             throw mm.destroyedError("PrimaryMmu." + cb.kernelName);
         }
-        ExecutionContext ctx = ExecutionContext.current();
+        Srcu.Reader reader = SRCU.reader();
+        ExecutionContext ctx = reader.context();
         boolean result = false;
         Throwable failure = null;
-        int idx = SRCU.readLock();
+        int idx = reader.lock();
         try {
             for (MmuNotifier mn : s.list) { // loaded inside the section
                 try {
@@ -141,7 +188,7 @@ final class Dispatch {
                 }
             }
         } finally {
-            SRCU.readUnlock(idx);
+            reader.unlock(idx);
         }
         if (failure != null) {
             rethrow(failure);
@@ -157,7 +204,8 @@ final class Dispatch {
      */
     static boolean start(MmuNotifierRange range, Subscriptions s) {
         boolean blockable = range.blockable();
-        ExecutionContext ctx = ExecutionContext.current();
+        Srcu.Reader reader = SRCU.reader(); // one lookup for the read section and the frames
+        ExecutionContext ctx = reader.context();
         if (blockable) {
             ctx.mightSleep("PrimaryMmu.invalidateRangeStart (blockable range)"); // before any change
         }
@@ -165,11 +213,9 @@ final class Dispatch {
             range.state = MmuNotifierRange.STARTED;
             return true;
         }
-        MmStruct mm = range.mm();
-        Throwable failure = null;
-        boolean[] failed = null;
         MmuNotifier[] list;
-        int idx = SRCU.readLock();
+        StartFailures failures;
+        int idx = reader.lock();
         try {
             list = s.list; // loaded inside the section: every element stays alive until readUnlock
             // After the list load: every notifier in 'list' was stamped before it was published,
@@ -179,55 +225,117 @@ final class Dispatch {
             // One frame for the whole walk: every callback in it runs in the same context.
             ctx.enter(blockable ? Callback.INVALIDATE_RANGE_START.frame : Callback.INVALIDATE_RANGE_START.atomicFrame);
             try {
-                for (int i = 0; i < list.length; i++) {
-                    MmuNotifier mn = list[i];
-                    boolean ok;
-                    try {
-                        ok = ops(mn).invalidateRangeStart(mn, range);
-                        if (!ok && blockable) {
-                            MmuNotifier.warnBlockableFailure(mn, range);
-                            ok = true; // as the kernel: WARN, and the end is still delivered
-                        }
-                    } catch (Throwable t) {
-                        failure = addFailure(failure, t);
-                        ok = false;
-                    }
-                    if (!ok) {
-                        if (failed == null) {
-                            failed = new boolean[list.length];
-                        }
-                        failed[i] = true;
-                    }
-                }
+                failures = startEach(list, range, blockable);
             } finally {
                 ctx.exit();
             }
-            if (failed != null) {
+            if (failures != null) {
                 // c2655835fd8c: the starts that succeeded expect their end; deliver it now, in
                 // this section, where every element of 'list' is still alive.
-                for (int i = 0; i < list.length; i++) {
-                    if (!failed[i]) {
-                        try {
-                            call(ctx, Callback.INVALIDATE_RANGE_END, list[i], mm, range, 0, 0);
-                        } catch (Throwable t) {
-                            failure = addFailure(failure, t);
-                        }
-                    }
-                }
+                failures.endSucceeded(ctx, list, range);
             }
         } finally {
-            SRCU.readUnlock(idx);
+            reader.unlock(idx);
         }
-        if (failed != null) {
+        if (failures != null) {
             range.state = MmuNotifierRange.ABORTED;
-            if (failure != null) {
-                rethrow(failure);
+            if (failures.first != null) {
+                rethrow(failures.first);
             }
             return false;
         }
         range.started = list;
         range.state = MmuNotifierRange.STARTED;
         return true;
+    }
+
+    /*
+     * The loops of start and end are methods of their own, apart from the frame and the read
+     * section: a loop that keeps fewer values live spills fewer registers around each (inlined)
+     * callback. A failure leaves the fast loop for one that records it (allocating only then).
+     */
+
+    /** Calls every start, in list order; null if every one succeeded. */
+    private static StartFailures startEach(MmuNotifier[] list, MmuNotifierRange range, boolean blockable) {
+        for (int i = 0; i < list.length; i++) {
+            Throwable r = startOne(list[i], range, blockable);
+            if (r != null) {
+                return startEachAfterFailure(list, range, blockable, i, r);
+            }
+        }
+        return null;
+    }
+
+    /** The rest of {@link #startEach} once the start at {@code i} has failed with {@code r}. */
+    private static StartFailures startEachAfterFailure(MmuNotifier[] list, MmuNotifierRange range, boolean blockable,
+            int i, Throwable r) {
+        StartFailures f = new StartFailures(list.length);
+        f.add(i, r);
+        for (int j = i + 1; j < list.length; j++) {
+            Throwable rj = startOne(list[j], range, blockable);
+            if (rj != null) {
+                f.add(j, rj);
+            }
+        }
+        return f;
+    }
+
+    /**
+     * One notifier's start. @return null if it succeeded (a blockable start that returns false
+     * is warned about and counts as a success, as the kernel delivers its end anyway),
+     * {@link StartFailures#RETURNED_FALSE} if a non-blockable start refused, or what it threw
+     */
+    private static Throwable startOne(MmuNotifier mn, MmuNotifierRange range, boolean blockable) {
+        boolean ok;
+        try {
+            ok = ops(mn).invalidateRangeStart(mn, range);
+        } catch (Throwable t) {
+            return t;
+        }
+        if (ok) {
+            return null;
+        }
+        if (blockable) {
+            MmuNotifier.warnBlockableFailure(mn, range);
+            return null;
+        }
+        return StartFailures.RETURNED_FALSE;
+    }
+
+    /** Which starts of one walk failed, and the first exception (the others suppressed into it). */
+    private static final class StartFailures {
+        /** Marks a start that returned false; never thrown, never recorded as an exception. */
+        static final Throwable RETURNED_FALSE = new Throwable("invalidateRangeStart returned false", null, false,
+                false) {
+            private static final long serialVersionUID = 1L;
+        };
+
+        final boolean[] failed;
+        Throwable first;
+
+        StartFailures(int n) {
+            failed = new boolean[n];
+        }
+
+        void add(int i, Throwable r) {
+            failed[i] = true;
+            if (r != RETURNED_FALSE) {
+                first = addFailure(first, r);
+            }
+        }
+
+        /** Ends every start that succeeded, each in its frame; their exceptions join {@link #first}. */
+        void endSucceeded(ExecutionContext ctx, MmuNotifier[] list, MmuNotifierRange range) {
+            for (int i = 0; i < list.length; i++) {
+                if (!failed[i]) {
+                    try {
+                        call(ctx, Callback.INVALIDATE_RANGE_END, list[i], range.mm(), range, 0, 0);
+                    } catch (Throwable t) {
+                        first = addFailure(first, t);
+                    }
+                }
+            }
+        }
     }
 
     /** __mmu_notifier_invalidate_range_end over the start's snapshot (see MmuNotifier's overview). */
@@ -257,52 +365,58 @@ final class Dispatch {
 
     private static void endWalk(MmuNotifierRange range, MmuNotifier[] list, boolean onlyEnd) {
         boolean blockable = range.blockable();
-        ExecutionContext ctx = ExecutionContext.current();
+        Srcu.Reader reader = SRCU.reader();
+        ExecutionContext ctx = reader.context();
         if (blockable) { // before any change: a refused end can be retried
             ctx.mightSleep("PrimaryMmu.invalidateRangeEnd (blockable range)");
         }
         range.started = null;
         range.state = MmuNotifierRange.ENDED;
-        MmStruct mm = range.mm();
-        Throwable failure = null;
-        int idx = SRCU.readLock();
+        Throwable failure;
+        int idx = reader.lock();
         // The end's frame for the whole walk; invalidateRange nests its atomic frame inside it.
         ctx.enter(blockable ? Callback.INVALIDATE_RANGE_END.frame : Callback.INVALIDATE_RANGE_END.atomicFrame);
         try {
-            for (MmuNotifier mn : list) {
-                if (!mn.linked) { // unlinked since the start: may be freed (see MmuNotifier's overview)
-                    continue;
-                }
-                // Read after 'linked' (which the link wrote after the stamp): if that read saw a
-                // re-link, this sees its newer stamp. A global "any link since the start?" test
-                // before the loop would not do: a re-link may land between it and 'linked'.
-                if (mn.linkGen > range.startGen) { // unlinked and linked again since the start:
-                    continue;                       // that registration never got this start
-                }
-                MmuNotifierOps<MmuNotifier> o = ops(mn);
-                if (!onlyEnd) {
-                    ctx.enter(Callback.INVALIDATE_RANGE.frame);
-                    try {
-                        o.invalidateRange(mn, mm, range.start(), range.end());
-                    } catch (Throwable t) {
-                        failure = addFailure(failure, t);
-                    } finally {
-                        ctx.exit();
-                    }
-                }
-                try {
-                    o.invalidateRangeEnd(mn, range);
-                } catch (Throwable t) {
-                    failure = addFailure(failure, t);
-                }
-            }
+            failure = endEach(list, range, onlyEnd);
         } finally {
             ctx.exit();
-            SRCU.readUnlock(idx);
+            reader.unlock(idx);
         }
         if (failure != null) {
             rethrow(failure);
         }
+    }
+
+    /** The end's loop; @return the first exception a callback threw (the others suppressed), or null */
+    private static Throwable endEach(MmuNotifier[] list, MmuNotifierRange range, boolean onlyEnd) {
+        Throwable failure = null;
+        for (MmuNotifier mn : list) {
+            if (!mn.linked) { // unlinked since the start: may be freed (see MmuNotifier's overview)
+                continue;
+            }
+            // Read after 'linked' (which the link wrote after the stamp): if that read saw a
+            // re-link, this sees its newer stamp. A global "any link since the start?" test
+            // before the loop would not do: a re-link may land between it and 'linked'.
+            if (mn.linkGen > range.startGen) { // unlinked and linked again since the start:
+                continue;                       // that registration never got this start
+            }
+            // The end's callbacks are called whether or not the ops override them (a default is a
+            // no-op, inlined); invalidateRange is tested, since calling it means a nested frame.
+            if (!onlyEnd && (mn.implemented & RANGE_BIT) != 0) {
+                try {
+                    call(ExecutionContext.current(), Callback.INVALIDATE_RANGE, mn, range.mm(), null, range.start(),
+                            range.end());
+                } catch (Throwable t) {
+                    failure = addFailure(failure, t);
+                }
+            }
+            try {
+                ops(mn).invalidateRangeEnd(mn, range);
+            } catch (Throwable t) {
+                failure = addFailure(failure, t);
+            }
+        }
+        return failure;
     }
 
     /**
@@ -317,9 +431,10 @@ final class Dispatch {
         if (s == null) {
             return null;
         }
-        ExecutionContext ctx = ExecutionContext.current();
+        Srcu.Reader reader = SRCU.reader();
+        ExecutionContext ctx = reader.context();
         Throwable failure = null;
-        int idx = SRCU.readLock();
+        int idx = reader.lock();
         try {
             for (MmuNotifier mn : s.list) {
                 if (mn.claimRelease()) { // at most once per registration (exit racing unregister)
@@ -331,7 +446,7 @@ final class Dispatch {
                 }
             }
         } finally {
-            SRCU.readUnlock(idx);
+            reader.unlock(idx);
             s.unlinkAll();
         }
         SRCU.synchronize();
@@ -340,15 +455,16 @@ final class Dispatch {
 
     /** unregister's release of one notifier, in a read section; returns what it threw, or null. */
     static Throwable releaseOne(MmuNotifier mn, MmStruct mm) {
-        ExecutionContext ctx = ExecutionContext.current();
-        int idx = SRCU.readLock();
+        Srcu.Reader reader = SRCU.reader();
+        ExecutionContext ctx = reader.context();
+        int idx = reader.lock();
         try {
             call(ctx, Callback.RELEASE, mn, mm, null, 0, 0);
             return null;
         } catch (Throwable t) {
             return t;
         } finally {
-            SRCU.readUnlock(idx);
+            reader.unlock(idx);
         }
     }
 

@@ -43,6 +43,8 @@ public class MmuNotifier {
      * -----------------------------
      *   ops       set by the constructor or by getLocked before the notifier is published; then
      *             read-only (published by the volatile store of Subscriptions.list)
+     *   implemented  the callbacks ops' class overrides (Dispatch.implemented); written with ops,
+     *             guarded as ops
      *   mm        set by registration before publication (B-3); volatile
      *   users     read and written under mm.subscriptions' monitor (after publication)
      *   linked    written under that monitor; volatile
@@ -79,6 +81,7 @@ public class MmuNotifier {
     private static final System.Logger LOG = System.getLogger(MmuNotifier.class.getName());
 
     MmuNotifierOps<?> ops;
+    int implemented;
     volatile MmStruct mm;
     int users;
     volatile boolean linked;
@@ -115,6 +118,7 @@ public class MmuNotifier {
      */
     protected MmuNotifier(MmuNotifierOps<?> ops) {
         this.ops = Objects.requireNonNull(ops, "ops");
+        this.implemented = Dispatch.implemented(ops);
     }
 
     /** @return the callbacks of this notifier (null before a {@code get} has set them) */

@@ -204,6 +204,7 @@ public final class MmuNotifiers {
                     + "pending); nothing was registered");
         }
         mn.ops = ops;
+        mn.implemented = Dispatch.implemented(ops);
         try {
             registerHeld(mn, mm);
         } catch (AlreadyRegistered e) { // registered elsewhere meanwhile: not ours to free

@@ -16,7 +16,8 @@ import java.util.Arrays;
  * lockdep would report it).
  *
  * <p><b>Threads:</b> an instance belongs to one thread ({@link #current()}); it is not safe to
- * use from another. <b>Cost:</b> {@link #current()} is one {@code ThreadLocal} lookup;
+ * use from another. <b>Cost:</b> {@link #current()} is one {@code ThreadLocal} lookup (a
+ * thread that holds an {@link Srcu.Reader} has its context without one: {@link Srcu.Reader#context()});
  * {@link #enter} and {@link #exit} write a few int fields of this thread's object, store no
  * reference and allocate nothing once the stack has been as deep before.
  */

@@ -82,7 +82,7 @@ public final class Srcu implements AutoCloseable {
 
     private final String name;
     private final ReaderCounters counters;
-    private final ThreadLocal<ReaderState> readers;
+    private final ThreadLocal<Reader> readers;
     private final CallbackQueue callbacks;
     /** Serializes grace periods; holder is the only writer of ctrIdx (except close) and gpSeq. */
     private final ReentrantLock gpLock = new ReentrantLock();
@@ -125,7 +125,7 @@ public final class Srcu implements AutoCloseable {
     Srcu(Builder b, ReaderCounters counters) {
         this.name = b.name;
         this.counters = counters;
-        this.readers = ThreadLocal.withInitial(() -> new ReaderState(counters.assignStripe()));
+        this.readers = ThreadLocal.withInitial(() -> new Reader(this, counters.assignStripe()));
         this.callbacks = new CallbackQueue(this, b.executor, b.errorHandler);
     }
 
@@ -188,14 +188,81 @@ public final class Srcu implements AutoCloseable {
         }
     }
 
-    /** Per-thread, per-domain reader bookkeeping; confined to its thread. */
-    static final class ReaderState {
+    /**
+     * A thread's handle on this domain's read side (liburcu's registered reader thread): the same
+     * read sections as {@link Srcu#readLock()}/{@link Srcu#readUnlock(int)}, without their
+     * per-call {@code ThreadLocal} lookup. {@link Srcu#reader()} returns the calling thread's
+     * handle; it belongs to that thread, and using it on another throws.
+     *
+     * <p>The handle also carries its thread's {@link ExecutionContext}, so that a library that
+     * enters a read section and pushes a frame (as the MMU notifiers do around every walk) finds
+     * both with one lookup.
+     */
+    public static final class Reader {
+        /*
+         * Guards: nest0 and nest1 (this thread's open sections per index) are confined to owner.
+         * Everything else is final.
+         */
+        private final Srcu domain;
+        private final Thread owner;
+        private final ExecutionContext context;
         final int stripe;
         int nest0;
         int nest1;
 
-        ReaderState(int stripe) {
+        Reader(Srcu domain, int stripe) {
+            this.domain = domain;
+            this.owner = Thread.currentThread();
+            this.context = ExecutionContext.current();
             this.stripe = stripe;
+        }
+
+        /**
+         * {@link Srcu#readLock()} on this handle's domain.
+         *
+         * @return the index to pass to {@link #unlock(int)}: 0 or 1
+         * @throws IllegalStateException if the domain is closed, or if the calling thread is not
+         *     the handle's thread; nothing changes
+         */
+        public int lock() {
+            checkOwner("lock");
+            return domain.lock(this, "readLock");
+        }
+
+        /**
+         * {@link Srcu#readUnlock(int)} on this handle's domain.
+         *
+         * @param idx the value returned by the matching {@link #lock()} (or {@code readLock()})
+         * @throws IllegalStateException as {@link Srcu#readUnlock(int)}, or if the calling thread
+         *     is not the handle's thread; nothing changes
+         */
+        public void unlock(int idx) {
+            checkOwner("unlock");
+            domain.unlock(this, idx);
+        }
+
+        /** @return the handle thread's execution context ({@link ExecutionContext#current()} there) */
+        public ExecutionContext context() {
+            return context;
+        }
+
+        /** @return the domain */
+        public Srcu domain() {
+            return domain;
+        }
+
+        private void checkOwner(String op) {
+            if (Thread.currentThread() != owner) {
+                throw new IllegalStateException("Srcu.Reader." + op + "() of domain '" + domain.name
+                        + "' called on thread '" + Thread.currentThread().getName() + "'; the handle belongs to thread '"
+                        + owner.getName() + "' (each thread gets its own from Srcu.reader())");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Srcu.Reader[domain=" + domain.name + ", thread=" + owner.getName() + ", sections="
+                    + (nest0 + nest1) + "]";
         }
     }
 
@@ -221,10 +288,25 @@ public final class Srcu implements AutoCloseable {
      * @throws IllegalStateException if the domain is closed
      */
     public int readLock() {
-        ReaderState r = readers.get();
+        return lock(readers.get(), "readLock");
+    }
+
+    /**
+     * The calling thread's read-side handle for this domain: {@link Reader#lock()} and
+     * {@link Reader#unlock(int)} are {@link #readLock()} and {@link #readUnlock(int)} without
+     * their per-call lookup. Keep it in a local variable for the length of a walk; it is not
+     * for other threads.
+     *
+     * @return this thread's handle (the same object on every call from this thread)
+     */
+    public Reader reader() {
+        return readers.get();
+    }
+
+    private int lock(Reader r, String op) {
         int c = ctrIdx;
         if (c < 0) {
-            throw closed("readLock");
+            throw closed(op);
         }
         int idx = c & 1;
         counters.lock(r.stripe, idx);
@@ -249,8 +331,11 @@ public final class Srcu implements AutoCloseable {
      *     {@link #downRead()}/{@link #upRead(int)}); nothing changes
      */
     public void readUnlock(int idx) {
+        unlock(readers.get(), idx);
+    }
+
+    private void unlock(Reader r, int idx) {
         checkIndex("readUnlock", idx);
-        ReaderState r = readers.get();
         if (idx == 0) {
             if (r.nest0 == 0) {
                 throw unmatched(idx);
@@ -276,7 +361,7 @@ public final class Srcu implements AutoCloseable {
      * @throws IllegalStateException if the domain is closed
      */
     public int downRead() {
-        ReaderState r = readers.get();
+        Reader r = readers.get();
         int c = ctrIdx;
         if (c < 0) {
             throw closed("downRead");
@@ -319,7 +404,7 @@ public final class Srcu implements AutoCloseable {
      * @return true if this thread holds a read section of this domain
      */
     public boolean readLockHeld() {
-        ReaderState r = readers.get();
+        Reader r = readers.get();
         return r.nest0 + r.nest1 > 0;
     }
 
