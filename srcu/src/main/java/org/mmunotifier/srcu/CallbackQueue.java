@@ -16,7 +16,7 @@ import java.util.function.Consumer;
  * enqueued++                     batch = pending.getAndSet(null)      (grab: all queued so far)
  * push node on pending           s = snap(); wait for grace period s  (shared with synchronize)
  * if pending was empty: wake     run the batch in queue order          (inline or on the executor)
- *                                invoked += batch size, notify barrier waiters
+ *                                invoked++ after each callback; notify barrier waiters
  * </pre>
  *
  * <p>Batching: every callback pushed while the driver waits for a grace period lands in the next
@@ -31,11 +31,26 @@ import java.util.function.Consumer;
  * the first {@code t} tickets, and pushes happen after their ticket, so those callbacks are among
  * the first {@code t} pushed; FIFO execution runs the first {@code t} pushed before
  * {@code invoked} reaches {@code t}. Nothing queued means {@code invoked == enqueued}: return at
- * once, no grace period.
+ * once, no grace period. {@code invoked} counts callbacks, not batches, so a barrier returns as
+ * soon as its last callback has run, even when a later callback shares that batch and blocks.
  *
- * <p>Guards: {@code pending} by CAS; {@code enqueued} atomic; {@code invoked} written under
- * {@code monitor} only (by whoever finishes a batch), read under it or volatile; {@code driver}
- * written under {@code monitor}.
+ * <p>Waking a barrier without a monitor per callback (a Dekker pair on two volatiles):
+ * <pre>
+ * runner, after each callback              barrier
+ * invoked = done        (volatile write)   barrierWaiters++   (volatile write, under monitor)
+ * if (barrierWaiters != 0) (volatile read) while (invoked &lt; t) (volatile read, under monitor)
+ *     notifyAll under monitor                  monitor.wait()
+ * </pre>
+ * Volatile accesses are totally ordered: if the runner reads 0 waiters, the barrier's increment
+ * comes later, so its read of {@code invoked} sees {@code done}. Otherwise the runner notifies,
+ * and since the barrier checks and waits inside one hold of the monitor, that notify cannot fall
+ * between them.
+ *
+ * <p>Guards: {@code pending} by CAS; {@code enqueued} atomic; {@code invoked} written by one
+ * thread at a time, the runner of the current batch (batches run one after another: handOut
+ * hands out the next only after {@code invoked} has covered the previous, observed under
+ * {@code monitor}), read anywhere (volatile); {@code barrierWaiters} written under
+ * {@code monitor}, read anywhere (volatile); {@code driver} written under {@code monitor}.
  */
 final class CallbackQueue {
 
@@ -59,6 +74,8 @@ final class CallbackQueue {
     @SuppressWarnings("unused") // accessed through PENDING
     private volatile Node pending;
     private volatile long invoked;
+    /** Barriers waiting on {@code monitor}; the runner notifies per callback only while some are. */
+    private volatile int barrierWaiters;
     private volatile Thread driver;
     private volatile boolean stopping;
     /** The thread running a batch right now, so that barrier() from a callback can refuse. */
@@ -133,12 +150,17 @@ final class CallbackQueue {
         }
         boolean interrupted = false;
         synchronized (monitor) {
-            while (invoked < target) {
-                try {
-                    monitor.wait();
-                } catch (InterruptedException e) {
-                    interrupted = true;
+            barrierWaiters++; // before reading invoked: the barrier's half of the Dekker pair
+            try {
+                while (invoked < target) {
+                    try {
+                        monitor.wait();
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
                 }
+            } finally {
+                barrierWaiters--;
             }
         }
         if (interrupted) {
@@ -227,16 +249,24 @@ final class CallbackQueue {
 
     private void runBatch(Node fifo, int n) {
         invokingThread = Thread.currentThread();
+        long done = invoked; // this thread is now the only writer (see Guards)
+        long end = done + n;
         try {
             for (Node node = fifo; node != null; node = node.next) {
                 runOne(node.callback);
+                invoked = ++done; // volatile write, then the read below: the runner's half of the pair
+                if (barrierWaiters != 0) {
+                    synchronized (monitor) {
+                        monitor.notifyAll();
+                    }
+                }
             }
         } finally {
             invokingThread = null;
             synchronized (monitor) {
-                invoked += n;
+                invoked = end; // all n, even if an Error escaped runOne and cut the loop short
                 batches++;
-                monitor.notifyAll();
+                monitor.notifyAll(); // barriers, and handOut waiting to hand out the next batch
             }
         }
     }

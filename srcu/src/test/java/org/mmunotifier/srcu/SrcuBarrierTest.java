@@ -69,8 +69,7 @@ class SrcuBarrierTest {
                 firstDone.set(1);
             });
             // The first callback's batch is already running, so the later callback lands in a
-            // batch of its own. (A barrier waits for the whole batch that holds the last callback
-            // it must wait for: a later callback sharing that batch would be waited for too.)
+            // batch of its own (the next test shares the batch).
             firstRunning.await();
             Thread barrierThread = new Thread(srcu::barrier, "barrier-caller");
             barrierThread.start();
@@ -81,6 +80,34 @@ class SrcuBarrierTest {
             assertThat(barrierThread.isAlive()).as("barrier returned although a later callback is blocked")
                     .isFalse();
             assertThat(firstDone.get()).isEqualTo(1);
+            assertThat(srcu.pendingCallbacks()).isEqualTo(1);
+            releaseLater.countDown();
+            srcu.barrier();
+        }
+    }
+
+    @Test
+    void barrier_doesNotWaitForALaterCallbackInTheSameBatch() throws Exception {
+        try (Srcu srcu = new Srcu("barrier-same-batch")) {
+            CountDownLatch blockerRunning = new CountDownLatch(1);
+            CountDownLatch releaseBlocker = new CountDownLatch(1);
+            CountDownLatch releaseLater = new CountDownLatch(1);
+            AtomicLong targetDone = new AtomicLong();
+            srcu.callSrcu(() -> {
+                blockerRunning.countDown();
+                await(releaseBlocker);
+            });
+            blockerRunning.await(); // the driver runs the blocker inline: it cannot grab more yet
+            srcu.callSrcu(() -> targetDone.set(1)); // the barrier's last callback
+            Thread barrierThread = new Thread(srcu::barrier, "barrier-caller");
+            barrierThread.start();
+            waitUntilWaiting(barrierThread);
+            srcu.callSrcu(() -> await(releaseLater)); // after the barrier began; same next batch
+            releaseBlocker.countDown(); // the driver now grabs {target, later} as one batch
+            barrierThread.join(TimeUnit.SECONDS.toMillis(10)); // a hang guard
+            assertThat(barrierThread.isAlive()).as("barrier still waits for a callback queued after it, "
+                    + "because it shares a batch with the barrier's last one").isFalse();
+            assertThat(targetDone.get()).isEqualTo(1);
             assertThat(srcu.pendingCallbacks()).isEqualTo(1);
             releaseLater.countDown();
             srcu.barrier();
