@@ -1,7 +1,7 @@
 package org.mmunotifier.simulator;
 
 /** The operations the simulation counts; the first group are primary (CPU-side) events. */
-enum Op {
+public enum Op {
     MMAP(true, "mmap"),
     MUNMAP(true, "munmap"),
     MPROTECT(true, "mprotect"),

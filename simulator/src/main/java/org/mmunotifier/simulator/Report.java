@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Map;
 import org.HdrHistogram.Histogram;
 import org.mmunotifier.mm.MmuNotifierEvent;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.driver.SecondaryMmu;
 
 /**
  * What a run found: counts, latencies, throughput and violations, as a readable table

@@ -2,6 +2,7 @@ package org.mmunotifier.simulator;
 
 import java.util.EnumSet;
 import java.util.Set;
+import org.mmunotifier.simulator.check.Inject;
 
 /**
  * One simulation's parameters, validated. Built by {@link SimulatorCommand} from the defaults
@@ -22,12 +23,12 @@ import java.util.Set;
  * @param check whether every secondary access is validated
  * @param weights relative frequencies of the worker's events
  */
-record SimConfig(long durationMillis, long events, int threads, long seed, int processes, int pages, int frames,
+public record SimConfig(long durationMillis, long events, int threads, long seed, int processes, int pages, int frames,
         int maxMapPages, int maxHandles, Set<Driver> drivers, Inject inject, boolean unload, boolean check,
         Weights weights) {
 
     /** The secondary MMU drivers. */
-    enum Driver {
+    public enum Driver {
         GPU("gpu"), KVM("kvm"), IOMMU("iommu"), ACCEL("accel");
 
         final String cliName;
@@ -80,7 +81,7 @@ record SimConfig(long durationMillis, long events, int threads, long seed, int p
     /** The longest run accepted: 24 hours (larger values would overflow deadline arithmetic). */
     static final long MAX_DURATION_MILLIS = 24L * 3600 * 1000;
 
-    SimConfig {
+    public SimConfig {
         require(durationMillis > 0, "duration must be positive, got " + durationMillis + " ms");
         require(durationMillis <= MAX_DURATION_MILLIS, "duration must be at most 24h, got " + durationMillis + " ms");
         require(events >= 0, "events must not be negative, got " + events);

@@ -12,6 +12,17 @@ import java.util.concurrent.locks.LockSupport;
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.driver.AccelDriver;
+import org.mmunotifier.simulator.driver.GpuMirrorDriver;
+import org.mmunotifier.simulator.driver.Handle;
+import org.mmunotifier.simulator.driver.IommuTlbDriver;
+import org.mmunotifier.simulator.driver.KvmShadowDriver;
+import org.mmunotifier.simulator.driver.SecondaryMmu;
+import org.mmunotifier.simulator.kernel.FrameAllocator;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.Process;
+import org.mmunotifier.simulator.kernel.VmaList;
 
 /**
  * One run: worker threads pick random events (CPU faults, secondary accesses, mmap, munmap,
@@ -386,17 +397,15 @@ final class Simulation {
             accel.unload(st);
         }
         for (SecondaryMmu d : drivers) {
-            for (Handle h : d.open.toArray(new Handle[0])) {
-                d.close(h, st);
-            }
+            d.closeAll(st);
         }
         long t0 = System.nanoTime();
         MmuNotifiers.synchronize();
         st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
 
         for (SecondaryMmu d : drivers) {
-            long a = d.allocated.sum();
-            long f = d.freed.sum();
+            long a = d.notifiersAllocated();
+            long f = d.notifiersFreed();
             if (a != f) {
                 checker.violation(Checker.Kind.NOTIFIER_LEAK, () -> d.name + ": " + a + " notifiers allocated, " + f + " freed");
             }

@@ -10,9 +10,9 @@ import org.mmunotifier.mm.MmuNotifierEvent;
  * <p>Not thread-safe: each worker, the reclaim thread and the main thread own one, so the hot
  * path never shares a cache line.
  */
-final class Stats {
+public final class Stats {
     /** The latencies the report shows. */
-    enum Latency {
+    public enum Latency {
         INVALIDATE("invalidate start->end"),
         SYNCHRONIZE("synchronize"),
         GET("get"),
@@ -33,7 +33,7 @@ final class Stats {
     final long[] invalidations = new long[MmuNotifierEvent.values().length];
     final Histogram[] latency = new Histogram[Latency.values().length];
 
-    Stats() {
+    public Stats() {
         for (int i = 0; i < latency.length; i++) {
             latency[i] = new Histogram(MAX_NANOS, 2);
         }
@@ -42,23 +42,23 @@ final class Stats {
     private int[] scratch = new int[0];
 
     /** @return a per-thread buffer of at least {@code n} ints (frames to drop after an end) */
-    int[] scratch(int n) {
+    public int[] scratch(int n) {
         if (scratch.length < n) {
             scratch = new int[n];
         }
         return scratch;
     }
 
-    void count(Op op) {
+    public void count(Op op) {
         ops[op.ordinal()]++;
     }
 
-    void invalidation(MmuNotifierEvent event) {
+    public void invalidation(MmuNotifierEvent event) {
         invalidations[event.ordinal()]++;
     }
 
     /** Records a latency in nanoseconds, clamped to the histogram's range. */
-    void record(Latency which, long nanos) {
+    public void record(Latency which, long nanos) {
         latency[which.ordinal()].recordValue(Math.max(0, Math.min(nanos, MAX_NANOS)));
     }
 

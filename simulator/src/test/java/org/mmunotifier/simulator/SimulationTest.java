@@ -9,6 +9,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.mmunotifier.mm.MmuNotifierEvent;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.check.Inject;
 
 /**
  * Short simulations: each driver alone and all together must see no violation; each injected

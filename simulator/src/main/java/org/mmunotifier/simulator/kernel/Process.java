@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.kernel;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -6,6 +6,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import org.mmunotifier.mm.MmStruct;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.driver.Handle;
+import org.mmunotifier.simulator.driver.SecondaryMmu;
 
 /**
  * A simulated process: its {@link MmStruct}, areas, page table, and the open files through which
@@ -19,7 +22,7 @@ import org.mmunotifier.mm.MmStruct;
  * {@code exit_mmap}. The task's own pin is dropped by
  * {@link Kernel#exit}.
  */
-final class Process {
+public final class Process {
     /*
      * Guards
      * ------
@@ -31,10 +34,10 @@ final class Process {
      *   (registration)  rmapLock write, against reclaim's invalidations (rmapLock read)
      */
 
-    final int pid;
-    final MmStruct mm;
-    final VmaList vmas;
-    final PageTable table;
+    public final int pid;
+    public final MmStruct mm;
+    public final VmaList vmas;
+    public final PageTable table;
     private final AtomicInteger pins = new AtomicInteger(1);
     final AtomicBoolean exiting = new AtomicBoolean();
     private final AtomicBoolean tornDown = new AtomicBoolean();
@@ -45,7 +48,7 @@ final class Process {
      * write, so that no invalidation is in flight while a notifier is added. Lock order: files
      * lock, rmap lock, mmap lock.
      */
-    final java.util.concurrent.locks.ReentrantReadWriteLock rmapLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    public final java.util.concurrent.locks.ReentrantReadWriteLock rmapLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     private final ReentrantLock filesLock = new ReentrantLock();
     private final List<Handle> handles = new ArrayList<>();
@@ -74,7 +77,7 @@ final class Process {
     }
 
     /** Pins the address space unless it has exited. Pair with {@link #unpin}. */
-    boolean tryPin() {
+    public boolean tryPin() {
         int p;
         do {
             p = pins.get();
@@ -92,7 +95,7 @@ final class Process {
      * <p><b>Context:</b> may block (the last one waits for a grace period); never call it with a
      * driver lock or the page-table lock held, nor from a callback.
      */
-    void unpin(Kernel kernel, Stats st) {
+    public void unpin(Kernel kernel, Stats st) {
         if (pins.decrementAndGet() == 0) {
             exitStats = st;
             mm.mmput(); // release, unlink and grace period, the teardown (Kernel.exitMmap), mmdrop
@@ -108,7 +111,7 @@ final class Process {
      * Runs {@code open} under the files lock and records the handle it returns, unless the files
      * are closed already (the process is exiting).
      */
-    Handle open(java.util.function.Supplier<Handle> open) {
+    public Handle open(java.util.function.Supplier<Handle> open) {
         filesLock.lock();
         try {
             if (filesClosed) {
@@ -126,7 +129,7 @@ final class Process {
     }
 
     /** @return the number of handles in the files table; the caller holds the files lock */
-    int handleCountLocked() {
+    public int handleCountLocked() {
         if (!filesLock.isHeldByCurrentThread()) {
             throw new IllegalStateException("files lock not held");
         }
@@ -134,7 +137,7 @@ final class Process {
     }
 
     /** @return whether an open handle of {@code driver} exists; the caller holds the files lock */
-    boolean hasHandleLocked(SecondaryMmu driver) {
+    public boolean hasHandleLocked(SecondaryMmu driver) {
         if (!filesLock.isHeldByCurrentThread()) {
             throw new IllegalStateException("files lock not held");
         }
@@ -147,7 +150,7 @@ final class Process {
     }
 
     /** Runs {@code r} under the files lock (a driver closing a context of this process). */
-    void withFilesLock(Runnable r) {
+    public void withFilesLock(Runnable r) {
         filesLock.lock();
         try {
             r.run();
@@ -161,7 +164,7 @@ final class Process {
      * is taken only one time in {@code longLivedOdds}; otherwise it stays open and null is
      * returned.
      */
-    Handle takeRandomHandle(java.util.SplittableRandom rng, int longLivedOdds) {
+    public Handle takeRandomHandle(java.util.SplittableRandom rng, int longLivedOdds) {
         filesLock.lock();
         try {
             while (!handles.isEmpty()) {
@@ -189,7 +192,7 @@ final class Process {
      *
      * @return the handle, or null if the snapshot has none of that driver
      */
-    Handle randomHandle(SecondaryMmu driver, java.util.SplittableRandom rng) {
+    public Handle randomHandle(SecondaryMmu driver, java.util.SplittableRandom rng) {
         Handle[] snap = handleSnapshot;
         int n = snap.length;
         if (n == 0) {

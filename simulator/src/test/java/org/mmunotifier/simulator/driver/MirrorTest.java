@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,10 +1,14 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
 import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Inject;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * A GPU-like device mirror, the get/put use case: every process opens many device contexts; each
@@ -29,7 +33,7 @@ import org.mmunotifier.mm.MmuNotifiers;
  *       deterministically at every exit, with one thread or many.</li>
  * </ul>
  */
-final class GpuMirrorDriver extends SecondaryMmu {
+public final class GpuMirrorDriver extends SecondaryMmu {
     private final Inject inject;
 
     private final MmuNotifierOps<MirrorNotifier> ops = new MmuNotifierOps<>() {
@@ -77,7 +81,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
         }
     };
 
-    GpuMirrorDriver(Kernel kernel, Inject inject) {
+    public GpuMirrorDriver(Kernel kernel, Inject inject) {
         super("gpu", kernel);
         this.inject = inject;
     }
@@ -88,7 +92,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
      * callback, as amdkfd does. Called under the process's files lock.
      */
     @Override
-    Handle open(Process p, Stats st) {
+    public Handle open(Process p, Stats st) {
         MirrorNotifier mn;
         p.rmapLock.writeLock().lock();
         try {
@@ -116,7 +120,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
      * the last put comes after release has killed the mirror (B-19).
      */
     @Override
-    void close(Handle h, Stats st) {
+    public void close(Handle h, Stats st) {
         if (!untrack(h)) {
             return;
         }
@@ -148,7 +152,7 @@ final class GpuMirrorDriver extends SecondaryMmu {
     }
 
     @Override
-    boolean access(Handle h, int vpage, boolean write, Stats st) {
+    public boolean access(Handle h, int vpage, boolean write, Stats st) {
         return ((MirrorNotifier) h.notifier).access(vpage, write, st);
     }
 }

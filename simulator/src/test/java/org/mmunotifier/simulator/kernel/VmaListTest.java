@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

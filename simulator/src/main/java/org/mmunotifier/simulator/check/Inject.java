@@ -1,10 +1,12 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.check;
+
+import org.mmunotifier.simulator.SimConfig;
 
 /**
  * Deliberate driver bugs, the checker's negative controls: with each, the run must report
  * violations and exit with 1.
  */
-enum Inject {
+public enum Inject {
     /** A correct run. */
     NONE("none"),
     /** The GPU driver ignores invalidateRangeStart/End: its mirror keeps stale translations. */
@@ -27,7 +29,7 @@ enum Inject {
         this.cliName = cliName;
     }
 
-    static Inject parse(String s) {
+    public static Inject parse(String s) {
         for (Inject i : values()) {
             if (i.cliName.equals(s) || i.name().equalsIgnoreCase(s)) {
                 return i;
@@ -38,7 +40,7 @@ enum Inject {
     }
 
     /** @return the driver the bug is planted in, or null for {@link #NONE} */
-    SimConfig.Driver driver() {
+    public SimConfig.Driver driver() {
         return switch (this) {
             case NONE -> null;
             case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD -> SimConfig.Driver.GPU;

@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.kernel;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.ReentrantLock;
@@ -12,7 +12,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * reaches zero, so a frame is reused only after every mapping of it is gone, and its reuse is
  * visible to anyone who remembered the old (frame, generation) pair.
  */
-final class FrameAllocator {
+public final class FrameAllocator {
     /*
      * Guards
      * ------
@@ -48,7 +48,7 @@ final class FrameAllocator {
         }
     }
 
-    FrameAllocator(int frames) {
+    public FrameAllocator(int frames) {
         if (frames <= 0) {
             throw new IllegalArgumentException("frames must be positive, got " + frames);
         }
@@ -66,7 +66,7 @@ final class FrameAllocator {
     }
 
     /** @return the number of frames */
-    int frames() {
+    public int frames() {
         return frames;
     }
 
@@ -79,7 +79,7 @@ final class FrameAllocator {
      *
      * @return the frame number, mapped once, or -1 when no frame is free
      */
-    int allocate() {
+    public int allocate() {
         int h = home();
         int f = -1;
         for (int i = 0; i < STRIPES && f < 0; i++) {
@@ -146,7 +146,7 @@ final class FrameAllocator {
     }
 
     /** @return the frame's generation now */
-    int generation(int frame) {
+    public int generation(int frame) {
         return generation.get(frame);
     }
 
@@ -156,7 +156,7 @@ final class FrameAllocator {
     }
 
     /** @return the number of free frames now (a snapshot) */
-    int freeFrames() {
+    public int freeFrames() {
         int n = 0;
         for (Pool p : pools) {
             p.lock.lock();

@@ -1,7 +1,12 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.PageTable;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * A per-mm notifier that owns a {@link Mirror}, with the callback bodies and the device access

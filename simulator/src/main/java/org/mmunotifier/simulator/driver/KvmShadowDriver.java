@@ -1,10 +1,13 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
 import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * A KVM-like shadow page table: each VM is one notifier that is {@code register}ed when the VM is
@@ -12,7 +15,7 @@ import org.mmunotifier.mm.MmuNotifiers;
  * (unregister waited for every callback). It implements the young callbacks, so reclaim asks it
  * whether the guest touched a page.
  */
-final class KvmShadowDriver extends SecondaryMmu {
+public final class KvmShadowDriver extends SecondaryMmu {
 
     private final MmuNotifierOps<MirrorNotifier> ops = new MmuNotifierOps<>() {
         @Override
@@ -51,19 +54,19 @@ final class KvmShadowDriver extends SecondaryMmu {
         }
     };
 
-    KvmShadowDriver(Kernel kernel) {
+    public KvmShadowDriver(Kernel kernel) {
         super("kvm", kernel);
     }
 
     /** VMs live long (one per process at most): a detach event destroys one only rarely. */
     @Override
-    boolean longLived() {
+    public boolean longLived() {
         return true;
     }
 
     /** Creates a VM: a new notifier, registered. Called under the process's files lock. */
     @Override
-    Handle open(Process p, Stats st) {
+    public Handle open(Process p, Stats st) {
         MirrorNotifier vm = new MirrorNotifier(ops, this, p);
         p.rmapLock.writeLock().lock();
         try {
@@ -80,7 +83,7 @@ final class KvmShadowDriver extends SecondaryMmu {
 
     /** Destroys a VM: unregister (waits for running callbacks), then free it synchronously. */
     @Override
-    void close(Handle h, Stats st) {
+    public void close(Handle h, Stats st) {
         if (!untrack(h)) {
             return;
         }
@@ -92,7 +95,7 @@ final class KvmShadowDriver extends SecondaryMmu {
     }
 
     @Override
-    boolean access(Handle h, int vpage, boolean write, Stats st) {
+    public boolean access(Handle h, int vpage, boolean write, Stats st) {
         return ((MirrorNotifier) h.notifier).access(vpage, write, st);
     }
 }

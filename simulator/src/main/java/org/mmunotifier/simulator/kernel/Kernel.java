@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.kernel;
 
 import java.util.Queue;
 import java.util.SplittableRandom;
@@ -10,6 +10,11 @@ import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierEvent;
 import org.mmunotifier.mm.MmuNotifierRange;
 import org.mmunotifier.mm.PrimaryMmu;
+import org.mmunotifier.simulator.Op;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.driver.Handle;
+import org.mmunotifier.simulator.driver.Mirror;
 
 /**
  * The primary MMU: the operations of the core mm, each raising the notifier calls that Linux 5.4
@@ -33,19 +38,19 @@ import org.mmunotifier.mm.PrimaryMmu;
  * migration take it for read; reclaim takes none (it holds the process's rmap lock for read).
  * The caller of every operation has pinned the process.
  */
-final class Kernel {
+public final class Kernel {
     static final int PAGE_SHIFT = 12;
     static final long PAGE_SIZE = 1L << PAGE_SHIFT;
 
-    final FrameAllocator frames;
-    final Checker checker;
+    public final FrameAllocator frames;
+    public final Checker checker;
     final int pages;
     final int maxMapPages;
     private final ConcurrentHashMap<MmStruct, Process> byMm = new ConcurrentHashMap<>();
     private final Queue<MmStruct> allMms = new ConcurrentLinkedQueue<>();
     private final AtomicInteger nextPid = new AtomicInteger(1);
 
-    Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages) {
+    public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages) {
         this.frames = frames;
         this.checker = checker;
         this.pages = pages;
@@ -56,21 +61,21 @@ final class Kernel {
         return (long) vpage << PAGE_SHIFT;
     }
 
-    static int firstPage(long address) {
+    public static int firstPage(long address) {
         return (int) Math.min(Integer.MAX_VALUE, address >>> PAGE_SHIFT);
     }
 
-    static int endPage(long end) {
+    public static int endPage(long end) {
         return (int) Math.min(Integer.MAX_VALUE, (end + PAGE_SIZE - 1) >>> PAGE_SHIFT);
     }
 
     /** @return the process owning {@code mm}, or null once it has exited */
-    Process processOf(MmStruct mm) {
+    public Process processOf(MmStruct mm) {
         return byMm.get(mm);
     }
 
     /** @return every mm created so far (for the end-of-run reference check) */
-    Iterable<MmStruct> allMms() {
+    public Iterable<MmStruct> allMms() {
         return allMms;
     }
 
@@ -84,7 +89,7 @@ final class Kernel {
     // ------------------------------------------------------------------ process lifetime
 
     /** Creates a process with a read-only text area and a writable heap (execve). */
-    Process spawn(SplittableRandom rng, Stats st) {
+    public Process spawn(SplittableRandom rng, Stats st) {
         Process p = newProcess();
         p.mm.mmapWriteLock();
         try {
@@ -103,7 +108,7 @@ final class Kernel {
      * {@code copy_page_range} does for a COW mapping).
      */
     @SuppressWarnings("deprecation")
-    Process fork(Process parent, Stats st) {
+    public Process fork(Process parent, Stats st) {
         Process child = newProcess();
         parent.mm.mmapWriteLock();
         try {
@@ -157,7 +162,7 @@ final class Kernel {
      *
      * <p><b>Context:</b> no lock held; blocks.
      */
-    void exit(Process p, Stats st) {
+    public void exit(Process p, Stats st) {
         if (!p.exiting.compareAndSet(false, true)) {
             return;
         }
@@ -202,7 +207,7 @@ final class Kernel {
     // ------------------------------------------------------------------ address-space changes
 
     /** mmap: a new anonymous area, writable three times in four. */
-    void mmap(Process p, SplittableRandom rng, Stats st) {
+    public void mmap(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
         try {
             int len = 1 + rng.nextInt(maxMapPages);
@@ -215,7 +220,7 @@ final class Kernel {
     }
 
     /** munmap of a random part of a random area (UNMAP). */
-    void munmap(Process p, SplittableRandom rng, Stats st) {
+    public void munmap(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
         try {
             VmaList.Vma v = p.vmas.random(rng);
@@ -255,7 +260,7 @@ final class Kernel {
      * Removing write permission write-protects the present entries; adding it changes only the
      * area (entries become writable on the next write fault).
      */
-    void mprotect(Process p, SplittableRandom rng, Stats st) {
+    public void mprotect(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
         try {
             VmaList.Vma v = p.vmas.random(rng);
@@ -294,7 +299,7 @@ final class Kernel {
      * A CPU page fault on a random page of a random area, chosen from a snapshot of the areas as
      * a program picks an address (the fault itself takes the mmap lock).
      */
-    void cpuFault(Process p, SplittableRandom rng, Stats st) {
+    public void cpuFault(Process p, SplittableRandom rng, Stats st) {
         VmaList.Vma v = p.vmas.randomUnlocked(rng);
         if (v == null) {
             return;
@@ -309,7 +314,7 @@ final class Kernel {
      *
      * @return the translation as a {@link Mirror} entry, or 0 if the fault was refused
      */
-    long faultForSecondary(Process p, int vpage, boolean write, Stats st) {
+    public long faultForSecondary(Process p, int vpage, boolean write, Stats st) {
         return fault(p, vpage, write, st);
     }
 
@@ -401,7 +406,7 @@ final class Kernel {
      * Migrates a random page, mapped once, to a new frame: MIGRATE (migrate_vma) or CLEAR
      * (rmap-based migration, try_to_unmap), chosen at random. Holds the mmap lock for read.
      */
-    void migrate(Process p, SplittableRandom rng, Stats st) {
+    public void migrate(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapReadLock();
         try {
             VmaList.Vma v = p.vmas.random(rng);
@@ -446,7 +451,7 @@ final class Kernel {
      * aging (clearYoung), an idle test (testYoung), or a reclaim scan in which every page that is
      * young neither in the primary nor (clearFlushYoung) in a secondary is unmapped (CLEAR).
      */
-    void reclaimStep(Process p, SplittableRandom rng, Stats st) {
+    public void reclaimStep(Process p, SplittableRandom rng, Stats st) {
         p.rmapLock.readLock().lock();
         try {
             int mode = rng.nextInt(10);

@@ -1,13 +1,15 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.check;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
+import org.mmunotifier.simulator.kernel.FrameAllocator;
+import org.mmunotifier.simulator.kernel.PageTable;
 
+/** Access validation against the primary page table, and the violation log. */
 class CheckerTest {
     private final FrameAllocator frames = new FrameAllocator(8);
     private final Checker checker = new Checker(true);
-    private final Kernel kernel = new Kernel(frames, checker, 16, 4);
     private final PageTable table = new PageTable(frames, 16);
 
     private boolean check(int vpage, int frame, int gen, boolean write) {
@@ -68,57 +70,5 @@ class CheckerTest {
         // The first of each kind, then at most SAMPLES more: a flood of one kind hides no other.
         assertThat(checker.samples()).hasSize(2 + Checker.SAMPLES)
                 .contains("notifier freed twice: late but different");
-    }
-
-    private MirrorNotifier notifier() {
-        Process p = new Process(1, frames, 16, kernel);
-        return new MirrorNotifier(new GpuMirrorDriver(kernel, Inject.NONE), p);
-    }
-
-    @Test
-    void free_whileAnotherCallbackRuns_isAViolation() {
-        MirrorNotifier mn = notifier();
-        mn.enter();  // a callback running (another thread's, as far as free() is told)
-        mn.free();
-        mn.exit();
-        assertThat(checker.violations(Checker.Kind.FREE_DURING_OTHER_CALLBACK)).isEqualTo(1);
-        assertThat(checker.violations(Checker.Kind.CALLBACK_ON_FREED_STATE)).isEqualTo(1);
-    }
-
-    @Test
-    void free_fromInsideItsOwnCallback_isAViolationOfItsOwnKind() {
-        MirrorNotifier mn = notifier();
-        mn.enter();
-        mn.free(true); // e.g. release putting and freeing from inside itself
-        mn.exit();
-        assertThat(checker.violations(Checker.Kind.FREE_DURING_CALLBACK)).isEqualTo(1);
-        assertThat(checker.violations(Checker.Kind.FREE_DURING_OTHER_CALLBACK)).isZero();
-    }
-
-    @Test
-    void callback_afterFree_isAViolation() {
-        MirrorNotifier mn = notifier();
-        mn.free();
-        mn.enter();
-        mn.exit();
-        assertThat(checker.violations(Checker.Kind.CALLBACK_ON_FREED_STATE)).isEqualTo(2);
-    }
-
-    @Test
-    void free_twice_isAViolation() {
-        MirrorNotifier mn = notifier();
-        mn.free();
-        mn.free();
-        assertThat(checker.violations(Checker.Kind.DOUBLE_FREE)).isEqualTo(1);
-        assertThat(mn.driver.freed.sum()).isEqualTo(1);
-    }
-
-    @Test
-    void callbacks_beforeFree_areClean() {
-        MirrorNotifier mn = notifier();
-        mn.enter();
-        mn.exit();
-        mn.free();
-        assertThat(checker.violations()).isZero();
     }
 }

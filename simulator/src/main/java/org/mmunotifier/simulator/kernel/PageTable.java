@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.kernel;
 
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -11,7 +11,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * translations against this table under the same lock, which is what makes the checker's verdict
  * race-free: a primary change and a validation can never interleave.
  */
-final class PageTable {
+public final class PageTable {
     /*
      * Encoding
      * --------
@@ -27,12 +27,12 @@ final class PageTable {
      *   frame, flags, present    ptl
      */
 
-    static final int WRITE = 1;
+    public static final int WRITE = 1;
     static final int YOUNG = 2;
     static final int DIRTY = 4;
 
     /** What a validation found; {@link #OK} is the only good answer. */
-    enum Verdict {
+    public enum Verdict {
         OK, NOT_PRESENT, OTHER_FRAME, STALE_GENERATION, WRITE_NOT_ALLOWED
     }
 
@@ -42,7 +42,7 @@ final class PageTable {
     private int present;
     private final ReentrantLock ptl = new ReentrantLock();
 
-    PageTable(FrameAllocator frames, int pages) {
+    public PageTable(FrameAllocator frames, int pages) {
         this.frames = frames;
         this.frame = new int[pages];
         this.flags = new byte[pages];
@@ -50,17 +50,17 @@ final class PageTable {
     }
 
     /** @return the number of virtual pages this table covers */
-    int pages() {
+    public int pages() {
         return frame.length;
     }
 
     /** Takes the page-table lock. Pairs with {@link #unlock()}. */
-    void lock() {
+    public void lock() {
         ptl.lock();
     }
 
     /** Drops the page-table lock. */
-    void unlock() {
+    public void unlock() {
         ptl.unlock();
     }
 
@@ -76,13 +76,13 @@ final class PageTable {
     }
 
     /** @return the frame mapped at {@code vpage}, or -1 */
-    int frameLocked(int vpage) {
+    public int frameLocked(int vpage) {
         assertLocked();
         return frame[vpage];
     }
 
     /** @return the flag bits of {@code vpage} (meaningless when not present) */
-    int flagsLocked(int vpage) {
+    public int flagsLocked(int vpage) {
         assertLocked();
         return flags[vpage];
     }
@@ -94,7 +94,7 @@ final class PageTable {
     }
 
     /** Maps a frame at a page that is not present; the caller already holds the frame's mapping. */
-    void mapLocked(int vpage, int f, int flagBits) {
+    public void mapLocked(int vpage, int f, int flagBits) {
         assertLocked();
         if (frame[vpage] >= 0) {
             throw new IllegalStateException("page " + vpage + " is already mapped to frame " + frame[vpage]);
@@ -152,7 +152,7 @@ final class PageTable {
      * @param gen the frame's generation when the translation was made
      * @param write whether the access writes
      */
-    Verdict validateLocked(int vpage, int f, int gen, boolean write) {
+    public Verdict validateLocked(int vpage, int f, int gen, boolean write) {
         assertLocked();
         int mapped = frame[vpage];
         if (mapped < 0) {

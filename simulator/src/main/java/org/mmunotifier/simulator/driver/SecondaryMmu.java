@@ -1,9 +1,13 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * A secondary MMU driver: attaches to processes through device files ({@link Handle}s), makes
@@ -12,8 +16,8 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Counters are {@link LongAdder}s: callbacks run on any thread.
  */
-abstract class SecondaryMmu {
-    final String name;
+public abstract class SecondaryMmu {
+    public final String name;
     final Kernel kernel;
     final Checker checker;
 
@@ -48,14 +52,14 @@ abstract class SecondaryMmu {
      * the mmap lock.
      * @return the handle, or null when the driver refuses (unloading, process dying)
      */
-    abstract Handle open(Process p, Stats st);
+    public abstract Handle open(Process p, Stats st);
 
     /**
      * Drops the reference a handle owns; does nothing if it was closed already.
      *
      * <p><b>Context:</b> no lock held; may block (unregister waits for a grace period).
      */
-    abstract void close(Handle h, Stats st);
+    public abstract void close(Handle h, Stats st);
 
     /**
      * One device access to page {@code vpage} of {@code p} through handle {@code h}: uses the
@@ -66,19 +70,36 @@ abstract class SecondaryMmu {
      * @return true if the access completed, false if it was refused (no mapping, no permission,
      *     the process is exiting, or the translation kept changing)
      */
-    abstract boolean access(Handle h, int vpage, boolean write, Stats st);
+    public abstract boolean access(Handle h, int vpage, boolean write, Stats st);
 
     /**
      * @return true if the driver's attachments live long (VMs), so that detach events close them
      *     only rarely; their teardown (unregister) waits for a grace period
      */
-    boolean longLived() {
+    public boolean longLived() {
         return false;
     }
 
     /** @return true once the driver has unloaded: none of its callbacks may run any more */
-    boolean unloaded() {
+    public boolean unloaded() {
         return false;
+    }
+
+    /** Closes every handle still open (the end of a run), as if each process closed it. */
+    public final void closeAll(Stats st) {
+        for (Handle h : open.toArray(new Handle[0])) {
+            close(h, st);
+        }
+    }
+
+    /** @return notifiers this driver has allocated so far */
+    public final long notifiersAllocated() {
+        return allocated.sum();
+    }
+
+    /** @return notifiers this driver has freed so far */
+    public final long notifiersFreed() {
+        return freed.sum();
     }
 
     /** Registers a handle as open with the driver. */
@@ -99,7 +120,7 @@ abstract class SecondaryMmu {
     }
 
     /** The driver's counters, for the report. */
-    Map<String, Long> counters() {
+    public Map<String, Long> counters() {
         Map<String, Long> m = new java.util.LinkedHashMap<>();
         m.put("attaches", attaches.sum());
         m.put("detaches", detaches.sum());

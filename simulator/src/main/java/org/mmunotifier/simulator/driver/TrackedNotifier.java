@@ -1,9 +1,11 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * A driver's per-mm notifier whose lifetime the checker watches: every callback brackets itself

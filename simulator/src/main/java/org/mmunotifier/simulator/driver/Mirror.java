@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -26,7 +26,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Lock order: mirror lock, then the primary's page-table lock.
  */
-final class Mirror {
+public final class Mirror {
     /*
      * Entry encoding (long)
      * ---------------------
@@ -55,7 +55,8 @@ final class Mirror {
         this.entries = new long[pages];
     }
 
-    static long pack(int frame, int gen, boolean write) {
+    /** @return a translation of {@code frame} at generation {@code gen}, as a valid entry */
+    public static long pack(int frame, int gen, boolean write) {
         return VALID | (write ? WRITE : 0) | ((long) frame << 3) | ((long) gen << 32);
     }
 

@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.check;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -6,6 +6,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLongArray;
+import org.mmunotifier.simulator.kernel.PageTable;
 
 /**
  * Validates what secondary MMUs do and counts every violation of coherence or lifetime.
@@ -14,18 +15,18 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * {@link #checkAccessLocked} while holding the primary's page-table lock, so the verdict compares
  * the translation with the primary at that exact moment (same frame, same generation, write
  * allowed). Lifetime checks: drivers report callback entry and exit and {@code freeNotifier}
- * through {@link TrackedNotifier}; the checker flags a callback on freed driver state, a free
+ * through the driver package's {@code TrackedNotifier}; the checker flags a callback on freed driver state, a free
  * while a callback runs, a second free, and any callback of an unloaded driver. End-of-run checks
  * (every notifier freed once, every mm's count at zero, every frame free, no thread left) are
- * recorded by {@link Simulation} with {@link #violation}.
+ * recorded by the run ({@code Simulation}) with {@link #violation}.
  *
  * <p>Thread-safe; counting is lock-free, the first {@value #SAMPLES} messages are kept.
  */
-final class Checker {
+public final class Checker {
     static final int SAMPLES = 10;
 
     /** The kinds of violation, as named in the report. */
-    enum Kind {
+    public enum Kind {
         /** a secondary accessed a page that the primary no longer maps */
         ACCESS_NOT_PRESENT("access to an unmapped page"),
         /** a secondary accessed a frame other than the one the primary maps */
@@ -57,7 +58,7 @@ final class Checker {
         /** a worker thread failed with an exception */
         WORKER_FAILED("worker failed");
 
-        final String text;
+        public final String text;
 
         Kind(String text) {
             this.text = text;
@@ -74,12 +75,12 @@ final class Checker {
     /**
      * @param enabled whether secondary accesses are validated; lifetime checks are always on
      */
-    Checker(boolean enabled) {
+    public Checker(boolean enabled) {
         this.enabled = enabled;
     }
 
     /** @return whether access validation is on */
-    boolean enabled() {
+    public boolean enabled() {
         return enabled;
     }
 
@@ -90,7 +91,7 @@ final class Checker {
      *
      * @return true if the access is coherent (always true with the checker off)
      */
-    boolean checkAccessLocked(String who, PageTable table, int vpage, int frame, int gen, boolean write) {
+    public boolean checkAccessLocked(String who, PageTable table, int vpage, int frame, int gen, boolean write) {
         if (!enabled) {
             return true;
         }
@@ -115,7 +116,7 @@ final class Checker {
      * Records one violation; the message is built only for the first of each kind and for the
      * first few overall, so that a flood of one kind cannot hide the example of another.
      */
-    void violation(Kind kind, java.util.function.Supplier<String> message) {
+    public void violation(Kind kind, java.util.function.Supplier<String> message) {
         if (counts.incrementAndGet(kind.ordinal()) == 1) {
             firstOfKind.set(kind.ordinal(), kind.text + ": " + message.get());
             return;
@@ -131,12 +132,12 @@ final class Checker {
     }
 
     /** @return the number of access validations made */
-    long accessChecks() {
+    public long accessChecks() {
         return checks.sum();
     }
 
     /** @return the total number of violations */
-    long violations() {
+    public long violations() {
         long n = 0;
         for (int i = 0; i < counts.length(); i++) {
             n += counts.get(i);
@@ -145,12 +146,12 @@ final class Checker {
     }
 
     /** @return violations of one kind */
-    long violations(Kind kind) {
+    public long violations(Kind kind) {
         return counts.get(kind.ordinal());
     }
 
     /** @return every kind with a nonzero count, in declaration order */
-    Map<Kind, Long> byKind() {
+    public Map<Kind, Long> byKind() {
         Map<Kind, Long> m = new EnumMap<>(Kind.class);
         for (Kind k : Kind.values()) {
             long n = counts.get(k.ordinal());
@@ -162,7 +163,7 @@ final class Checker {
     }
 
     /** @return the first few violation messages */
-    List<String> samples() {
+    public List<String> samples() {
         List<String> all = new ArrayList<>();
         for (int i = 0; i < firstOfKind.length(); i++) {
             String first = firstOfKind.get(i);

@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import org.mmunotifier.mm.MmStruct;
@@ -6,6 +6,12 @@ import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
 import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.simulator.Op;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.check.Inject;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * An accelerator driver unloaded in the middle of a run, the module-exit pattern of sgi-gru:
@@ -17,7 +23,7 @@ import org.mmunotifier.mm.MmuNotifiers;
  * <p>Fault injection: {@link Inject#UNLOAD_WITHOUT_PUT} forgets its references instead of
  * putting them.
  */
-final class AccelDriver extends SecondaryMmu {
+public final class AccelDriver extends SecondaryMmu {
     /*
      * Unload against open: open increments opening, then reads unloading; unload writes unloading,
      * then waits for opening to drain. Both are sequentially consistent, so an open either sees
@@ -66,24 +72,24 @@ final class AccelDriver extends SecondaryMmu {
 
     private final Inject inject;
 
-    AccelDriver(Kernel kernel, Inject inject) {
+    public AccelDriver(Kernel kernel, Inject inject) {
         super("accel", kernel);
         this.inject = inject;
     }
 
     @Override
-    boolean unloaded() {
+    public boolean unloaded() {
         return unloaded;
     }
 
     /** @return true once {@link #unload} has started */
-    boolean unloading() {
+    public boolean unloading() {
         return unloading;
     }
 
     /** Attaches to a process: one getLocked under the mmap write lock. */
     @Override
-    Handle open(Process p, Stats st) {
+    public Handle open(Process p, Stats st) {
         opening.incrementAndGet();
         try {
             if (unloading) {
@@ -119,7 +125,7 @@ final class AccelDriver extends SecondaryMmu {
      * callbacks after "unloaded" (as a real module pins itself for every open file).
      */
     @Override
-    void close(Handle h, Stats st) {
+    public void close(Handle h, Stats st) {
         closing.incrementAndGet();
         try {
             if (!untrack(h)) {
@@ -141,7 +147,7 @@ final class AccelDriver extends SecondaryMmu {
     }
 
     @Override
-    boolean access(Handle h, int vpage, boolean write, Stats st) {
+    public boolean access(Handle h, int vpage, boolean write, Stats st) {
         if (unloading) {
             return false;
         }
@@ -154,7 +160,7 @@ final class AccelDriver extends SecondaryMmu {
      *
      * <p><b>Context:</b> no lock held; blocks for a grace period.
      */
-    void unload(Stats st) {
+    public void unload(Stats st) {
         unloading = true;
         while (opening.get() != 0) {
             Thread.onSpinWait();

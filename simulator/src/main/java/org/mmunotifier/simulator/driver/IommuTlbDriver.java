@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
@@ -6,6 +6,10 @@ import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.PageTable;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * An IOMMU-like secondary TLB for shared virtual addressing: a device binds to a process (one
@@ -17,7 +21,7 @@ import org.mmunotifier.mm.MmuNotifiers;
  * <p>Lock order: the primary's page-table lock, then the TLB lock (the flush runs under the
  * page-table lock, so a device access takes the page-table lock first, as a page walk would).
  */
-final class IommuTlbDriver extends SecondaryMmu {
+public final class IommuTlbDriver extends SecondaryMmu {
     static final int TLB_ENTRIES = 64;
 
     /** The per-mm bond: a TLB. */
@@ -108,13 +112,13 @@ final class IommuTlbDriver extends SecondaryMmu {
         }
     };
 
-    IommuTlbDriver(Kernel kernel) {
+    public IommuTlbDriver(Kernel kernel) {
         super("iommu", kernel);
     }
 
     /** Binds a device to the process: one get. Called under the process's files lock. */
     @Override
-    Handle open(Process p, Stats st) {
+    public Handle open(Process p, Stats st) {
         Bond b;
         p.rmapLock.writeLock().lock();
         try {
@@ -131,7 +135,7 @@ final class IommuTlbDriver extends SecondaryMmu {
 
     /** Unbinds: one put; the last unbind flushes the TLB for good first. */
     @Override
-    void close(Handle h, Stats st) {
+    public void close(Handle h, Stats st) {
         if (!untrack(h)) {
             return;
         }
@@ -153,7 +157,7 @@ final class IommuTlbDriver extends SecondaryMmu {
      * which faults the page in through the primary, and walks once more.
      */
     @Override
-    boolean access(Handle h, int vpage, boolean write, Stats st) {
+    public boolean access(Handle h, int vpage, boolean write, Stats st) {
         Bond b = (Bond) h.notifier;
         PageTable t = h.process.table;
         int slot = vpage & (TLB_ENTRIES - 1);

@@ -1,6 +1,7 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.driver;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.mmunotifier.simulator.kernel.Process;
 
 /**
  * One open attachment of a secondary MMU to a process (a device file: a GPU context, a VM, an
@@ -8,8 +9,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code register}. {@link #tryClose()} makes sure that reference is dropped once, whether by the
  * process closing it, by exit, or by a driver unload.
  */
-final class Handle {
-    final SecondaryMmu driver;
+public final class Handle {
+    public final SecondaryMmu driver;
     final Process process;
     final TrackedNotifier notifier;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -25,7 +26,7 @@ final class Handle {
         return closed.compareAndSet(false, true);
     }
 
-    boolean isClosed() {
+    public boolean isClosed() {
         return closed.get();
     }
 }

@@ -1,4 +1,4 @@
-package org.mmunotifier.simulator;
+package org.mmunotifier.simulator.kernel;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,17 +17,17 @@ import java.util.SplittableRandom;
  * (mmap, munmap, mprotect, fork) for write. This class does no locking of its own;
  * {@link #randomUnlocked} reads a snapshot without the lock.
  */
-final class VmaList {
+public final class VmaList {
     static final int PROT_READ = 1;
     static final int PROT_WRITE = 2;
 
     /** One area: pages {@code [start, end)} with {@code prot} bits. */
-    record Vma(int start, int end, int prot) {
-        boolean writable() {
+    public record Vma(int start, int end, int prot) {
+        public boolean writable() {
             return (prot & PROT_WRITE) != 0;
         }
 
-        int length() {
+        public int length() {
             return end - start;
         }
     }
@@ -80,7 +80,7 @@ final class VmaList {
      *
      * @return a uniformly chosen area of a recent snapshot, or null
      */
-    Vma randomUnlocked(SplittableRandom rng) {
+    public Vma randomUnlocked(SplittableRandom rng) {
         return random(rng);
     }
 
