@@ -1,33 +1,118 @@
 package org.mmunotifier.simulator;
 
-/** The operations the simulation counts; the first group are primary (CPU-side) events. */
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The operations of a run: the one list that the command line, the defaults file, the workers and
+ * the report are built from.
+ *
+ * <ul>
+ *   <li>The report counts every operation, in this order: {@link #label} in the table, the
+ *       lower-case constant name in the JSON. The first group are primary (CPU-side) events;
+ *       {@link Stats#primaryEvents()} adds them up.</li>
+ *   <li>An operation with a weight is also an <em>event</em> that a worker picks at random
+ *       ({@link #events()}): its relative frequency is the option {@code --weight-KEY} and the key
+ *       {@code weight-KEY} of the defaults file, and {@link Simulation} runs it. The others are
+ *       what events lead to (a copy-on-write break inside a fault, a refused access) or what the
+ *       run does by itself (spawn, unload).</li>
+ * </ul>
+ *
+ * <p>Adding an event is one constant here with its weight, its key in
+ * {@code simulator-defaults.properties} (the loader refuses a defaults file that lacks it), and
+ * its case in {@link Simulation}.
+ */
 public enum Op {
-    MMAP(true, "mmap"),
-    MUNMAP(true, "munmap"),
-    MPROTECT(true, "mprotect"),
-    PAGE_FAULT(true, "page fault"),
+    MMAP(true, "mmap", "mmap", 200, "Relative frequency of mmap."),
+    MUNMAP(true, "munmap", "munmap", 200, "Relative frequency of munmap."),
+    MPROTECT(true, "mprotect", "mprotect", 200, "Relative frequency of mprotect."),
+    /** As an event: a CPU fault on a random page of a random area. */
+    PAGE_FAULT(true, "page fault", "fault", 4200, "Relative frequency of CPU page faults."),
     COW_BREAK(true, "copy-on-write break"),
-    MIGRATE(true, "page migration"),
+    MIGRATE(true, "page migration", "migrate", 200, "Relative frequency of page migration."),
     AGE(true, "aging (clearYoung)"),
     TEST_YOUNG(true, "testYoung"),
     RECLAIM_SCAN(true, "reclaim scan (clearFlushYoung)"),
-    RECLAIM(true, "page reclaimed"),
-    FORK(true, "fork"),
+    /**
+     * Counts the pages reclaimed. As an event: one inline reclaim step (aging, an idle test or a
+     * scan that may reclaim pages), picked only with one worker; with more, kswapd reclaims.
+     */
+    RECLAIM(true, "page reclaimed", "reclaim", 400, "Relative frequency of inline reclaim (one thread only)."),
+    FORK(true, "fork", "fork", 1, "Relative frequency of fork."),
     SPAWN(true, "spawn"),
-    EXIT(true, "exit"),
+    EXIT(true, "exit", "exit", 1, "Relative frequency of exit."),
     SEGV(false, "fault refused (no area or permission)"),
     OOM(false, "fault refused (no free frame)"),
-    ATTACH(false, "secondary attach"),
-    DETACH(false, "secondary detach"),
-    ACCESS(false, "secondary access"),
+    ATTACH(false, "secondary attach", "attach", 180, "Relative frequency of device attach (get/register)."),
+    DETACH(false, "secondary detach", "detach", 180, "Relative frequency of device detach (put/unregister)."),
+    ACCESS(false, "secondary access", "access", 4200, "Relative frequency of secondary accesses."),
     ACCESS_REFUSED(false, "secondary access refused"),
     UNLOAD(false, "driver unload");
 
+    /** The prefix of an event's option and defaults-file key. */
+    static final String WEIGHT_PREFIX = "weight-";
+
+    private static final List<Op> EVENTS = Arrays.stream(values()).filter(Op::isEvent).toList();
+
+    /** Whether the operation counts as a primary (CPU-side) event in the throughput. */
     final boolean primary;
+    /** The operation's line in the report's table. */
     final String label;
+    /** The event's name in its option and key ({@code fault}), or null if it is not an event. */
+    private final String eventName;
+    /** The event's weight in the shipped defaults, for {@link SimConfig#defaults()}. */
+    private final int defaultWeight;
+    /** The event's option description in {@code --help}. */
+    private final String description;
 
     Op(boolean primary, String label) {
+        this(primary, label, null, 0, null);
+    }
+
+    Op(boolean primary, String label, String eventName, int defaultWeight, String description) {
         this.primary = primary;
         this.label = label;
+        this.eventName = eventName;
+        this.defaultWeight = defaultWeight;
+        this.description = description;
+    }
+
+    /** @return the events a worker picks from, in declaration order */
+    static List<Op> events() {
+        return EVENTS;
+    }
+
+    /** @return whether a worker picks this operation as an event, with a weight */
+    boolean isEvent() {
+        return eventName != null;
+    }
+
+    /** @return the event's key in the defaults file and a configuration file ({@code weight-fault}) */
+    String weightKey() {
+        return WEIGHT_PREFIX + requireEvent();
+    }
+
+    /** @return the event's command-line option ({@code --weight-fault}) */
+    String weightOption() {
+        return "--" + weightKey();
+    }
+
+    /** @return the event's weight in the shipped defaults */
+    int defaultWeight() {
+        requireEvent();
+        return defaultWeight;
+    }
+
+    /** @return the event's option description */
+    String description() {
+        requireEvent();
+        return description;
+    }
+
+    private String requireEvent() {
+        if (eventName == null) {
+            throw new IllegalStateException(this + " is not an event: it has no weight");
+        }
+        return eventName;
     }
 }

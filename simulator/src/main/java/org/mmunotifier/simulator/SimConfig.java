@@ -1,6 +1,9 @@
 package org.mmunotifier.simulator;
 
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Set;
 import org.mmunotifier.simulator.check.Inject;
 
@@ -21,7 +24,7 @@ import org.mmunotifier.simulator.check.Inject;
  * @param inject the deliberate driver bug, or {@link Inject#NONE}
  * @param unload whether the accelerator driver unloads half-way through
  * @param check whether every secondary access is validated
- * @param weights relative frequencies of the worker's events
+ * @param weights relative frequencies of the worker's events ({@link Op#events()})
  */
 public record SimConfig(long durationMillis, long events, int threads, long seed, int processes, int pages, int frames,
         int maxMapPages, int maxHandles, Set<Driver> drivers, Inject inject, boolean unload, boolean check,
@@ -52,15 +55,48 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         }
     }
 
-    /** Relative frequencies of the events a worker picks from. */
-    record Weights(int fault, int access, int mmap, int munmap, int mprotect, int migrate, int reclaim, int fork,
-            int exit, int attach, int detach) {
-        int[] asArray() {
-            return new int[] {fault, access, mmap, munmap, mprotect, migrate, reclaim, fork, exit, attach, detach};
+    /**
+     * Relative frequencies of the events a worker picks from: one weight for each of
+     * {@link Op#events()}, and none for any other operation.
+     *
+     * @param byEvent the weights, by event (copied)
+     */
+    record Weights(Map<Op, Integer> byEvent) {
+        Weights {
+            EnumMap<Op, Integer> copy = new EnumMap<>(Op.class);
+            copy.putAll(byEvent);
+            if (!copy.keySet().equals(Set.copyOf(Op.events())) || copy.containsValue(null)) {
+                throw new IllegalArgumentException("weights must be given for exactly the events " + Op.events()
+                        + ", got " + copy);
+            }
+            byEvent = Collections.unmodifiableMap(copy);
         }
 
-        static final String[] NAMES = {"fault", "access", "mmap", "munmap", "mprotect", "migrate", "reclaim", "fork",
-            "exit", "attach", "detach"};
+        /** @return the weights of the shipped defaults file */
+        static Weights defaults() {
+            Map<Op, Integer> m = new EnumMap<>(Op.class);
+            for (Op op : Op.events()) {
+                m.put(op, op.defaultWeight());
+            }
+            return new Weights(m);
+        }
+
+        /** @return the weight of {@code event} */
+        int get(Op event) {
+            Integer w = byEvent.get(event);
+            if (w == null) {
+                throw new IllegalArgumentException(event + " is not an event");
+            }
+            return w;
+        }
+
+        /** @return these weights with {@code event}'s set to {@code weight} */
+        Weights with(Op event, int weight) {
+            get(event);
+            Map<Op, Integer> m = new EnumMap<>(byEvent);
+            m.put(event, weight);
+            return new Weights(m);
+        }
     }
 
     /**
@@ -70,7 +106,7 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
     static SimConfig defaults() {
         return new SimConfig(15_000, 0, 2, 1, 64, 256, 32_768, 16, 8,
                 EnumSet.allOf(Driver.class), Inject.NONE, true, true,
-                new Weights(4200, 4200, 200, 200, 200, 200, 400, 1, 1, 180, 180));
+                Weights.defaults());
     }
 
     /**
@@ -98,15 +134,17 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         require(inject != Inject.UNLOAD_WITHOUT_PUT || unload, "fault injection " + inject + " needs unload = true");
         require(inject == Inject.NONE || check, "fault injection " + inject
                 + " needs check = true: with the checker off nothing could catch it");
-        int[] w = weights.asArray();
+        require(weights != null, "weights must be set");
         int sum = 0;
-        for (int i = 0; i < w.length; i++) {
-            require(w[i] >= 0, "weight-" + Weights.NAMES[i] + " must not be negative, got " + w[i]);
-            sum += w[i];
+        for (Op event : Op.events()) {
+            int w = weights.get(event);
+            require(w >= 0, event.weightKey() + " must not be negative, got " + w);
+            sum += w;
         }
         require(sum > 0, "the event weights must not all be zero");
-        require(threads == 1 || sum - weights.reclaim() > 0,
-                "with more than one thread reclaim runs on kswapd: some weight other than weight-reclaim must be positive");
+        require(threads == 1 || sum - weights.get(Op.RECLAIM) > 0,
+                "with more than one thread reclaim runs on kswapd: some weight other than "
+                        + Op.RECLAIM.weightKey() + " must be positive");
         drivers = Set.copyOf(drivers);
     }
 

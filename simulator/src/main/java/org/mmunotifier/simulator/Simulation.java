@@ -36,17 +36,6 @@ import org.mmunotifier.simulator.kernel.VmaList;
  * and all randomness comes from the seed, so two runs with the same seed make the same events.
  */
 final class Simulation {
-    private static final int EV_FAULT = 0;
-    private static final int EV_ACCESS = 1;
-    private static final int EV_MMAP = 2;
-    private static final int EV_MUNMAP = 3;
-    private static final int EV_MPROTECT = 4;
-    private static final int EV_MIGRATE = 5;
-    private static final int EV_RECLAIM = 6;
-    private static final int EV_FORK = 7;
-    private static final int EV_EXIT = 8;
-    private static final int EV_ATTACH = 9;
-    private static final int EV_DETACH = 10;
     /** A detach event that picks a VM destroys it one time in this many (VMs live long). */
     private static final int LONG_LIVED_ODDS = 16;
     /** How long after the deadline a worker that is still running counts as stuck. */
@@ -60,6 +49,8 @@ final class Simulation {
     private final AccelDriver accel;
     private final AtomicReferenceArray<Process> slots;
     private final AtomicInteger live = new AtomicInteger();
+    /** The events a worker picks from ({@link Op#events()}), and their cumulative weights. */
+    private final Op[] events = Op.events().toArray(new Op[0]);
     private final int[] cumulative;
     private final int totalWeight;
 
@@ -89,14 +80,11 @@ final class Simulation {
             accel = null;
         }
         this.slots = new AtomicReferenceArray<>(config.processes() * 2);
-        int[] w = config.weights().asArray();
-        if (config.threads() > 1) {
-            w[EV_RECLAIM] = 0; // kswapd does it
-        }
-        cumulative = new int[w.length];
+        cumulative = new int[events.length];
         int sum = 0;
-        for (int i = 0; i < w.length; i++) {
-            sum += w[i];
+        for (int i = 0; i < events.length; i++) {
+            boolean kswapdReclaims = events[i] == Op.RECLAIM && config.threads() > 1;
+            sum += kswapdReclaims ? 0 : config.weights().get(events[i]);
             cumulative[i] = sum;
         }
         totalWeight = sum;
@@ -258,17 +246,17 @@ final class Simulation {
         }
     }
 
-    private int pickEvent(SplittableRandom rng) {
+    private Op pickEvent(SplittableRandom rng) {
         int r = rng.nextInt(totalWeight);
         int i = 0;
         while (r >= cumulative[i]) {
             i++;
         }
-        return i;
+        return events[i];
     }
 
     private void step(SplittableRandom rng, Stats st) {
-        int ev = pickEvent(rng);
+        Op ev = pickEvent(rng);
         int slot = rng.nextInt(slots.length());
         Process p = slots.get(slot);
         for (int tries = 0; p == null && tries < 3; tries++) {
@@ -292,29 +280,29 @@ final class Simulation {
         int exitSlot = slot;
         try {
             switch (ev) {
-                case EV_FAULT -> kernel.cpuFault(p, rng, st);
-                case EV_ACCESS -> access(p, rng, st);
-                case EV_MMAP -> kernel.mmap(p, rng, st);
-                case EV_MUNMAP -> kernel.munmap(p, rng, st);
-                case EV_MPROTECT -> kernel.mprotect(p, rng, st);
-                case EV_MIGRATE -> kernel.migrate(p, rng, st);
-                case EV_RECLAIM -> kernel.reclaimStep(p, rng, st);
-                case EV_FORK -> fork(p, st, rng);
-                case EV_EXIT -> {
+                case MMAP -> kernel.mmap(p, rng, st);
+                case MUNMAP -> kernel.munmap(p, rng, st);
+                case MPROTECT -> kernel.mprotect(p, rng, st);
+                case PAGE_FAULT -> kernel.cpuFault(p, rng, st);
+                case MIGRATE -> kernel.migrate(p, rng, st);
+                case RECLAIM -> kernel.reclaimStep(p, rng, st);
+                case FORK -> fork(p, st, rng);
+                case EXIT -> {
                     if (live.get() > 1 && slots.compareAndSet(exitSlot, p, null)) {
                         live.decrementAndGet();
                         kernel.exit(p, st);
                     }
                 }
-                case EV_ATTACH -> attach(p, pickDriver(rng), st);
-                case EV_DETACH -> {
+                case ATTACH -> attach(p, pickDriver(rng), st);
+                case DETACH -> {
                     Handle h = p.takeRandomHandle(rng, LONG_LIVED_ODDS);
                     if (h != null) {
                         h.driver.close(h, st);
                         st.count(Op.DETACH);
                     }
                 }
-                default -> throw new AssertionError(ev);
+                case ACCESS -> access(p, rng, st);
+                default -> throw new AssertionError(ev + " has a weight but no case here");
             }
         } finally {
             p.unpin(kernel, st);

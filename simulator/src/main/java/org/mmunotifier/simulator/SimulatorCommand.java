@@ -11,8 +11,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
@@ -33,7 +37,7 @@ import picocli.CommandLine.Spec;
  * given with {@code --config}, then from the options. Exit codes: 0 no violation, 1 violations,
  * 2 bad input (one line on stderr, no stack trace), 3 internal failure.
  */
-@Command(name = "mmu-simulator", mixinStandardHelpOptions = true, version = "mmu-simulator 0.1.0",
+@Command(name = "mmu-simulator", version = "mmu-simulator 0.1.0",
         sortOptions = false,
         description = {"Simulates processes whose address spaces are mirrored by secondary MMUs (GPU mirror, "
                 + "KVM shadow table, IOMMU TLB, an accelerator unloaded mid-run), all driven through the MMU "
@@ -45,6 +49,12 @@ public final class SimulatorCommand implements Callable<Integer> {
     static final String DEFAULTS = "simulator-defaults.properties";
     static final int EXIT_BAD_INPUT = 2;
     static final int EXIT_INTERNAL = 3;
+    /** The help order of the first event weight; the others follow in {@link Op}'s order. */
+    private static final int WEIGHT_ORDER = 100;
+    /** The help order of the output options, after the weights. */
+    private static final int OUTPUT_ORDER = 200;
+    /** Keys a configuration file may set that the shipped defaults leave out: outputs, not settings. */
+    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress");
 
     @Spec
     CommandSpec spec;
@@ -91,34 +101,22 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--inject", paramLabel = "BUG", description = "none, skip-invalidation, free-without-grace-period or unload-without-put (default ${DEFAULT-VALUE}).")
     String inject;
 
-    @Option(names = "--weight-fault", paramLabel = "N", description = "Relative frequency of CPU page faults.")
-    int weightFault;
-    @Option(names = "--weight-access", paramLabel = "N", description = "Relative frequency of secondary accesses.")
-    int weightAccess;
-    @Option(names = "--weight-mmap", paramLabel = "N", description = "Relative frequency of mmap.")
-    int weightMmap;
-    @Option(names = "--weight-munmap", paramLabel = "N", description = "Relative frequency of munmap.")
-    int weightMunmap;
-    @Option(names = "--weight-mprotect", paramLabel = "N", description = "Relative frequency of mprotect.")
-    int weightMprotect;
-    @Option(names = "--weight-migrate", paramLabel = "N", description = "Relative frequency of page migration.")
-    int weightMigrate;
-    @Option(names = "--weight-reclaim", paramLabel = "N", description = "Relative frequency of inline reclaim (one thread only).")
-    int weightReclaim;
-    @Option(names = "--weight-fork", paramLabel = "N", description = "Relative frequency of fork.")
-    int weightFork;
-    @Option(names = "--weight-exit", paramLabel = "N", description = "Relative frequency of exit.")
-    int weightExit;
-    @Option(names = "--weight-attach", paramLabel = "N", description = "Relative frequency of device attach (get/register).")
-    int weightAttach;
-    @Option(names = "--weight-detach", paramLabel = "N", description = "Relative frequency of device detach (put/unregister).")
-    int weightDetach;
+    // The event weights (--weight-fault, ...) have no field here: commandLine() adds one option for
+    // each event of Op. --help lists them after --inject (the options above have no order, so they
+    // come first) and before --json.
 
-    @Option(names = "--json", paramLabel = "FILE", description = "Also write the report as JSON to FILE.")
+    @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE.")
     Path json;
 
-    @Option(names = "--progress", description = "Show the progress line on stderr even without a terminal.")
+    @Option(names = "--progress", order = OUTPUT_ORDER + 1, description = "Show the progress line on stderr even without a terminal.")
     boolean progress;
+
+    // picocli's standard help options, declared here to be listed last.
+    @Option(names = {"-h", "--help"}, usageHelp = true, order = OUTPUT_ORDER + 2, description = "Show this help message and exit.")
+    boolean helpRequested;
+
+    @Option(names = {"-V", "--version"}, versionHelp = true, order = OUTPUT_ORDER + 3, description = "Print version information and exit.")
+    boolean versionRequested;
 
     private final PrintStream out;
     private final PrintStream err;
@@ -152,7 +150,7 @@ public final class SimulatorCommand implements Callable<Integer> {
         if (holder != null) {
             holder[0] = cmd;
         }
-        CommandLine cl = new CommandLine(cmd);
+        CommandLine cl = commandLine(cmd);
         cl.setOut(new java.io.PrintWriter(out, true));
         cl.setErr(new java.io.PrintWriter(err, true));
         Properties props;
@@ -173,6 +171,21 @@ public final class SimulatorCommand implements Callable<Integer> {
             return EXIT_INTERNAL;
         });
         return cl.execute(args);
+    }
+
+    /**
+     * The command line of {@code cmd}: its annotated options, plus one {@code --weight-KEY} option
+     * for each event of {@link Op}, which {@link #toConfig()} reads back.
+     */
+    static CommandLine commandLine(SimulatorCommand cmd) {
+        CommandLine cl = new CommandLine(cmd);
+        CommandSpec spec = cl.getCommandSpec();
+        int order = WEIGHT_ORDER;
+        for (Op event : Op.events()) {
+            spec.addOption(OptionSpec.builder(event.weightOption()).paramLabel("N").type(int.class)
+                    .description(event.description()).order(order++).build());
+        }
+        return cl;
     }
 
     private static String firstLine(String s) {
@@ -213,19 +226,20 @@ public final class SimulatorCommand implements Callable<Integer> {
     }
 
     /**
-     * Loads the shipped defaults, then overlays the user's file.
+     * Loads the shipped defaults, checks them against the options ({@link #defaultsDisagreements}),
+     * then overlays the user's file.
      *
+     * @param spec the command built by {@link #commandLine}, with its event weights
      * @throws BadInput if the user's file cannot be read, does not parse, or has an unknown key
+     * @throws IllegalStateException if the shipped file misses a key or has an unknown one (a
+     *     defaults file out of step with {@link Op}: an internal failure)
      */
     static Properties loadDefaults(CommandSpec spec, String userFile) throws BadInput {
-        Properties props = new Properties();
-        try (InputStream in = SimulatorCommand.class.getResourceAsStream(DEFAULTS)) {
-            if (in == null) {
-                throw new IllegalStateException(DEFAULTS + " is missing from the jar");
-            }
-            props.load(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot read the shipped " + DEFAULTS, e);
+        Properties props = shippedDefaults();
+        List<String> wrong = defaultsDisagreements(props, spec);
+        if (!wrong.isEmpty()) {
+            throw new IllegalStateException("the shipped " + DEFAULTS + " does not match the options: "
+                    + String.join("; ", wrong));
         }
         if (userFile == null) {
             return props;
@@ -243,13 +257,7 @@ public final class SimulatorCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new BadInput("configuration file " + userFile + " is malformed: " + e.getMessage());
         }
-        Set<String> known = new TreeSet<>();
-        for (OptionSpec o : spec.options()) {
-            known.add(o.longestName().replaceFirst("^-+", ""));
-        }
-        known.remove("config");
-        known.remove("help");
-        known.remove("version");
+        Set<String> known = configurableKeys(spec);
         for (String key : user.stringPropertyNames()) {
             if (!known.contains(key)) {
                 throw new BadInput("configuration file " + userFile + " has an unknown key '" + key + "'");
@@ -257,6 +265,56 @@ public final class SimulatorCommand implements Callable<Integer> {
             props.setProperty(key, user.getProperty(key).strip());
         }
         return props;
+    }
+
+    /** @return the defaults file shipped in the jar, as it is */
+    static Properties shippedDefaults() {
+        Properties props = new Properties();
+        try (InputStream in = SimulatorCommand.class.getResourceAsStream(DEFAULTS)) {
+            if (in == null) {
+                throw new IllegalStateException(DEFAULTS + " is missing from the jar");
+            }
+            props.load(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read the shipped " + DEFAULTS, e);
+        }
+        return props;
+    }
+
+    /** @return the keys a configuration file may set: every long option but --config, --help and --version */
+    static Set<String> configurableKeys(CommandSpec spec) {
+        Set<String> known = new TreeSet<>();
+        for (OptionSpec o : spec.options()) {
+            known.add(o.longestName().replaceFirst("^-+", ""));
+        }
+        known.remove("config");
+        known.remove("help");
+        known.remove("version");
+        return known;
+    }
+
+    /**
+     * Compares the shipped defaults with the options, and so with {@link Op}'s events: the file
+     * must give a default for every configurable option but the outputs ({@link #OUTPUT_KEYS}),
+     * one {@code weight-KEY} for each event among them, and have no other key.
+     *
+     * @return one line per missing or unknown key; empty when they agree
+     */
+    static List<String> defaultsDisagreements(Properties shipped, CommandSpec spec) {
+        Set<String> expected = configurableKeys(spec);
+        expected.removeAll(OUTPUT_KEYS);
+        List<String> wrong = new ArrayList<>();
+        for (String key : expected) {
+            if (!shipped.containsKey(key)) {
+                wrong.add("no default for '" + key + "'");
+            }
+        }
+        for (String key : new TreeSet<>(shipped.stringPropertyNames())) {
+            if (!expected.contains(key)) {
+                wrong.add("unknown key '" + key + "'");
+            }
+        }
+        return wrong;
     }
 
     /** Parses 500ms, 20s, 2m, 1h, a plain number of seconds, or ISO-8601. */
@@ -303,10 +361,18 @@ public final class SimulatorCommand implements Callable<Integer> {
                 ds.add(SimConfig.Driver.parse(d));
             }
         }
+        Map<Op, Integer> weights = new EnumMap<>(Op.class);
+        for (Op event : Op.events()) {
+            OptionSpec option = spec.findOption(event.weightOption());
+            if (option == null || option.getValue() == null) {
+                throw new IllegalStateException("no value for " + event.weightOption()
+                        + ": build the command line with commandLine()");
+            }
+            weights.put(event, option.getValue());
+        }
         return new SimConfig(parseDurationMillis(duration), events, threads, seedValue, processes, pages, frames,
                 maxMapPages, maxHandles, ds, Inject.parse(inject.strip()), unload, check,
-                new SimConfig.Weights(weightFault, weightAccess, weightMmap, weightMunmap, weightMprotect,
-                        weightMigrate, weightReclaim, weightFork, weightExit, weightAttach, weightDetach));
+                new SimConfig.Weights(weights));
     }
 
     @Override

@@ -1,12 +1,16 @@
 package org.mmunotifier.simulator;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.mmunotifier.mm.MmuNotifierEvent;
 import org.mmunotifier.simulator.check.Checker;
@@ -79,6 +83,31 @@ class SimulationTest {
         assertThat(r.driver("gpu").get("releases")).as("exit ran release on the gpu mirror").isPositive();
     }
 
+    static List<Op> events() {
+        return Op.events();
+    }
+
+    /** Every operation with a weight has its case in the worker: alone in the mix, it runs cleanly. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("events")
+    void everyEventAlone_runsWithoutViolation(Op event) {
+        Map<Op, Integer> only = new EnumMap<>(Op.class);
+        for (Op e : Op.events()) {
+            only.put(e, e == event ? 1 : 0);
+        }
+        Report r = run(BASE.withThreads(1).withSeed(12).withEvents(3_000).withWeights(new SimConfig.Weights(only)));
+        assertThat(r.violations()).as(describe(r)).isZero();
+    }
+
+    @Test
+    void weights_forAnOperationThatIsNoEvent_areRefused() {
+        assertThatThrownBy(() -> BASE.weights().with(Op.COW_BREAK, 1)).isInstanceOf(IllegalArgumentException.class);
+        Map<Op, Integer> missing = new EnumMap<>(BASE.weights().byEvent());
+        missing.remove(Op.ACCESS);
+        assertThatThrownBy(() -> new SimConfig.Weights(missing)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("exactly the events");
+    }
+
     @Test
     void sameSeed_singleThread_isDeterministic() {
         SimConfig cfg = BASE.withThreads(1).withSeed(77).withEvents(40_000);
@@ -116,9 +145,7 @@ class SimulationTest {
         // to make it frequent: two processes (the threads often meet on one), one context per
         // process (every close is the last put), many attaches and detaches. About 5-20 per
         // second measured; a few short runs must catch it at least once.
-        SimConfig.Weights w = BASE.weights();
-        SimConfig.Weights churn = new SimConfig.Weights(w.fault(), w.access(), w.mmap(), w.munmap(), w.mprotect(),
-                w.migrate(), w.reclaim(), w.fork(), w.exit(), 2_000, 2_000);
+        SimConfig.Weights churn = BASE.weights().with(Op.ATTACH, 2_000).with(Op.DETACH, 2_000);
         long caught = 0;
         StringBuilder seen = new StringBuilder();
         for (int attempt = 0; attempt < 8 && caught == 0; attempt++) {

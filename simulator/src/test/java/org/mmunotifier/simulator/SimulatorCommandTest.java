@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 
 class SimulatorCommandTest {
@@ -130,23 +131,63 @@ class SimulatorCommandTest {
     }
 
     @Test
-    void shippedDefaults_coverEveryOption_andNothingElse() throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = SimulatorCommand.class.getResourceAsStream(SimulatorCommand.DEFAULTS)) {
-            p.load(in);
+    void help_listsOneWeightOptionPerEventOfOp_afterInject_andHelpLast() {
+        Result r = run("--help");
+        String options = r.out.substring(r.out.indexOf("--config=FILE  "));
+        int previous = options.indexOf("--inject=BUG");
+        for (Op event : Op.events()) {
+            int at = options.indexOf(event.weightOption() + "=N");
+            assertThat(at).as("%s after the option before it", event.weightOption()).isGreaterThan(previous);
+            previous = at;
         }
+        assertThat(options.indexOf("--json=FILE")).isGreaterThan(previous);
+        assertThat(options.indexOf("-h, --help")).isGreaterThan(options.indexOf("--progress"));
+        assertThat(options.indexOf("-V, --version")).isGreaterThan(options.indexOf("-h, --help"));
+    }
+
+    private static CommandSpec spec() {
+        return SimulatorCommand.commandLine(new SimulatorCommand(System.out, System.err)).getCommandSpec();
+    }
+
+    @Test
+    void shippedDefaults_haveOneWeightPerEventOfOp_andNoOther() {
+        Set<String> weightKeys = new TreeSet<>();
+        for (String key : loadShipped().stringPropertyNames()) {
+            if (key.startsWith("weight-")) {
+                weightKeys.add(key);
+            }
+        }
+        Set<String> eventKeys = new TreeSet<>();
+        for (Op event : Op.events()) {
+            eventKeys.add(event.weightKey());
+        }
+        assertThat(weightKeys).isEqualTo(eventKeys);
+    }
+
+    @Test
+    void shippedDefaults_coverEveryOption_andNothingElse() {
         Set<String> options = new TreeSet<>();
-        for (OptionSpec o : new CommandLine(new SimulatorCommand(System.out, System.err)).getCommandSpec().options()) {
+        for (OptionSpec o : spec().options()) {
             options.add(o.longestName().replaceFirst("^-+", ""));
         }
         options.removeAll(Set.of("config", "help", "version", "json", "progress"));
-        assertThat(new TreeSet<>(p.stringPropertyNames())).isEqualTo(options);
+        assertThat(new TreeSet<>(loadShipped().stringPropertyNames())).isEqualTo(options);
+        assertThat(SimulatorCommand.defaultsDisagreements(loadShipped(), spec())).isEmpty();
+    }
+
+    @Test
+    void defaultsCheck_namesAMissingWeightAndAnUnknownKey() {
+        Properties p = loadShipped();
+        p.remove(Op.PAGE_FAULT.weightKey());
+        p.setProperty("weight-bogus", "3");
+        assertThat(SimulatorCommand.defaultsDisagreements(p, spec()))
+                .containsExactly("no default for 'weight-fault'", "unknown key 'weight-bogus'");
     }
 
     @Test
     void shippedDefaults_matchSimConfigDefaults_exceptTheSeed() {
         SimulatorCommand cmd = new SimulatorCommand(System.out, System.err);
-        CommandLine cl = new CommandLine(cmd);
+        CommandLine cl = SimulatorCommand.commandLine(cmd);
         cl.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(loadShipped()));
         cl.parseArgs("--seed", "1");
         assertThat(cmd.toConfig()).isEqualTo(SimConfig.defaults());
@@ -172,6 +213,17 @@ class SimulatorCommandTest {
         assertThat(cfg.drivers()).containsExactly(SimConfig.Driver.IOMMU);
         assertThat(cfg.processes()).isEqualTo(6);
         assertThat(r.out).contains("drivers: iommu");
+    }
+
+    @Test
+    void eventWeight_comesFromTheUserFile_andTheOptionOverridesIt() throws IOException {
+        Path f = Files.writeString(tmp.resolve("c.properties"), "weight-mmap = 7\nweight-detach = 0\n");
+        Result r = run(concat(SHORT, "--config", f.toString(), "--weight-detach", "9"));
+        assertThat(r.code).as(r.err).isZero();
+        SimConfig.Weights w = r.cmd.toConfig().weights();
+        assertThat(w.get(Op.MMAP)).isEqualTo(7);
+        assertThat(w.get(Op.DETACH)).isEqualTo(9);
+        assertThat(w.get(Op.PAGE_FAULT)).isEqualTo(Op.PAGE_FAULT.defaultWeight());
     }
 
     @Test
