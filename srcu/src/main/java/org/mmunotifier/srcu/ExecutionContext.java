@@ -181,13 +181,13 @@ public final class ExecutionContext {
         return depth == 0 ? "no callback" : describe(depth - 1);
     }
 
+    /** Only while {@code atomicDepth > 0}: then some frame is atomic, and the loop finds it. */
     private String describeInnermostAtomic() {
-        for (int i = depth - 1; i >= 0; i--) {
-            if ((stack[i] & 1) != 0) {
-                return describe(i);
-            }
+        int i = depth - 1;
+        while ((stack[i] & 1) == 0) {
+            i--;
         }
-        return "an atomic section";
+        return describe(i);
     }
 
     private String describe(int i) {

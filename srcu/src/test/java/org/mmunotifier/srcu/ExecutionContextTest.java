@@ -42,6 +42,18 @@ class ExecutionContextTest {
     }
 
     @Test
+    void frame_carriesItsNameAndKind() {
+        ExecutionContext.Frame atomic = ExecutionContext.frame("changePte", true);
+        ExecutionContext.Frame sleepable = ExecutionContext.frame("release", false);
+        assertThat(atomic.callback()).isEqualTo("changePte");
+        assertThat(atomic.atomic()).isTrue();
+        assertThat(atomic).hasToString("the changePte callback (atomic)");
+        assertThat(sleepable.callback()).isEqualTo("release");
+        assertThat(sleepable.atomic()).isFalse();
+        assertThat(sleepable).hasToString("the release callback");
+    }
+
+    @Test
     void deepNesting_growsTheStack_andUnwindsExactly() {
         ExecutionContext c = ExecutionContext.current();
         for (int i = 0; i < 20; i++) {

@@ -54,6 +54,26 @@ class SrcuReaderHandleTest {
     }
 
     @Test
+    void handleLock_returnsTheCurrentIndex_afterAFlipToo() {
+        try (Srcu srcu = new Srcu("handle-index")) {
+            Srcu.Reader r = srcu.reader();
+            for (int flips = 0; flips < 2; flips++) {
+                int viaHandle = r.lock();
+                int viaDomain = srcu.readLock();
+                assertThat(viaHandle).as("after %d grace periods", flips).isEqualTo(viaDomain).isEqualTo(flips & 1);
+                srcu.readUnlock(viaDomain);
+                r.unlock(viaHandle);
+                srcu.synchronize(); // one grace period flips the index new readers count on
+            }
+            assertThat(r).hasToString("Srcu.Reader[domain=handle-index, thread=" + Thread.currentThread().getName()
+                    + ", sections=0]");
+            int idx = r.lock();
+            assertThat(r.toString()).endsWith("sections=1]");
+            r.unlock(idx);
+        }
+    }
+
+    @Test
     void synchronize_waitsForAHandleSection() throws Exception {
         try (Srcu srcu = new Srcu("handle-gp")) {
             CountDownLatch inside = new CountDownLatch(1);
