@@ -48,6 +48,8 @@ final class Dispatch {
         final ExecutionContext.Frame atomicFrame;
         /** This callback's bit in {@link MmuNotifier#implemented}. */
         final int bit;
+        /** Whether it answers (the young callbacks): dispatched by {@link #callYoung}. */
+        final boolean young;
         /** The method's parameter types after the erased {@code N mn}. */
         private final Class<?>[] params;
 
@@ -56,6 +58,7 @@ final class Dispatch {
             this.frame = ExecutionContext.frame(javaName, atomic);
             this.atomicFrame = atomic ? frame : ExecutionContext.frame(javaName, true);
             this.bit = 1 << ordinal();
+            this.young = javaName.endsWith("Young");
             this.params = new Class<?>[params.length + 1];
             this.params[0] = MmuNotifier.class;
             System.arraycopy(params, 0, this.params, 1, params.length);
@@ -71,20 +74,25 @@ final class Dispatch {
     private static final ClassValue<Integer> IMPLEMENTED = new ClassValue<>() {
         @Override
         protected Integer computeValue(Class<?> opsClass) {
-            int mask = 0;
-            for (Callback cb : Callback.values()) {
-                try {
-                    // A generic override is reached through its bridge, declared by the class.
-                    if (opsClass.getMethod(cb.kernelName, cb.params).getDeclaringClass() != MmuNotifierOps.class) {
-                        mask |= cb.bit;
-                    }
-                } catch (NoSuchMethodException e) {
-                    throw new AssertionError("MmuNotifierOps." + cb.kernelName + " not found", e);
-                }
-            }
-            return mask;
+            return overrides(opsClass);
         }
     };
+
+    /** @return the {@link Callback#bit}s of the callbacks {@code opsClass} overrides (uncached) */
+    static int overrides(Class<?> opsClass) {
+        int mask = 0;
+        for (Callback cb : Callback.values()) {
+            try {
+                // A generic override is reached through its bridge, declared by the class.
+                if (opsClass.getMethod(cb.kernelName, cb.params).getDeclaringClass() != MmuNotifierOps.class) {
+                    mask |= cb.bit;
+                }
+            } catch (NoSuchMethodException e) {
+                throw new AssertionError("MmuNotifierOps." + cb.kernelName + " not found", e);
+            }
+        }
+        return mask;
+    }
 
     /** The bit the end's loop tests, as a static final: C2 folds it (not an enum's field). */
     private static final int RANGE_BIT = Callback.INVALIDATE_RANGE.bit;
@@ -104,49 +112,52 @@ final class Dispatch {
     }
 
     /**
-     * Runs one callback on {@code mn} inside a frame of its context. {@code a} and {@code b} are
-     * the callback's two long arguments ({@code start, end}, or {@code address, pte}).
-     *
-     * @return the callback's result; true for the callbacks that return nothing. A callback
-     *     that {@code mn}'s ops leave to the interface's default is not called (nor framed):
-     *     the default's result
+     * Runs one callback that returns nothing on {@code mn}, inside a frame of its context.
+     * {@code a} and {@code b} are its two long arguments ({@code start, end}, or
+     * {@code address, pte}). A callback that {@code mn}'s ops leave to the interface's default
+     * is not called, nor framed.
      */
     @SuppressWarnings("deprecation") // changePte
-    static boolean call(ExecutionContext ctx, Callback cb, MmuNotifier mn, MmStruct mm, MmuNotifierRange range,
+    static void call(ExecutionContext ctx, Callback cb, MmuNotifier mn, MmStruct mm, MmuNotifierRange range,
             long a, long b) {
-        if ((mn.implemented & cb.bit) == 0) { // the default does nothing: false for a young callback
-            return cb != Callback.CLEAR_FLUSH_YOUNG && cb != Callback.CLEAR_YOUNG && cb != Callback.TEST_YOUNG;
+        if ((mn.implemented & cb.bit) == 0) {
+            return; // the default does nothing
         }
         ctx.enter(range == null || range.blockable() ? cb.frame : cb.atomicFrame);
         try {
             MmuNotifierOps<MmuNotifier> o = ops(mn);
             switch (cb) {
-                case RELEASE:
-                    o.release(mn, mm);
-                    return true;
-                case INVALIDATE_RANGE_START:
-                    return o.invalidateRangeStart(mn, range);
-                case INVALIDATE_RANGE_END:
-                    o.invalidateRangeEnd(mn, range);
-                    return true;
-                case INVALIDATE_RANGE:
-                    o.invalidateRange(mn, mm, a, b);
-                    return true;
-                case CLEAR_FLUSH_YOUNG:
-                    return o.clearFlushYoung(mn, mm, a, b);
-                case CLEAR_YOUNG:
-                    return o.clearYoung(mn, mm, a, b);
-                case TEST_YOUNG:
-                    return o.testYoung(mn, mm, a);
-                case CHANGE_PTE:
-                    o.changePte(mn, mm, a, b);
-                    return true;
-                case FREE_NOTIFIER:
-                    o.freeNotifier(mn);
-                    return true;
-                default:
-                    throw new AssertionError(cb);
+                case RELEASE -> o.release(mn, mm);
+                case INVALIDATE_RANGE_END -> o.invalidateRangeEnd(mn, range);
+                case INVALIDATE_RANGE -> o.invalidateRange(mn, mm, a, b);
+                case CHANGE_PTE -> o.changePte(mn, mm, a, b);
+                case FREE_NOTIFIER -> o.freeNotifier(mn);
+                default -> throw new AssertionError(cb + " returns a value or has a loop of its own");
             }
+        } finally {
+            ctx.exit();
+        }
+    }
+
+    /**
+     * Runs one young callback ({@code clearFlushYoung}, {@code clearYoung}, {@code testYoung})
+     * on {@code mn} in its atomic frame.
+     *
+     * @return its answer; false for one the ops leave to the default (which answers false)
+     */
+    static boolean callYoung(ExecutionContext ctx, Callback cb, MmuNotifier mn, MmStruct mm, long a, long b) {
+        if ((mn.implemented & cb.bit) == 0) {
+            return false;
+        }
+        ctx.enter(cb.frame);
+        try {
+            MmuNotifierOps<MmuNotifier> o = ops(mn);
+            return switch (cb) {
+                case CLEAR_FLUSH_YOUNG -> o.clearFlushYoung(mn, mm, a, b);
+                case CLEAR_YOUNG -> o.clearYoung(mn, mm, a, b);
+                case TEST_YOUNG -> o.testYoung(mn, mm, a);
+                default -> throw new AssertionError(cb + " is no young callback");
+            };
         } finally {
             ctx.exit();
         }
@@ -159,7 +170,8 @@ final class Dispatch {
      * and {@code changePte}. Every linked notifier is called, newest first, except that
      * {@code testYoung} stops at the first true.
      *
-     * @return the OR of the results (false for an mm without notifiers)
+     * @return the OR of the young callbacks' answers (false for the others, and for an mm
+     *     without notifiers)
      */
     static boolean walk(Callback cb, MmStruct mm, long a, long b) {
         Subscriptions s = mm.subscriptions;
@@ -177,7 +189,9 @@ final class Dispatch {
         try {
             for (MmuNotifier mn : s.list) { // loaded inside the section
                 try {
-                    if (call(ctx, cb, mn, mm, null, a, b)) {
+                    if (!cb.young) {
+                        call(ctx, cb, mn, mm, null, a, b);
+                    } else if (callYoung(ctx, cb, mn, mm, a, b)) {
                         result = true;
                         if (cb == Callback.TEST_YOUNG) {
                             break;
@@ -193,7 +207,7 @@ final class Dispatch {
         if (failure != null) {
             rethrow(failure);
         }
-        return cb == Callback.INVALIDATE_RANGE || cb == Callback.CHANGE_PTE ? false : result;
+        return result;
     }
 
     /**

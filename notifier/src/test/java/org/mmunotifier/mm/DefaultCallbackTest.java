@@ -58,6 +58,9 @@ class DefaultCallbackTest extends NotifierTestBase {
 
     @Test
     void implemented_isTheSetOfOverriddenCallbacks_throughBridgesAndSuperclasses() {
+        assertThat(Dispatch.overrides(NothingOps.class)).as("uncached").isZero();
+        assertThat(Dispatch.overrides(EndOnly.class)).as("uncached")
+                .isEqualTo(bits(Dispatch.Callback.INVALIDATE_RANGE_END, Dispatch.Callback.TEST_YOUNG));
         assertThat(Dispatch.implemented(new NothingOps())).isZero();
         assertThat(Dispatch.implemented(new RangeOnly())).isEqualTo(bits(Dispatch.Callback.INVALIDATE_RANGE));
         assertThat(Dispatch.implemented(new InheritsRange())).isEqualTo(bits(Dispatch.Callback.INVALIDATE_RANGE));

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Timeout;
 import org.mmunotifier.srcu.ExecutionContext;
 
 /**
@@ -15,7 +14,6 @@ import org.mmunotifier.srcu.ExecutionContext;
  * pending callback after {@link MmuNotifiers#synchronize()}, and no tracked notifier saw a
  * callback after its free or was freed twice.
  */
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
 abstract class NotifierTestBase {
     private final List<Recorder> tracked = new ArrayList<>();
     private final List<CountDownLatch> gates = new ArrayList<>();
