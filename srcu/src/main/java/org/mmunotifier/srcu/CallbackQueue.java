@@ -49,7 +49,8 @@ import java.util.function.Consumer;
  * <p>Guards: {@code pending} by CAS; {@code enqueued} atomic; {@code invoked} written by one
  * thread at a time, the runner of the current batch (batches run one after another: handOut
  * hands out the next only after {@code invoked} has covered the previous, observed under
- * {@code monitor}), read anywhere (volatile); {@code barrierWaiters} written under
+ * {@code monitor}; so a runner never writes it again once it has reached the batch's end, nor
+ * {@code invokingThread}), read anywhere (volatile); {@code barrierWaiters} written under
  * {@code monitor}, read anywhere (volatile); {@code driver} written under {@code monitor}.
  */
 final class CallbackQueue {
@@ -249,11 +250,17 @@ final class CallbackQueue {
 
     private void runBatch(Node fifo, int n) {
         invokingThread = Thread.currentThread();
+        synchronized (monitor) {
+            batches++; // counted as it begins: a barrier may return before the batch ends
+        }
         long done = invoked; // this thread is now the only writer (see Guards)
         long end = done + n;
         try {
             for (Node node = fifo; node != null; node = node.next) {
                 runOne(node.callback);
+                if (done + 1 == end) {
+                    invokingThread = null; // before the last advance, which lets the next batch begin
+                }
                 invoked = ++done; // volatile write, then the read below: the runner's half of the pair
                 if (barrierWaiters != 0) {
                     synchronized (monitor) {
@@ -262,11 +269,13 @@ final class CallbackQueue {
                 }
             }
         } finally {
-            invokingThread = null;
             synchronized (monitor) {
-                invoked = end; // all n, even if an Error escaped runOne and cut the loop short
-                batches++;
-                monitor.notifyAll(); // barriers, and handOut waiting to hand out the next batch
+                if (done != end) { // an Error escaped runOne: the rest counts as run (no batch has begun)
+                    invokingThread = null;
+                    invoked = end;
+                }
+                // Never write invoked once it reached end: the next batch's runner owns it now.
+                monitor.notifyAll(); // handOut, waiting for this batch to end, and barriers
             }
         }
     }

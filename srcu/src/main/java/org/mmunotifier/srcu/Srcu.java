@@ -517,10 +517,11 @@ public final class Srcu implements AutoCloseable {
     }
 
     /**
-     * Batches of callbacks run so far; {@code callbacks run / batches} is the number of callbacks
-     * that shared one grace period.
+     * Batches of callbacks begun so far; {@code callbacks run / batches} is the number of
+     * callbacks that shared one grace period. A batch counts once it begins to run, so after
+     * {@link #barrier()} every batch that held a callback queued before it is counted.
      *
-     * @return the number of batches completed
+     * @return the number of batches begun
      */
     public long callbackBatches() {
         return callbacks.batches();
