@@ -6,6 +6,7 @@ import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
 import org.mmunotifier.simulator.check.Inject;
+import org.mmunotifier.simulator.kernel.KernelOrder;
 
 /**
  * One simulation's parameters, validated. Built by {@link SimulatorCommand} from the defaults
@@ -24,11 +25,12 @@ import org.mmunotifier.simulator.check.Inject;
  * @param inject the deliberate driver bug, or {@link Inject#NONE}
  * @param unload whether the accelerator driver unloads half-way through
  * @param check whether every secondary access is validated
+ * @param order the simulated kernel's order of notifier calls ({@code 5.4} or {@code strict})
  * @param weights relative frequencies of the worker's events ({@link Op#events()})
  */
 public record SimConfig(long durationMillis, long events, int threads, long seed, int processes, int pages, int frames,
         int maxMapPages, int maxHandles, Set<Driver> drivers, Inject inject, boolean unload, boolean check,
-        Weights weights) {
+        KernelOrder order, Weights weights) {
 
     /** The secondary MMU drivers. */
     public enum Driver {
@@ -105,7 +107,7 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
      */
     static SimConfig defaults() {
         return new SimConfig(15_000, 0, 2, 1, 64, 256, 32_768, 16, 8,
-                EnumSet.allOf(Driver.class), Inject.NONE, true, true,
+                EnumSet.allOf(Driver.class), Inject.NONE, true, true, KernelOrder.LINUX_5_4,
                 Weights.defaults());
     }
 
@@ -134,6 +136,7 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         require(inject != Inject.UNLOAD_WITHOUT_PUT || unload, "fault injection " + inject + " needs unload = true");
         require(inject == Inject.NONE || check, "fault injection " + inject
                 + " needs check = true: with the checker off nothing could catch it");
+        require(order != null, "kernel order must be set");
         require(weights != null, "weights must be set");
         int sum = 0;
         for (Op event : Op.events()) {
@@ -155,46 +158,50 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
     }
 
     SimConfig withDuration(long millis) {
-        return new SimConfig(millis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+        return new SimConfig(millis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, order, weights);
     }
 
     SimConfig withEvents(long n) {
-        return new SimConfig(durationMillis, n, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+        return new SimConfig(durationMillis, n, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, order, weights);
     }
 
     SimConfig withThreads(int n) {
-        return new SimConfig(durationMillis, events, n, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+        return new SimConfig(durationMillis, events, n, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, order, weights);
     }
 
     SimConfig withSeed(long s) {
-        return new SimConfig(durationMillis, events, threads, s, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+        return new SimConfig(durationMillis, events, threads, s, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, order, weights);
     }
 
     SimConfig withProcesses(int n) {
-        return new SimConfig(durationMillis, events, threads, seed, n, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+        return new SimConfig(durationMillis, events, threads, seed, n, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, order, weights);
     }
 
     SimConfig withDrivers(Set<Driver> d) {
-        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, d, inject, unload, check, weights);
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, d, inject, unload, check, order, weights);
     }
 
     SimConfig withInject(Inject i) {
-        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, i, unload, check, weights);
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, i, unload, check, order, weights);
     }
 
     SimConfig withUnload(boolean u) {
-        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, u, check, weights);
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, u, check, order, weights);
     }
 
     SimConfig withFrames(int n) {
-        return new SimConfig(durationMillis, events, threads, seed, processes, pages, n, maxMapPages, maxHandles, drivers, inject, unload, check, weights);
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, n, maxMapPages, maxHandles, drivers, inject, unload, check, order, weights);
     }
 
     SimConfig withMaxHandles(int n) {
-        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, n, drivers, inject, unload, check, weights);
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, n, drivers, inject, unload, check, order, weights);
+    }
+
+    SimConfig withOrder(KernelOrder o) {
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, o, weights);
     }
 
     SimConfig withWeights(Weights w) {
-        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, w);
+        return new SimConfig(durationMillis, events, threads, seed, processes, pages, frames, maxMapPages, maxHandles, drivers, inject, unload, check, order, w);
     }
 }

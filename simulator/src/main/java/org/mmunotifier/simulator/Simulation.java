@@ -63,15 +63,15 @@ final class Simulation {
         this.config = config;
         this.checker = new Checker(config.check());
         this.frames = new FrameAllocator(config.frames());
-        this.kernel = new Kernel(frames, checker, config.pages(), config.maxMapPages());
+        this.kernel = new Kernel(frames, checker, config.pages(), config.maxMapPages(), config.order());
         if (config.drivers().contains(SimConfig.Driver.GPU)) {
             drivers.add(new GpuMirrorDriver(kernel, config.inject()));
         }
         if (config.drivers().contains(SimConfig.Driver.KVM)) {
-            drivers.add(new KvmShadowDriver(kernel));
+            drivers.add(new KvmShadowDriver(kernel, config.inject()));
         }
         if (config.drivers().contains(SimConfig.Driver.IOMMU)) {
-            drivers.add(new IommuTlbDriver(kernel));
+            drivers.add(new IommuTlbDriver(kernel, config.inject()));
         }
         if (config.drivers().contains(SimConfig.Driver.ACCEL)) {
             accel = new AccelDriver(kernel, config.inject());

@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import org.mmunotifier.simulator.check.Inject;
+import org.mmunotifier.simulator.kernel.KernelOrder;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -98,8 +99,11 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--check", arity = "1", paramLabel = "true|false", description = "Validate every secondary access (default ${DEFAULT-VALUE}).")
     boolean check;
 
-    @Option(names = "--inject", paramLabel = "BUG", description = "none, skip-invalidation, free-without-grace-period or unload-without-put (default ${DEFAULT-VALUE}).")
+    @Option(names = "--inject", paramLabel = "BUG", description = "none, skip-invalidation, free-without-grace-period, unload-without-put, iommu-ignores-invalidate-range or kvm-retry-check-before-lock (default ${DEFAULT-VALUE}).")
     String inject;
+
+    @Option(names = "--kernel-order", paramLabel = "ORDER", description = "The simulated kernel's order of notifier calls and TLB flushes: 5.4 (Linux 5.4's) or strict (invalidateRange under the page-table lock after every change; no stale window) (default ${DEFAULT-VALUE}).")
+    String kernelOrder;
 
     // The event weights (--weight-fault, ...) have no field here: commandLine() adds one option for
     // each event of Op. --help lists them after --inject (the options above have no order, so they
@@ -372,7 +376,7 @@ public final class SimulatorCommand implements Callable<Integer> {
         }
         return new SimConfig(parseDurationMillis(duration), events, threads, seedValue, processes, pages, frames,
                 maxMapPages, maxHandles, ds, Inject.parse(inject.strip()), unload, check,
-                new SimConfig.Weights(weights));
+                KernelOrder.parse(kernelOrder), new SimConfig.Weights(weights));
     }
 
     @Override

@@ -13,6 +13,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.mmunotifier.mm.MmuNotifierEvent;
+import org.mmunotifier.simulator.kernel.KernelOrder;
 import org.mmunotifier.simulator.check.Checker;
 import org.mmunotifier.simulator.check.Inject;
 
@@ -76,11 +77,22 @@ class SimulationTest {
             assertThat(r.count(op)).as("%s happened", op).isPositive();
         }
         for (MmuNotifierEvent e : new MmuNotifierEvent[] {MmuNotifierEvent.UNMAP, MmuNotifierEvent.CLEAR,
-            MmuNotifierEvent.PROTECTION_VMA, MmuNotifierEvent.PROTECTION_PAGE, MmuNotifierEvent.MIGRATE}) {
+            MmuNotifierEvent.PROTECTION_VMA, MmuNotifierEvent.PROTECTION_PAGE}) {
             assertThat(r.invalidations(e)).as("%s ranges raised", e).isPositive();
         }
+        assertThat(r.invalidations(MmuNotifierEvent.MIGRATE)).as("5.4 has no MIGRATE event (5.9 added it)").isZero();
+        assertThat(r.invalidations(MmuNotifierEvent.RELEASE)).as("5.4 has no RELEASE event (5.5 added it)").isZero();
         assertThat(r.driver("kvm").get("youngCallbacks")).as("reclaim asked kvm about young pages").isPositive();
         assertThat(r.driver("gpu").get("releases")).as("exit ran release on the gpu mirror").isPositive();
+    }
+
+    @Test
+    void strictOrder_stillRunsCleanly_andRaisesMigrate() {
+        Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000).withOrder(KernelOrder.STRICT));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        assertThat(r.invalidations(MmuNotifierEvent.MIGRATE)).as("the strict order's migrate_vma-like MIGRATE").isPositive();
+        assertThat(r.windowUses()).as("the strict order flushes under the lock: no stale window is ever used")
+                .isZero();
     }
 
     static List<Op> events() {
@@ -171,5 +183,35 @@ class SimulationTest {
         Report r = run(BASE.withThreads(1).withSeed(9).withEvents(60_000).withInject(Inject.SKIP_INVALIDATION));
         assertThat(describe(r)).contains("gpu").doesNotContain("kvm read page").doesNotContain("kvm wrote page")
                 .doesNotContain("iommu read").doesNotContain("iommu wrote");
+    }
+
+    @ParameterizedTest(name = "threads {0}")
+    @ValueSource(ints = {1, 2})
+    void iommuIgnoresInvalidateRange_isCaughtAsStaleDeviceAccesses_andTheSameSeedWithoutItPasses(int threads) {
+        SimConfig cfg = BASE.withThreads(threads).withSeed(11).withEvents(60_000)
+                .withDrivers(EnumSet.of(SimConfig.Driver.IOMMU));
+        Report bad = run(cfg.withInject(Inject.IOMMU_IGNORES_INVALIDATE_RANGE));
+        assertThat(bad.driver("iommu").get("accessViolations")).as(describe(bad)).isPositive();
+        assertThat(bad.exitCode()).isEqualTo(1);
+        Report good = run(cfg);
+        assertThat(good.violations()).as(describe(good)).isZero();
+    }
+
+    @Test
+    void kvmRetryCheckBeforeLock_isCaughtAsStaleInstalls_andTheSameSeedWithoutItPasses() {
+        // A race: the fault path's unlocked check must be overtaken by an invalidation. Two
+        // workers and kswapd on few processes make that frequent; a few runs must catch it.
+        long caught = 0;
+        StringBuilder seen = new StringBuilder();
+        SimConfig cfg = BASE.withProcesses(2).withThreads(2).withDrivers(EnumSet.of(SimConfig.Driver.KVM))
+                .withEvents(200_000);
+        for (int attempt = 0; attempt < 6 && caught == 0; attempt++) {
+            Report r = run(cfg.withSeed(60 + attempt).withInject(Inject.KVM_RETRY_CHECK_BEFORE_LOCK));
+            caught = r.driver("kvm").get("accessViolations");
+            seen.append(describe(r)).append('\n');
+        }
+        assertThat(caught).as(seen.toString()).isPositive();
+        Report good = run(cfg.withSeed(60));
+        assertThat(good.violations()).as(describe(good)).isZero();
     }
 }

@@ -21,7 +21,23 @@ public enum Inject {
      * The accel driver unloads without putting its references: its notifiers stay linked, so its
      * callbacks run after the unload, and they are never freed (notifier and mm count leaks).
      */
-    UNLOAD_WITHOUT_PUT("unload-without-put");
+    UNLOAD_WITHOUT_PUT("unload-without-put"),
+    /**
+     * The IOMMU driver ignores {@code invalidateRange}: its device TLB keeps translations of
+     * pages the kernel has unmapped and freed. {@code invalidate_range} exists for exactly this
+     * (0f0a327fa12c, "mmu_notifier: add the callback for mmu_notifier_invalidate_range()",
+     * 3.19): an ATS TLB must be flushed after the entries change and before the pages are freed.
+     */
+    IOMMU_IGNORES_INVALIDATE_RANGE("iommu-ignores-invalidate-range"),
+    /**
+     * The KVM driver's fault path checks the invalidation count and sequence before it takes
+     * the mirror lock instead of under it, then installs: an invalidation that starts between
+     * the check and the install is missed, and a stale translation is installed. Linux's
+     * {@code mmu_notifier_retry} is called under {@code kvm->mmu_lock} for this reason; the
+     * barriers that let it run outside the lock came with a355aa54f1d2 ("KVM: Add barriers to
+     * allow mmu_notifier_retry to be used locklessly").
+     */
+    KVM_RETRY_CHECK_BEFORE_LOCK("kvm-retry-check-before-lock");
 
     final String cliName;
 
@@ -36,7 +52,8 @@ public enum Inject {
             }
         }
         throw new IllegalArgumentException("unknown fault injection '" + s
-                + "' (expected one of: none, skip-invalidation, free-without-grace-period, unload-without-put)");
+                + "' (expected one of: none, skip-invalidation, free-without-grace-period, unload-without-put, "
+                + "iommu-ignores-invalidate-range, kvm-retry-check-before-lock)");
     }
 
     /** @return the driver the bug is planted in, or null for {@link #NONE} */
@@ -45,6 +62,8 @@ public enum Inject {
             case NONE -> null;
             case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD -> SimConfig.Driver.GPU;
             case UNLOAD_WITHOUT_PUT -> SimConfig.Driver.ACCEL;
+            case IOMMU_IGNORES_INVALIDATE_RANGE -> SimConfig.Driver.IOMMU;
+            case KVM_RETRY_CHECK_BEFORE_LOCK -> SimConfig.Driver.KVM;
         };
     }
 

@@ -7,6 +7,7 @@ import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifiers;
 import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Inject;
 import org.mmunotifier.simulator.kernel.Kernel;
 import org.mmunotifier.simulator.kernel.PageTable;
 import org.mmunotifier.simulator.kernel.Process;
@@ -14,12 +15,12 @@ import org.mmunotifier.simulator.kernel.Process;
 /**
  * An IOMMU-like secondary TLB for shared virtual addressing: a device binds to a process (one
  * {@code get} per bond, one shared notifier per mm) and translates through a small direct-mapped
- * TLB filled by walking the primary page table. It implements {@code invalidateRange} only: the
- * primary calls it under the page-table lock right after changing entries, which is exactly when
- * the hardware TLB must be flushed; it needs no start/end bracket.
+ * TLB filled by walking the primary page table without its lock, as an ATS device does. It
+ * implements {@code invalidateRange} only: the hardware TLB must be flushed after the primary
+ * changed entries and before their old frames are freed; it needs no start/end bracket.
  *
- * <p>Lock order: the primary's page-table lock, then the TLB lock (the flush runs under the
- * page-table lock, so a device access takes the page-table lock first, as a page walk would).
+ * <p>Lock order: the primary's page-table lock, then the TLB lock (5.4 calls some flushes under
+ * the page-table lock); a device access takes only the TLB lock.
  */
 public final class IommuTlbDriver extends SecondaryMmu {
     static final int TLB_ENTRIES = 64;
@@ -94,7 +95,9 @@ public final class IommuTlbDriver extends SecondaryMmu {
             b.enter();
             try {
                 invalidations.increment();
-                b.flush(Kernel.firstPage(start), Kernel.endPage(end));
+                if (inject != Inject.IOMMU_IGNORES_INVALIDATE_RANGE) {
+                    b.flush(Kernel.firstPage(start), Kernel.endPage(end));
+                }
             } finally {
                 b.exit();
             }
@@ -112,8 +115,15 @@ public final class IommuTlbDriver extends SecondaryMmu {
         }
     };
 
+    private final Inject inject;
+
     public IommuTlbDriver(Kernel kernel) {
+        this(kernel, Inject.NONE);
+    }
+
+    public IommuTlbDriver(Kernel kernel, Inject inject) {
         super("iommu", kernel);
+        this.inject = inject;
     }
 
     /** Binds a device to the process: one get. Called under the process's files lock. */
@@ -152,9 +162,16 @@ public final class IommuTlbDriver extends SecondaryMmu {
     }
 
     /**
-     * A DMA access: a TLB hit is validated by the checker; a miss walks the primary page table
-     * (under its lock) and fills the TLB; a walk that finds no usable entry issues a page request,
-     * which faults the page in through the primary, and walks once more.
+     * A DMA access, as an ATS device makes it: a TLB hit is validated by the checker; a miss
+     * walks the primary page table <em>without</em> the page-table lock (hardware reads the
+     * entries as they are) and fills the TLB; a walk that finds no usable entry issues a page
+     * request, which faults the page in through the primary, and walks once more.
+     *
+     * <p>Everything happens under the TLB lock, which the flush ({@code invalidateRange}) takes
+     * too, as a hardware invalidation waits for the walks in flight: a walk that read an entry
+     * before the kernel changed it is either flushed with the entry it filled, or finished before
+     * the flush began. The frame it read cannot be freed meanwhile: every kernel path frees a
+     * frame only after that flush.
      */
     @Override
     public boolean access(Handle h, int vpage, boolean write, Stats st) {
@@ -162,36 +179,29 @@ public final class IommuTlbDriver extends SecondaryMmu {
         PageTable t = h.process.table;
         int slot = vpage & (TLB_ENTRIES - 1);
         for (int attempt = 0; attempt < 2; attempt++) {
-            t.lock();
+            b.tlbLock.lock();
             try {
-                b.tlbLock.lock();
-                try {
-                    if (b.dead) {
-                        return false;
-                    }
-                    long e = b.entries[slot];
-                    if (b.tags[slot] == vpage && (!write || Mirror.writable(e))) {
-                        checker.checkAccessLocked(name, t, vpage, Mirror.frame(e), Mirror.generation(e), write);
-                        accesses.increment();
-                        return true;
-                    }
-                    int f = t.frameLocked(vpage);
-                    if (f >= 0) {
-                        boolean w = (t.flagsLocked(vpage) & PageTable.WRITE) != 0;
-                        if (!write || w) {
-                            e = Mirror.pack(f, kernel.frames.generation(f), w);
-                            b.tags[slot] = vpage;
-                            b.entries[slot] = e;
-                            checker.checkAccessLocked(name, t, vpage, f, Mirror.generation(e), write);
-                            accesses.increment();
-                            return true;
-                        }
-                    }
-                } finally {
-                    b.tlbLock.unlock();
+                if (b.dead) {
+                    return false;
+                }
+                long e = b.entries[slot];
+                if (b.tags[slot] == vpage && (!write || Mirror.writable(e))) {
+                    checker.checkAccess(name, t, vpage, Mirror.frame(e), Mirror.generation(e), write);
+                    accesses.increment();
+                    return true;
+                }
+                long r = t.read(vpage); // the device's own walk: no page-table lock
+                if (r >= 0 && (!write || PageTable.readWritable(r))) {
+                    int f = PageTable.readFrame(r);
+                    e = Mirror.pack(f, kernel.frames.generation(f), PageTable.readWritable(r));
+                    b.tags[slot] = vpage;
+                    b.entries[slot] = e;
+                    checker.checkAccess(name, t, vpage, f, Mirror.generation(e), write);
+                    accesses.increment();
+                    return true;
                 }
             } finally {
-                t.unlock();
+                b.tlbLock.unlock();
             }
             deviceFaults.increment();
             if (kernel.faultForSecondary(h.process, vpage, write, st) == 0) {

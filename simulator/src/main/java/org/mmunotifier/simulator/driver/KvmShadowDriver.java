@@ -6,6 +6,7 @@ import org.mmunotifier.mm.MmuNotifierOps;
 import org.mmunotifier.mm.MmuNotifierRange;
 import org.mmunotifier.mm.MmuNotifiers;
 import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Inject;
 import org.mmunotifier.simulator.kernel.Kernel;
 import org.mmunotifier.simulator.kernel.Process;
 
@@ -55,7 +56,12 @@ public final class KvmShadowDriver extends SecondaryMmu {
     };
 
     public KvmShadowDriver(Kernel kernel) {
+        this(kernel, Inject.NONE);
+    }
+
+    public KvmShadowDriver(Kernel kernel, Inject inject) {
         super("kvm", kernel);
+        this.retryCheckBeforeLock = inject == Inject.KVM_RETRY_CHECK_BEFORE_LOCK;
     }
 
     /** VMs live long (one per process at most): a detach event destroys one only rarely. */

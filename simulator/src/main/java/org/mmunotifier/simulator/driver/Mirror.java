@@ -19,12 +19,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * install only if count == 0 and seq == s    [Required: the stale translation is refused]
  * unlock
  * </pre>
- * A device access uses an entry only under the mirror lock and validates it under the primary's
- * page-table lock while still holding the mirror lock. Since an invalidation drops the entry under
- * the mirror lock before the primary touches the PTE, a coherent driver can never be caught with
- * a stale entry: the checker's clean-run verdict is deterministic.
+ * A device access uses an entry only under the mirror lock and has the checker validate it there
+ * (the validation reads the primary without its lock). Since an invalidation drops the entry
+ * under the mirror lock before the primary touches the PTE, a coherent driver can never be
+ * caught with a stale entry: the checker's clean-run verdict is deterministic.
  *
- * <p>Lock order: mirror lock, then the primary's page-table lock.
+ * <p>Lock order: the primary's page-table lock, then the mirror lock (5.4 calls changePte and
+ * the young callbacks under the page-table lock); the driver never takes the page-table lock.
  */
 public final class Mirror {
     /*
@@ -102,6 +103,21 @@ public final class Mirror {
         }
         entries[vpage] = entry;
         return true;
+    }
+
+    /**
+     * The injected bug's check, made without the mirror lock: whether a fault that read
+     * {@code snapshot} must retry. Racy on purpose (count and seq are guarded by the lock).
+     */
+    boolean retryRacy(long snapshot) {
+        return dead || count != 0 || seq != snapshot;
+    }
+
+    /** The injected bug's install: no check under the lock. Mirror lock held. */
+    void forceInstallLocked(int vpage, long entry) {
+        if (!dead) {
+            entries[vpage] = entry;
+        }
     }
 
     /** invalidate_range_start: counts the invalidation in and drops entries of pages [from, to). */

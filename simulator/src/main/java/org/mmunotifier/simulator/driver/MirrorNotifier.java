@@ -181,12 +181,10 @@ final class MirrorNotifier extends TrackedNotifier {
                 long e = mirror.entryLocked(vpage);
                 if (e != 0 && (!write || Mirror.writable(e))) {
                     mirror.markYoungLocked(vpage);
-                    table.lock();
-                    try {
-                        driver.checker.checkAccessLocked(driver.name, table, vpage, Mirror.frame(e), Mirror.generation(e), write);
-                    } finally {
-                        table.unlock();
-                    }
+                    // Under the mirror lock, which every invalidation of the mirror takes: the
+                    // check needs no page-table lock (5.4 calls changePte and the young callbacks
+                    // under that lock, so taking it here would invert the lock order).
+                    driver.checker.checkAccess(driver.name, table, vpage, Mirror.frame(e), Mirror.generation(e), write);
                     driver.accesses.increment();
                     return true;
                 }
@@ -198,6 +196,20 @@ final class MirrorNotifier extends TrackedNotifier {
             long t = kernel.faultForSecondary(process, vpage, write, st);
             if (t == 0) {
                 return false;
+            }
+            if (driver.retryCheckBeforeLock) { // the injected bug: check, then lock and install
+                if (!mirror.retryRacy(snapshot)) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(50_000); // widens the race window
+                    mirror.lock.lock();
+                    try {
+                        mirror.forceInstallLocked(vpage, t);
+                    } finally {
+                        mirror.lock.unlock();
+                    }
+                } else {
+                    driver.retries.increment();
+                }
+                continue;
             }
             mirror.lock.lock();
             try {

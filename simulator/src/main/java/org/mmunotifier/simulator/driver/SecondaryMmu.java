@@ -20,6 +20,8 @@ public abstract class SecondaryMmu {
     public final String name;
     final Kernel kernel;
     final Checker checker;
+    /** The injected fault-path bug: checks the retry condition before taking the mirror lock. */
+    boolean retryCheckBeforeLock;
 
     final LongAdder attaches = new LongAdder();
     final LongAdder detaches = new LongAdder();

@@ -18,25 +18,32 @@ import org.mmunotifier.simulator.driver.Mirror;
 
 /**
  * The primary MMU: the operations of the core mm, each raising the notifier calls that Linux 5.4
- * raises for it.
+ * raises for it, in 5.4's order by default ({@link KernelOrder#LINUX_5_4}), or in the stricter
+ * order this simulator used to have ({@link KernelOrder#STRICT}).
  *
- * <p>Every change to present page-table entries follows one shape:
+ * <p>5.4's unmap (munmap, exit, reclaim's zap) goes through the mmu_gather:
  * <pre>
  * invalidateRangeStart(range)                  secondary MMUs drop their translations
  * page-table lock
- *     change the entries
- *     invalidateRange(mm, start, end)          secondary TLBs flush (ptep_clear_flush_notify)
+ *     clear the entries, batch the frames      (zap_pte_range; a stale window opens per entry)
  * page-table unlock
- * invalidateRangeOnlyEnd(range)                invalidate_range already ran under the lock
+ * invalidateRange(mm, start, end)              secondary TLBs flush (tlb_flush_mmu_tlbonly)
+ * invalidateRangeEnd(range)                    the full end: invalidateRange again, then the end
  * drop the old frames                          (tlb_finish_mmu: only now may they be reused)
  * </pre>
- * Filling a not-present entry (a page fault) and making a read-only entry writable for a frame
- * mapped once need no notifier call, as in the kernel: no secondary can hold a translation that
- * they invalidate.
+ * The strict order instead calls {@code invalidateRange} under the lock right after every change
+ * and ends with {@code invalidateRangeOnlyEnd}. docs/simulator.md has the table of every
+ * operation in both orders.
  *
- * <p>Locking: mmap, munmap, mprotect and fork take the mmap lock for write; page faults and
- * migration take it for read; reclaim takes none (it holds the process's rmap lock for read).
- * The caller of every operation has pinned the process.
+ * <p>Every change of a present entry opens a stale window on it ({@link PageTable#markStaleLocked})
+ * that closes after the secondary flush that covers it; the checker accepts a stale translation
+ * used inside it. Filling a not-present entry (a page fault) and making a read-only entry
+ * writable for a frame mapped once need no notifier call, as in the kernel.
+ *
+ * <p>Locking: mmap, mprotect and fork take the mmap lock for write; munmap takes it for write
+ * and, in 5.4's order, downgrades to read before the zap; page faults and migration take it for
+ * read; reclaim takes none (it holds the process's rmap lock for read). The caller of every
+ * operation has pinned the process.
  */
 public final class Kernel {
     static final int PAGE_SHIFT = 12;
@@ -44,6 +51,7 @@ public final class Kernel {
 
     public final FrameAllocator frames;
     public final Checker checker;
+    public final KernelOrder order;
     final int pages;
     final int maxMapPages;
     private final ConcurrentHashMap<MmStruct, Process> byMm = new ConcurrentHashMap<>();
@@ -51,8 +59,13 @@ public final class Kernel {
     private final AtomicInteger nextPid = new AtomicInteger(1);
 
     public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages) {
+        this(frames, checker, pages, maxMapPages, KernelOrder.LINUX_5_4);
+    }
+
+    public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages, KernelOrder order) {
         this.frames = frames;
         this.checker = checker;
+        this.order = order;
         this.pages = pages;
         this.maxMapPages = maxMapPages;
     }
@@ -104,20 +117,31 @@ public final class Kernel {
 
     /**
      * fork: the child gets a copy of every area; pages of writable areas are shared
-     * copy-on-write, which write-protects them in the parent (PROTECTION_PAGE, as
-     * {@code copy_page_range} does for a COW mapping).
+     * copy-on-write, which write-protects them in the parent.
+     *
+     * <p>5.4 ({@code dup_mmap} / {@code copy_page_range}): an area with no anonymous page yet (no
+     * {@code anon_vma}; here: none present) is not copied and raises nothing; every other area
+     * (a private mapping is a COW mapping) gets a PROTECTION_PAGE bracket on the parent, its
+     * entries are copied and the parent's writable ones write-protected under both page-table
+     * locks with no flush, and the full end flushes the secondary TLBs; the parent's own TLB is
+     * flushed once, after every area ({@code flush_tlb_mm}), which closes the stale windows.
+     * Strict: a bracket only on writable areas, {@code invalidateRange} under both locks.
      */
     @SuppressWarnings("deprecation")
     public Process fork(Process parent, Stats st) {
         Process child = newProcess();
+        boolean linux = order == KernelOrder.LINUX_5_4;
         parent.mm.mmapWriteLock();
         try {
             child.vmas.copyFrom(parent.vmas);
             for (VmaList.Vma v : parent.vmas.all()) {
-                boolean cow = v.writable();
+                boolean bracket = linux ? hasPresentPage(parent, v) : v.writable();
+                if (linux && !bracket) {
+                    continue; // no anon_vma: copy_page_range copies nothing and raises nothing
+                }
                 MmuNotifierRange range = null;
                 long t0 = 0;
-                if (cow) {
+                if (bracket) {
                     range = new MmuNotifierRange(parent.mm, addr(v.start()), addr(v.end()), MmuNotifierEvent.PROTECTION_PAGE, true);
                     t0 = beginInvalidation(range);
                 }
@@ -131,21 +155,31 @@ public final class Kernel {
                         }
                         int fl = parent.table.flagsLocked(vp);
                         frames.get(f);
-                        if (cow) {
+                        if (v.writable() && (fl & PageTable.WRITE) != 0) {
+                            parent.table.markStaleLocked(vp); // closed by the flush below
                             fl &= ~PageTable.WRITE;
                             parent.table.setFlagsLocked(vp, fl);
                         }
-                        child.table.mapLocked(vp, f, fl);
+                        child.table.mapLocked(vp, f, fl & ~PageTable.REFERENCED);
                     }
-                    if (cow) {
+                    if (!linux && bracket) {
                         PrimaryMmu.invalidateRange(parent.mm, range.start(), range.end());
+                        closeWindows(parent.table, v.start(), v.end());
                     }
                 } finally {
                     child.table.unlock();
                     parent.table.unlock();
                 }
-                if (cow) {
-                    endInvalidation(range, t0, st);
+                if (bracket) {
+                    endInvalidation(range, t0, st, !linux);
+                }
+            }
+            if (linux) { // flush_tlb_mm(oldmm), after every area
+                parent.table.lock();
+                try {
+                    closeWindows(parent.table, 0, pages);
+                } finally {
+                    parent.table.unlock();
                 }
             }
         } finally {
@@ -153,6 +187,35 @@ public final class Kernel {
         }
         st.count(Op.FORK);
         return child;
+    }
+
+    /** The stand-in for an area's {@code anon_vma}: it has a present page. Mmap lock held. */
+    private static boolean hasPresentPage(Process p, VmaList.Vma v) {
+        p.table.lock();
+        try {
+            for (int vp = v.start(); vp < v.end(); vp++) {
+                if (p.table.frameLocked(vp) >= 0) {
+                    return true;
+                }
+            }
+            return false;
+        } finally {
+            p.table.unlock();
+        }
+    }
+
+    /**
+     * Closes the caller's stale windows in {@code [from, to)}, one per page that has one: the
+     * flush that covers them ran. Page-table lock held. The caller's own locks keep every other
+     * window out of the range, except those that open and close within one hold of the
+     * page-table lock (a copy-on-write break, reclaim), which this hold cannot see.
+     */
+    private static void closeWindows(PageTable t, int from, int to) {
+        for (int vp = from; vp < to; vp++) {
+            if (t.staleLocked(vp)) {
+                t.unmarkStaleLocked(vp);
+            }
+        }
     }
 
     /**
@@ -176,32 +239,56 @@ public final class Kernel {
     /**
      * The rest of {@code exit_mmap} after {@code mmu_notifier_release}, installed as the mm's
      * teardown: the last {@code mmput} runs it on a live mm, after every notifier's release, the
-     * unlink and a grace period. Every page is unmapped with an {@code UNMAP} range, as 5.4's
-     * {@code unmap_vmas} raises (no list notifier is linked any more to receive it), and every
-     * frame dropped.
+     * unlink and a grace period. Every page is unmapped with an {@code UNMAP} range over the
+     * whole address space, as 5.4's {@code unmap_vmas} raises it (no list notifier is linked any
+     * more to receive it), through the gather; every frame is dropped last.
      */
     void exitMmap(Process p, Stats st) {
-        MmuNotifierRange range = new MmuNotifierRange(p.mm, 0, addr(pages), MmuNotifierEvent.UNMAP, true);
+        zap(p, 0, pages, MmuNotifierEvent.UNMAP, st);
+        p.vmas.unmap(0, pages);
+        byMm.remove(p.mm);
+    }
+
+    /**
+     * Unmaps the present pages of {@code [from, to)} with a blockable {@code event} bracket
+     * ({@code unmap_vmas}/{@code zap_page_range} with the mmu_gather in 5.4's order; strict:
+     * {@code invalidateRange} under the lock and the only-end), then frees their frames.
+     */
+    private void zap(Process p, int from, int to, MmuNotifierEvent event, Stats st) {
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), event, true);
+        boolean linux = order == KernelOrder.LINUX_5_4;
         long t0 = beginInvalidation(range);
         int n = 0;
         int[] buf = st.scratch(pages);
-        p.table.lock();
+        PageTable t = p.table;
+        t.lock();
         try {
-            for (int vp = 0; vp < pages; vp++) {
-                if (p.table.frameLocked(vp) >= 0) {
-                    buf[n++] = p.table.clearLocked(vp);
+            for (int vp = from; vp < to; vp++) {
+                if (t.frameLocked(vp) >= 0) {
+                    t.markStaleLocked(vp);
+                    buf[n++] = t.clearLocked(vp); // batched: freed after the flush (tlb_finish_mmu)
                 }
             }
-            PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+            if (!linux) {
+                PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+                closeWindows(t, from, to);
+            }
         } finally {
-            p.table.unlock();
+            t.unlock();
         }
-        endInvalidation(range, t0, st);
-        for (int i = 0; i < n; i++) {
+        if (linux && n > 0) { // tlb_end_vma -> tlb_flush_mmu_tlbonly: after the lock is dropped
+            PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+            t.lock();
+            try {
+                closeWindows(t, from, to);
+            } finally {
+                t.unlock();
+            }
+        }
+        endInvalidation(range, t0, st, !linux);
+        for (int i = 0; i < n; i++) { // tlb_finish_mmu
             frames.put(buf[i]);
         }
-        p.vmas.unmap(0, pages);
-        byMm.remove(p.mm);
     }
 
     // ------------------------------------------------------------------ address-space changes
@@ -219,9 +306,15 @@ public final class Kernel {
         st.count(Op.MMAP);
     }
 
-    /** munmap of a random part of a random area (UNMAP). */
+    /**
+     * munmap of a random part of a random area (UNMAP). 5.4 ({@code __do_munmap}): the areas are
+     * detached under the mmap write lock, which is then downgraded to read for the zap, so page
+     * faults elsewhere run beside it. Strict: the zap runs under the write lock, before the
+     * areas go.
+     */
     public void munmap(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
+        boolean writeHeld = true;
         try {
             VmaList.Vma v = p.vmas.random(rng);
             if (v == null) {
@@ -229,28 +322,21 @@ public final class Kernel {
             }
             int from = v.start() + rng.nextInt(v.length());
             int to = from + 1 + rng.nextInt(v.end() - from);
-            MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.UNMAP, true);
-            long t0 = beginInvalidation(range);
-            int n = 0;
-            int[] buf = st.scratch(pages);
-            p.table.lock();
-            try {
-                for (int vp = from; vp < to; vp++) {
-                    if (p.table.frameLocked(vp) >= 0) {
-                        buf[n++] = p.table.clearLocked(vp);
-                    }
-                }
-                PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
-            } finally {
-                p.table.unlock();
+            if (order == KernelOrder.LINUX_5_4) {
+                p.vmas.unmap(from, to);
+                p.mm.mmapWriteDowngrade();
+                writeHeld = false;
+                zap(p, from, to, MmuNotifierEvent.UNMAP, st);
+            } else {
+                zap(p, from, to, MmuNotifierEvent.UNMAP, st);
+                p.vmas.unmap(from, to);
             }
-            endInvalidation(range, t0, st);
-            for (int i = 0; i < n; i++) {
-                frames.put(buf[i]);
-            }
-            p.vmas.unmap(from, to);
         } finally {
-            p.mm.mmapWriteUnlock();
+            if (writeHeld) {
+                p.mm.mmapWriteUnlock();
+            } else {
+                p.mm.mmapReadUnlock();
+            }
         }
         st.count(Op.MUNMAP);
     }
@@ -258,7 +344,10 @@ public final class Kernel {
     /**
      * mprotect of a random part of a random area to the other protection (PROTECTION_VMA).
      * Removing write permission write-protects the present entries; adding it changes only the
-     * area (entries become writable on the next write fault).
+     * area (entries become writable on the next write fault). 5.4 ({@code change_protection}):
+     * no {@code invalidateRange} under the lock; the full end flushes the secondary TLBs, and the
+     * primary's {@code flush_tlb_range} comes after it. Strict: {@code invalidateRange} under the
+     * lock and the only-end.
      */
     public void mprotect(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
@@ -271,21 +360,35 @@ public final class Kernel {
             int to = from + 1 + rng.nextInt(v.end() - from);
             int prot = v.writable() ? VmaList.PROT_READ : VmaList.PROT_READ | VmaList.PROT_WRITE;
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.PROTECTION_VMA, true);
+            boolean linux = order == KernelOrder.LINUX_5_4;
             long t0 = beginInvalidation(range);
-            p.table.lock();
+            PageTable t = p.table;
+            t.lock();
             try {
                 if ((prot & VmaList.PROT_WRITE) == 0) {
                     for (int vp = from; vp < to; vp++) {
-                        if (p.table.frameLocked(vp) >= 0) {
-                            p.table.setFlagsLocked(vp, p.table.flagsLocked(vp) & ~PageTable.WRITE);
+                        if (t.frameLocked(vp) >= 0 && (t.flagsLocked(vp) & PageTable.WRITE) != 0) {
+                            t.markStaleLocked(vp);
+                            t.setFlagsLocked(vp, t.flagsLocked(vp) & ~PageTable.WRITE);
                         }
                     }
                 }
-                PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+                if (!linux) {
+                    PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+                    closeWindows(t, from, to);
+                }
             } finally {
-                p.table.unlock();
+                t.unlock();
             }
-            endInvalidation(range, t0, st);
+            endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
+            if (linux) { // flush_tlb_range, after the end
+                t.lock();
+                try {
+                    closeWindows(t, from, to);
+                } finally {
+                    t.unlock();
+                }
+            }
             p.vmas.protect(from, to, prot);
         } finally {
             p.mm.mmapWriteUnlock();
@@ -320,7 +423,8 @@ public final class Kernel {
 
     /**
      * handle_mm_fault: fills a missing entry, or breaks copy-on-write on a write to a shared
-     * frame (CLEAR, with change_pte as {@code set_pte_at_notify} at 5.4).
+     * frame. A fault on a migration entry waits until the migration has put the page back
+     * ({@code migration_entry_wait}) and tries again.
      *
      * @return the resulting translation as a {@link Mirror} entry, or 0 if refused
      */
@@ -328,49 +432,118 @@ public final class Kernel {
         st.count(Op.PAGE_FAULT);
         p.mm.mmapReadLock();
         try {
-            VmaList.Vma v = p.vmas.find(vpage);
-            if (v == null || (write && !v.writable())) {
-                st.count(Op.SEGV);
-                return 0;
-            }
-            PageTable t = p.table;
-            int shared;
-            t.lock();
-            try {
-                int f = t.frameLocked(vpage);
-                if (f < 0) {
-                    int nf = frames.allocate();
-                    if (nf < 0) {
-                        st.count(Op.OOM);
-                        return 0;
+            while (true) {
+                VmaList.Vma v = p.vmas.find(vpage);
+                if (v == null || (write && !v.writable())) {
+                    st.count(Op.SEGV);
+                    return 0;
+                }
+                PageTable t = p.table;
+                int shared;
+                t.lock();
+                try {
+                    if (t.migrationEntryLocked(vpage)) {
+                        shared = -1;
+                    } else {
+                        int f = t.frameLocked(vpage);
+                        if (f < 0) {
+                            int nf = frames.allocate();
+                            if (nf < 0) {
+                                st.count(Op.OOM);
+                                return 0;
+                            }
+                            int fl = PageTable.YOUNG | (v.writable() ? PageTable.WRITE : 0) | (write ? PageTable.DIRTY : 0);
+                            t.mapLocked(vpage, nf, fl);
+                            return Mirror.pack(nf, frames.generation(nf), (fl & PageTable.WRITE) != 0);
+                        }
+                        int fl = t.flagsLocked(vpage);
+                        if (!write || (fl & PageTable.WRITE) != 0) {
+                            fl |= PageTable.YOUNG | (write ? PageTable.DIRTY : 0);
+                            t.setFlagsLocked(vpage, fl);
+                            return Mirror.pack(f, frames.generation(f), (fl & PageTable.WRITE) != 0);
+                        }
+                        if (frames.mapCount(f) == 1) {
+                            // Only mapping left: reuse the frame (wp_page_reuse), no notifier needed.
+                            t.setFlagsLocked(vpage, fl | PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
+                            return Mirror.pack(f, frames.generation(f), true);
+                        }
+                        shared = f;
                     }
-                    int fl = PageTable.YOUNG | (v.writable() ? PageTable.WRITE : 0) | (write ? PageTable.DIRTY : 0);
-                    t.mapLocked(vpage, nf, fl);
-                    return Mirror.pack(nf, frames.generation(nf), (fl & PageTable.WRITE) != 0);
+                } finally {
+                    t.unlock();
                 }
-                int fl = t.flagsLocked(vpage);
-                if (!write || (fl & PageTable.WRITE) != 0) {
-                    fl |= PageTable.YOUNG | (write ? PageTable.DIRTY : 0);
-                    t.setFlagsLocked(vpage, fl);
-                    return Mirror.pack(f, frames.generation(f), (fl & PageTable.WRITE) != 0);
+                if (shared >= 0) {
+                    return order == KernelOrder.LINUX_5_4 ? wpPageCopy(p, vpage, shared, st) : cowBreakStrict(p, vpage, shared, st);
                 }
-                if (frames.mapCount(f) == 1) {
-                    // Only mapping left: reuse the frame (wp_page_reuse), no notifier needed.
-                    t.setFlagsLocked(vpage, fl | PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
-                    return Mirror.pack(f, frames.generation(f), true);
-                }
-                shared = f;
-            } finally {
-                t.unlock();
+                awaitMigration(t, vpage);
             }
-            return cowBreak(p, vpage, shared, st);
         } finally {
             p.mm.mmapReadUnlock();
         }
     }
 
+    /** migration_entry_wait: until the entry at {@code vpage} is no migration entry. No lock held. */
+    private static void awaitMigration(PageTable t, int vpage) {
+        while (true) {
+            t.lock();
+            try {
+                if (!t.migrationEntryLocked(vpage)) {
+                    return;
+                }
+            } finally {
+                t.unlock();
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000); // the page lock's wait, roughly
+        }
+    }
+
+    /**
+     * 5.4's {@code wp_page_copy}: the new frame is allocated (and filled) first; then a CLEAR
+     * bracket; under the page-table lock {@code ptep_clear_flush_notify} (clear the entry, then
+     * {@code invalidateRange} for the page) and {@code set_pte_at_notify} ({@code changePte},
+     * then the new entry); the only-end; the old frame's reference dropped last.
+     */
     @SuppressWarnings("deprecation")
-    private long cowBreak(Process p, int vpage, int shared, Stats st) {
+    private long wpPageCopy(Process p, int vpage, int shared, Stats st) {
+        st.count(Op.COW_BREAK);
+        int nf = frames.allocate();
+        if (nf < 0) {
+            st.count(Op.OOM);
+            return 0;
+        }
+        long a = addr(vpage);
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
+        long t0 = beginInvalidation(range);
+        long result = 0;
+        int old = -1;
+        PageTable t = p.table;
+        t.lock();
+        try {
+            if (t.frameLocked(vpage) == shared && (t.flagsLocked(vpage) & PageTable.WRITE) == 0) {
+                t.markStaleLocked(vpage);
+                t.clearLocked(vpage);                            // ptep_clear_flush
+                PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE); // ... _notify
+                t.unmarkStaleLocked(vpage);
+                PrimaryMmu.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE); // set_pte_at_notify
+                t.mapLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
+                old = shared;
+                result = Mirror.pack(nf, frames.generation(nf), true);
+            }
+        } finally {
+            t.unlock();
+        }
+        endInvalidation(range, t0, st, true);
+        if (old >= 0) {
+            frames.put(old);
+        } else {
+            frames.put(nf); // the entry changed meanwhile: the copy is not needed
+        }
+        return result;
+    }
+
+    /** The strict order's copy-on-write break: replace, invalidateRange, changePte, only-end. */
+    @SuppressWarnings("deprecation")
+    private long cowBreakStrict(Process p, int vpage, int shared, Stats st) {
         st.count(Op.COW_BREAK);
         long a = addr(vpage);
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
@@ -383,8 +556,10 @@ public final class Kernel {
             if (t.frameLocked(vpage) == shared && (t.flagsLocked(vpage) & PageTable.WRITE) == 0) {
                 int nf = frames.allocate();
                 if (nf >= 0) {
+                    t.markStaleLocked(vpage);
                     t.replaceLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
                     PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                    t.unmarkStaleLocked(vpage);
                     PrimaryMmu.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE);
                     old = shared;
                     result = Mirror.pack(nf, frames.generation(nf), true);
@@ -395,7 +570,7 @@ public final class Kernel {
         } finally {
             t.unlock();
         }
-        endInvalidation(range, t0, st);
+        endInvalidation(range, t0, st, true);
         if (old >= 0) {
             frames.put(old);
         }
@@ -403,8 +578,15 @@ public final class Kernel {
     }
 
     /**
-     * Migrates a random page, mapped once, to a new frame: MIGRATE (migrate_vma) or CLEAR
-     * (rmap-based migration, try_to_unmap), chosen at random. Holds the mmap lock for read.
+     * Migrates a random page, mapped once, to a new frame. Holds the mmap lock for read.
+     *
+     * <p>5.4 (rmap migration: {@code try_to_unmap_one} with {@code TTU_MIGRATION}, then
+     * {@code remove_migration_ptes}): a CLEAR bracket (5.4 has no MIGRATE event; it came in 5.9);
+     * under the lock the entry becomes a migration entry, with no {@code invalidateRange}; the
+     * full end flushes the secondary TLBs; the page is copied; the new entry is installed under
+     * the lock with no notifier call (the page was not present); the old frame is freed. Faults
+     * on the page wait meanwhile. Strict: MIGRATE or CLEAR at random, the entry replaced in one
+     * step with {@code invalidateRange} under the lock, the only-end.
      */
     public void migrate(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapReadLock();
@@ -414,29 +596,10 @@ public final class Kernel {
                 return;
             }
             int vpage = v.start() + rng.nextInt(v.length());
-            MmuNotifierEvent event = rng.nextBoolean() ? MmuNotifierEvent.MIGRATE : MmuNotifierEvent.CLEAR;
-            long a = addr(vpage);
-            MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, event, true);
-            long t0 = beginInvalidation(range);
-            int old = -1;
-            PageTable t = p.table;
-            t.lock();
-            try {
-                int f = t.frameLocked(vpage);
-                if (f >= 0 && frames.mapCount(f) == 1) {
-                    int nf = frames.allocate();
-                    if (nf >= 0) {
-                        t.replaceLocked(vpage, nf, t.flagsLocked(vpage));
-                        PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
-                        old = f;
-                    }
-                }
-            } finally {
-                t.unlock();
-            }
-            endInvalidation(range, t0, st);
-            if (old >= 0) {
-                frames.put(old);
+            if (order == KernelOrder.LINUX_5_4) {
+                migrateTwoPhase(p, vpage, st);
+            } else {
+                migrateStrict(p, vpage, rng.nextBoolean() ? MmuNotifierEvent.MIGRATE : MmuNotifierEvent.CLEAR, st);
             }
         } finally {
             p.mm.mmapReadUnlock();
@@ -444,12 +607,83 @@ public final class Kernel {
         st.count(Op.MIGRATE);
     }
 
+    private void migrateTwoPhase(Process p, int vpage, Stats st) {
+        int nf = frames.allocate(); // the destination, allocated before the unmap
+        if (nf < 0) {
+            st.count(Op.OOM);
+            return;
+        }
+        long a = addr(vpage);
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
+        long t0 = beginInvalidation(range);
+        int old = -1;
+        PageTable t = p.table;
+        t.lock();
+        try {
+            int f = t.frameLocked(vpage);
+            if (f >= 0 && frames.mapCount(f) == 1) {
+                t.markStaleLocked(vpage);
+                old = t.installMigrationLocked(vpage); // ptep_clear_flush + set_pte_at(migration entry)
+            }
+        } finally {
+            t.unlock();
+        }
+        endInvalidation(range, t0, st, false); // the full end: invalidateRange reaches the secondaries here
+        if (old < 0) {
+            frames.put(nf);
+            return;
+        }
+        t.lock();
+        try {
+            t.unmarkStaleLocked(vpage); // the end flushed the secondary TLBs
+            t.removeMigrationLocked(vpage, nf); // move_to_new_page done; remove_migration_pte
+        } finally {
+            t.unlock();
+        }
+        frames.put(old);
+    }
+
+    private void migrateStrict(Process p, int vpage, MmuNotifierEvent event, Stats st) {
+        long a = addr(vpage);
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, event, true);
+        long t0 = beginInvalidation(range);
+        int old = -1;
+        PageTable t = p.table;
+        t.lock();
+        try {
+            int f = t.frameLocked(vpage);
+            if (f >= 0 && frames.mapCount(f) == 1) {
+                int nf = frames.allocate();
+                if (nf >= 0) {
+                    t.markStaleLocked(vpage);
+                    t.replaceLocked(vpage, nf, t.flagsLocked(vpage));
+                    PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                    t.unmarkStaleLocked(vpage);
+                    old = f;
+                }
+            }
+        } finally {
+            t.unlock();
+        }
+        endInvalidation(range, t0, st, true);
+        if (old >= 0) {
+            frames.put(old);
+        }
+    }
+
     // ------------------------------------------------------------------ reclaim
 
     /**
      * One step of kswapd on a window of 16 pages, holding no mmap lock (the rmap lock for read):
-     * aging (clearYoung), an idle test (testYoung), or a reclaim scan in which every page that is
-     * young neither in the primary nor (clearFlushYoung) in a secondary is unmapped (CLEAR).
+     * aging ({@code clearYoung}), an idle test ({@code testYoung}), or a reclaim scan in which
+     * every page that is young neither in the primary nor ({@code clearFlushYoung}) in a
+     * secondary is unmapped (CLEAR).
+     *
+     * <p>5.4: every young callback runs per page under the page-table lock
+     * ({@code ptep_clear_young_notify}, khugepaged's test, {@code ptep_clear_flush_young_notify}
+     * in {@code page_referenced_one}), and its answer counts: a page found young anywhere is
+     * marked referenced, which spares it the next reclaim scan. Strict: aging and the idle test
+     * call over the whole window outside the lock and ignore the answers.
      */
     public void reclaimStep(Process p, SplittableRandom rng, Stats st) {
         p.rmapLock.readLock().lock();
@@ -457,52 +691,104 @@ public final class Kernel {
             int mode = rng.nextInt(10);
             int from = rng.nextInt(pages);
             int to = Math.min(pages, from + 16);
-            PageTable t = p.table;
-            if (mode < 4) {
-                t.lock();
-                try {
-                    for (int vp = from; vp < to; vp++) {
-                        if (t.frameLocked(vp) >= 0) {
-                            t.setFlagsLocked(vp, t.flagsLocked(vp) & ~PageTable.YOUNG);
-                        }
-                    }
-                } finally {
-                    t.unlock();
-                }
-                PrimaryMmu.clearYoung(p.mm, addr(from), addr(to));
-                st.count(Op.AGE);
-            } else if (mode < 6) {
-                PrimaryMmu.testYoung(p.mm, addr(from));
-                st.count(Op.TEST_YOUNG);
+            if (order == KernelOrder.LINUX_5_4) {
+                reclaimStep54(p, mode, from, to, st);
             } else {
-                st.count(Op.RECLAIM_SCAN);
-                for (int vp = from; vp < to; vp++) {
-                    int f;
-                    boolean young;
-                    t.lock();
-                    try {
-                        f = t.frameLocked(vp);
-                        if (f < 0) {
-                            continue;
-                        }
-                        int fl = t.flagsLocked(vp);
-                        young = (fl & PageTable.YOUNG) != 0;
-                        t.setFlagsLocked(vp, fl & ~PageTable.YOUNG);
-                    } finally {
-                        t.unlock();
-                    }
-                    long a = addr(vp);
-                    young |= PrimaryMmu.clearFlushYoung(p.mm, a, a + PAGE_SIZE);
-                    if (!young) {
-                        reclaimPage(p, vp, f, st);
-                    }
-                }
+                reclaimStepStrict(p, mode, from, to, st);
             }
         } finally {
             p.rmapLock.readLock().unlock();
         }
     }
 
+    private void reclaimStep54(Process p, int mode, int from, int to, Stats st) {
+        PageTable t = p.table;
+        Op op = mode < 4 ? Op.AGE : mode < 6 ? Op.TEST_YOUNG : Op.RECLAIM_SCAN;
+        st.count(op);
+        for (int vp = from; vp < to; vp++) {
+            int f;
+            boolean young;
+            long a = addr(vp);
+            t.lock();
+            try {
+                f = t.frameLocked(vp);
+                if (f < 0) {
+                    continue;
+                }
+                int fl = t.flagsLocked(vp);
+                young = (fl & PageTable.YOUNG) != 0;
+                switch (op) {
+                    case AGE -> young |= PrimaryMmu.clearYoung(p.mm, a, a + PAGE_SIZE); // page_idle
+                    case TEST_YOUNG -> young |= PrimaryMmu.testYoung(p.mm, a);          // khugepaged's scan
+                    default -> young |= PrimaryMmu.clearFlushYoung(p.mm, a, a + PAGE_SIZE); // page_referenced_one
+                }
+                if (op == Op.RECLAIM_SCAN) {
+                    young |= (fl & PageTable.REFERENCED) != 0; // one more round for a referenced page
+                    t.setFlagsLocked(vp, fl & ~(PageTable.YOUNG | PageTable.REFERENCED));
+                } else if (op == Op.AGE) {
+                    t.setFlagsLocked(vp, (fl & ~PageTable.YOUNG) | (young ? PageTable.REFERENCED : 0));
+                } else if (young) {
+                    t.setFlagsLocked(vp, fl | PageTable.REFERENCED);
+                }
+            } finally {
+                t.unlock();
+            }
+            if (op == Op.RECLAIM_SCAN && !young) {
+                reclaimPage(p, vp, f, st);
+            }
+        }
+    }
+
+    private void reclaimStepStrict(Process p, int mode, int from, int to, Stats st) {
+        PageTable t = p.table;
+        if (mode < 4) {
+            t.lock();
+            try {
+                for (int vp = from; vp < to; vp++) {
+                    if (t.frameLocked(vp) >= 0) {
+                        t.setFlagsLocked(vp, t.flagsLocked(vp) & ~PageTable.YOUNG);
+                    }
+                }
+            } finally {
+                t.unlock();
+            }
+            PrimaryMmu.clearYoung(p.mm, addr(from), addr(to));
+            st.count(Op.AGE);
+        } else if (mode < 6) {
+            PrimaryMmu.testYoung(p.mm, addr(from));
+            st.count(Op.TEST_YOUNG);
+        } else {
+            st.count(Op.RECLAIM_SCAN);
+            for (int vp = from; vp < to; vp++) {
+                int f;
+                boolean young;
+                t.lock();
+                try {
+                    f = t.frameLocked(vp);
+                    if (f < 0) {
+                        continue;
+                    }
+                    int fl = t.flagsLocked(vp);
+                    young = (fl & PageTable.YOUNG) != 0;
+                    t.setFlagsLocked(vp, fl & ~PageTable.YOUNG);
+                } finally {
+                    t.unlock();
+                }
+                long a = addr(vp);
+                young |= PrimaryMmu.clearFlushYoung(p.mm, a, a + PAGE_SIZE);
+                if (!young) {
+                    reclaimPage(p, vp, f, st);
+                }
+            }
+        }
+    }
+
+    /**
+     * try_to_unmap_one for a page found old: a CLEAR bracket; under the lock the entry is
+     * cleared and {@code invalidateRange} called for it (the swap-out path flushes there in both
+     * orders); the full end in 5.4's order ({@code mmu_notifier_invalidate_range_end}), the
+     * only-end in the strict one; the frame freed last.
+     */
     private void reclaimPage(Process p, int vpage, int frame, Stats st) {
         long a = addr(vpage);
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
@@ -512,14 +798,16 @@ public final class Kernel {
         t.lock();
         try {
             if (t.frameLocked(vpage) == frame) {
+                t.markStaleLocked(vpage);
                 t.clearLocked(vpage);
                 PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                t.unmarkStaleLocked(vpage);
                 cleared = true;
             }
         } finally {
             t.unlock();
         }
-        endInvalidation(range, t0, st);
+        endInvalidation(range, t0, st, order != KernelOrder.LINUX_5_4);
         if (cleared) {
             frames.put(frame);
             st.count(Op.RECLAIM);
@@ -528,8 +816,7 @@ public final class Kernel {
 
     /**
      * The primary's bracket around a change of present entries, first half: announces it to the
-     * secondary MMUs. The caller then changes the entries and calls invalidateRange under the
-     * page-table lock, and ends with {@link #endInvalidation}.
+     * secondary MMUs.
      *
      * @return the start time, for the invalidate start-to-end latency
      */
@@ -539,9 +826,16 @@ public final class Kernel {
         return t0;
     }
 
-    /** Second half: invalidateRange already ran under the lock, so only the end; then the stats. */
-    private static void endInvalidation(MmuNotifierRange range, long t0, Stats st) {
-        PrimaryMmu.invalidateRangeOnlyEnd(range);
+    /**
+     * Second half: the only-end if {@code invalidateRange} already ran for the whole range
+     * under the lock ({@code invalidate_range_only_end}), else the full end; then the stats.
+     */
+    private static void endInvalidation(MmuNotifierRange range, long t0, Stats st, boolean onlyEnd) {
+        if (onlyEnd) {
+            PrimaryMmu.invalidateRangeOnlyEnd(range);
+        } else {
+            PrimaryMmu.invalidateRangeEnd(range);
+        }
         st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
         st.invalidation(range.event());
     }

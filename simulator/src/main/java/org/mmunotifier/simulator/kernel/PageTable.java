@@ -1,57 +1,87 @@
 package org.mmunotifier.simulator.kernel;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A process's page table: virtual page number to frame, with write permission, young (accessed)
- * and dirty bits, all under one page-table lock ({@code mm->page_table_lock}).
+ * and dirty bits, changed only under one page-table lock ({@code mm->page_table_lock}).
  *
- * <p>Every read and write of an entry needs {@link #lock()} held by the calling thread; the
- * methods whose names end in {@code Locked} assert it. Secondary MMUs validate their cached
- * translations against this table under the same lock, which is what makes the checker's verdict
- * race-free: a primary change and a validation can never interleave.
+ * <p>Writers hold {@link #lock()}; the methods whose names end in {@code Locked} assert it. Two
+ * kinds of reader need no lock, as in the kernel: a device that walks the table itself (an ATS
+ * IOMMU), through {@link #read}, and the checker's {@link #validate}, which a device calls while
+ * it holds only its own TLB lock.
+ *
+ * <p><b>The stale window.</b> Linux 5.4 clears or write-protects an entry under the lock and
+ * flushes the secondary TLBs later ({@code invalidate_range} from the mmu_gather after the lock
+ * is dropped, or from {@code invalidate_range_end}); the old frame is freed only after that
+ * flush. Until then a secondary TLB may still use the old translation: the kernel allows it, as
+ * it allows a CPU's stale TLB entry. {@link #markStaleLocked} records the old translation of an
+ * entry when the kernel changes it without flushing at once; {@link #unmarkStaleLocked} ends the
+ * window after the flush. {@link #validate} answers {@link Verdict#WINDOW} for a use of exactly
+ * that old translation inside the window, and a violation after it.
  */
 public final class PageTable {
     /*
-     * Encoding
-     * --------
-     *   frame[v]   -1: not present; otherwise the frame number
-     *   flags[v]   bit 0 WRITE   the primary may write through this entry
-     *              bit 1 YOUNG   accessed since the bit was last cleared
-     *              bit 2 DIRTY   written since mapped
-     *   A present page without WRITE in a writable area is copy-on-write: a write fault either
-     *   reuses the frame (map count 1) or copies it.
+     * Encoding of pte[v] (a long, so that a lock-free reader sees one consistent entry):
+     *   0                       not present
+     *   bits 0..31              frame + 1
+     *   bits 32..39             flags: WRITE 1, YOUNG 2, DIRTY 4
+     *   bit 40 MIGRATION        a migration entry (not present; a fault on it waits): the frame
+     *                           bits name the page being migrated
+     * Encoding of stale[v]:
+     *   0                       no window
+     *   bits 0..31              frame + 1 of the old translation
+     *   bit 32                  whether the old translation allowed writes
+     *   bits 33..40             how many windows on it are open
+     *
+     * A present page without WRITE in a writable area is copy-on-write: a write fault either
+     * reuses the frame (map count 1) or copies it.
      *
      * Guards
      * ------
-     *   frame, flags, present    ptl
+     *   pte[v], stale[v], present   written under ptl; pte and stale read under ptl, or without it
+     *                               with acquire loads (read, validate)
+     * Ordering: a change that opens a window stores stale[v] (release) before pte[v] (release);
+     * a lock-free reader loads pte[v] (acquire), then stale[v] (acquire), so a reader that sees
+     * the new entry also sees the window. The window is closed (stale[v] = 0) only after the
+     * secondary flush, and the old frame is freed only after that.
      */
 
     public static final int WRITE = 1;
     static final int YOUNG = 2;
     static final int DIRTY = 4;
+    /** PG_referenced: found young by aging or a young callback; spares the page one reclaim scan. */
+    static final int REFERENCED = 8;
+    private static final long MIGRATION = 1L << 40;
+    private static final long STALE_WRITE = 1L << 32;
+    private static final long STALE_ONE = 1L << 33;
+    private static final long STALE_COUNT = 0xffL << 33;
 
-    /** What a validation found; {@link #OK} is the only good answer. */
+    /** What a validation found: {@link #OK} and {@link #WINDOW} are allowed, the rest violations. */
     public enum Verdict {
-        OK, NOT_PRESENT, OTHER_FRAME, STALE_GENERATION, WRITE_NOT_ALLOWED
+        OK,
+        /** a stale translation used inside the window 5.4 allows (old frame not yet freed) */
+        WINDOW,
+        NOT_PRESENT, OTHER_FRAME, STALE_GENERATION, WRITE_NOT_ALLOWED
     }
 
     private final FrameAllocator frames;
-    private final int[] frame;
-    private final byte[] flags;
+    private final long[] pte;
+    private final long[] stale;
     private int present;
     private final ReentrantLock ptl = new ReentrantLock();
 
     public PageTable(FrameAllocator frames, int pages) {
         this.frames = frames;
-        this.frame = new int[pages];
-        this.flags = new byte[pages];
-        java.util.Arrays.fill(frame, -1);
+        this.pte = new long[pages];
+        this.stale = new long[pages];
     }
 
     /** @return the number of virtual pages this table covers */
     public int pages() {
-        return frame.length;
+        return pte.length;
     }
 
     /** Takes the page-table lock. Pairs with {@link #unlock()}. */
@@ -75,16 +105,39 @@ public final class PageTable {
         }
     }
 
-    /** @return the frame mapped at {@code vpage}, or -1 */
+    private static long entry(int f, int flagBits) {
+        return (f + 1L) | ((long) (flagBits & 0xff) << 32);
+    }
+
+    private static int frameOf(long e) {
+        return (int) (e & 0xffff_ffffL) - 1;
+    }
+
+    private static boolean isPresent(long e) {
+        return e != 0 && (e & MIGRATION) == 0;
+    }
+
+    private void store(int vpage, long e) {
+        PTE.setRelease(pte, vpage, e);
+    }
+
+    /** @return the frame mapped at {@code vpage}, or -1 (also for a migration entry) */
     public int frameLocked(int vpage) {
         assertLocked();
-        return frame[vpage];
+        long e = pte[vpage];
+        return isPresent(e) ? frameOf(e) : -1;
     }
 
     /** @return the flag bits of {@code vpage} (meaningless when not present) */
     public int flagsLocked(int vpage) {
         assertLocked();
-        return flags[vpage];
+        return (int) (pte[vpage] >>> 32) & 0xff;
+    }
+
+    /** @return whether {@code vpage} holds a migration entry */
+    boolean migrationEntryLocked(int vpage) {
+        assertLocked();
+        return (pte[vpage] & MIGRATION) != 0;
     }
 
     /** @return the number of present entries */
@@ -93,34 +146,54 @@ public final class PageTable {
         return present;
     }
 
+    /**
+     * A lock-free read of one entry, as a device's page walk reads it.
+     *
+     * @return {@code frame | flags << 32} of a present entry, or -1 if not present (or migrating)
+     */
+    public long read(int vpage) {
+        long e = (long) PTE.getAcquire(pte, vpage);
+        return isPresent(e) ? (frameOf(e) & 0xffff_ffffL) | (e & 0xff_0000_0000L) : -1;
+    }
+
+    /** @return the frame of a value from {@link #read} */
+    public static int readFrame(long r) {
+        return (int) r;
+    }
+
+    /** @return whether a value from {@link #read} allows writes */
+    public static boolean readWritable(long r) {
+        return ((r >>> 32) & WRITE) != 0;
+    }
+
     /** Maps a frame at a page that is not present; the caller already holds the frame's mapping. */
     public void mapLocked(int vpage, int f, int flagBits) {
         assertLocked();
-        if (frame[vpage] >= 0) {
-            throw new IllegalStateException("page " + vpage + " is already mapped to frame " + frame[vpage]);
+        if (pte[vpage] != 0) {
+            throw new IllegalStateException("page " + vpage + " is already mapped (entry " + Long.toHexString(pte[vpage])
+                    + ")");
         }
-        frame[vpage] = f;
-        flags[vpage] = (byte) flagBits;
+        store(vpage, entry(f, flagBits));
         present++;
     }
 
-    /** Points a present page at another frame (copy-on-write break, migration). */
+    /** Points a present page at another frame (the strict order's copy-on-write and migration). */
     void replaceLocked(int vpage, int f, int flagBits) {
         assertLocked();
-        if (frame[vpage] < 0) {
+        if (!isPresent(pte[vpage])) {
             throw new IllegalStateException("page " + vpage + " is not present");
         }
-        frame[vpage] = f;
-        flags[vpage] = (byte) flagBits;
+        store(vpage, entry(f, flagBits));
     }
 
     /** Changes the flags of a present page. */
     void setFlagsLocked(int vpage, int flagBits) {
         assertLocked();
-        if (frame[vpage] < 0) {
+        long e = pte[vpage];
+        if (!isPresent(e)) {
             throw new IllegalStateException("page " + vpage + " is not present");
         }
-        flags[vpage] = (byte) flagBits;
+        store(vpage, entry(frameOf(e), flagBits));
     }
 
     /**
@@ -131,42 +204,123 @@ public final class PageTable {
      */
     int clearLocked(int vpage) {
         assertLocked();
-        int f = frame[vpage];
-        if (f < 0) {
+        long e = pte[vpage];
+        if (!isPresent(e)) {
             throw new IllegalStateException("page " + vpage + " is not present");
         }
-        frame[vpage] = -1;
-        flags[vpage] = 0;
+        store(vpage, 0);
         present--;
-        return f;
+        return frameOf(e);
     }
 
     /**
-     * Checks a secondary MMU's cached translation against this table now.
+     * Replaces a present page by a migration entry for its frame (try_to_unmap_one with
+     * TTU_MIGRATION). The page counts as not present until {@link #removeMigrationLocked}.
      *
-     * <p><b>Locking:</b> the caller holds the page-table lock, so no primary change can happen
-     * during the check.
+     * @return the frame that was mapped
+     */
+    int installMigrationLocked(int vpage) {
+        assertLocked();
+        long e = pte[vpage];
+        if (!isPresent(e)) {
+            throw new IllegalStateException("page " + vpage + " is not present");
+        }
+        store(vpage, MIGRATION | (e & 0xff_ffff_ffffL));
+        present--;
+        return frameOf(e);
+    }
+
+    /**
+     * Replaces a migration entry by a present entry for {@code f} with the old flags
+     * (remove_migration_pte): the new frame, or the old one if the migration failed.
+     */
+    void removeMigrationLocked(int vpage, int f) {
+        assertLocked();
+        long e = pte[vpage];
+        if ((e & MIGRATION) == 0) {
+            throw new IllegalStateException("page " + vpage + " holds no migration entry");
+        }
+        store(vpage, entry(f, (int) (e >>> 32) & 0xff));
+        present++;
+    }
+
+    /**
+     * Opens a stale window on {@code vpage}: its current translation may still be used by a
+     * secondary TLB until the matching {@link #unmarkStaleLocked}. Call before changing the
+     * entry. Windows on the same translation nest (fork's write-protect, then reclaim's unmap
+     * of the same page, each closed after its own flush); a window on another translation
+     * replaces the old one, which its flush has then closed already.
+     */
+    void markStaleLocked(int vpage) {
+        assertLocked();
+        long e = pte[vpage];
+        if (!isPresent(e)) {
+            throw new IllegalStateException("page " + vpage + " is not present");
+        }
+        long old = stale[vpage];
+        long w;
+        if (old != 0 && frameOf(old) == frameOf(e)) {
+            w = old + STALE_ONE; // one more window on the same translation; keeps its write bit
+        } else {
+            w = (frameOf(e) + 1L) | ((e >>> 32 & WRITE) != 0 ? STALE_WRITE : 0) | STALE_ONE;
+        }
+        STALE.setRelease(stale, vpage, w); // before the change of pte[vpage] (see Ordering)
+    }
+
+    /** Closes one stale window of {@code vpage}, after the secondary flush. */
+    void unmarkStaleLocked(int vpage) {
+        assertLocked();
+        long w = stale[vpage];
+        if (w == 0) {
+            throw new IllegalStateException("page " + vpage + " has no open stale window");
+        }
+        w -= STALE_ONE;
+        STALE.setRelease(stale, vpage, (w & STALE_COUNT) == 0 ? 0L : w);
+    }
+
+    /** @return whether {@code vpage} has an open stale window */
+    boolean staleLocked(int vpage) {
+        assertLocked();
+        return stale[vpage] != 0;
+    }
+
+    /** {@link #validate}, by a caller that holds the page-table lock. */
+    public Verdict validateLocked(int vpage, int f, int gen, boolean write) {
+        assertLocked();
+        return validate(vpage, f, gen, write);
+    }
+
+    /**
+     * Checks a secondary MMU's cached translation against this table now. Needs no lock: a
+     * device calls it under its own TLB lock, which the secondary flush also takes, so the
+     * window it may find open cannot close during the call.
      *
      * @param vpage the virtual page the secondary accessed
      * @param f the frame its translation points to
      * @param gen the frame's generation when the translation was made
      * @param write whether the access writes
      */
-    public Verdict validateLocked(int vpage, int f, int gen, boolean write) {
-        assertLocked();
-        int mapped = frame[vpage];
-        if (mapped < 0) {
-            return Verdict.NOT_PRESENT;
+    public Verdict validate(int vpage, int f, int gen, boolean write) {
+        long e = (long) PTE.getAcquire(pte, vpage);
+        Verdict v;
+        if (!isPresent(e)) {
+            v = Verdict.NOT_PRESENT;
+        } else if (frameOf(e) != f) {
+            v = Verdict.OTHER_FRAME;
+        } else if (frames.generation(f) != gen) {
+            return Verdict.STALE_GENERATION; // freed and reused: never allowed
+        } else if (write && (e >>> 32 & WRITE) == 0) {
+            v = Verdict.WRITE_NOT_ALLOWED;
+        } else {
+            return Verdict.OK;
         }
-        if (mapped != f) {
-            return Verdict.OTHER_FRAME;
+        long w = (long) STALE.getAcquire(stale, vpage);
+        if (w != 0 && frameOf(w) == f && (!write || (w & STALE_WRITE) != 0) && frames.generation(f) == gen) {
+            return Verdict.WINDOW;
         }
-        if (frames.generation(f) != gen) {
-            return Verdict.STALE_GENERATION;
-        }
-        if (write && (flags[vpage] & WRITE) == 0) {
-            return Verdict.WRITE_NOT_ALLOWED;
-        }
-        return Verdict.OK;
+        return v;
     }
+
+    private static final VarHandle PTE = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle STALE = MethodHandles.arrayElementVarHandle(long[].class);
 }

@@ -15,7 +15,7 @@ class CheckerTest {
     private boolean check(int vpage, int frame, int gen, boolean write) {
         table.lock();
         try {
-            return checker.checkAccessLocked("test", table, vpage, frame, gen, write);
+            return checker.checkAccess("test", table, vpage, frame, gen, write);
         } finally {
             table.unlock();
         }
@@ -52,7 +52,7 @@ class CheckerTest {
         Checker off = new Checker(false);
         table.lock();
         try {
-            assertThat(off.checkAccessLocked("test", table, 1, 0, 0, true)).isTrue();
+            assertThat(off.checkAccess("test", table, 1, 0, 0, true)).isTrue();
         } finally {
             table.unlock();
         }

@@ -82,4 +82,53 @@ class PageTableTest {
             table.unlock();
         }
     }
+
+    @Test
+    void staleWindow_allowsExactlyTheOldTranslation_untilItCloses() {
+        int f = frames.allocate();
+        int gen = frames.generation(f);
+        table.lock();
+        try {
+            table.mapLocked(3, f, PageTable.WRITE);
+            table.markStaleLocked(3);
+            table.clearLocked(3); // as the zap does: the frame is still held by the gather
+            assertThat(table.validate(3, f, gen, true)).as("inside the window").isEqualTo(PageTable.Verdict.WINDOW);
+            assertThat(table.validate(3, f, gen + 1, false)).as("another generation is never allowed")
+                    .isEqualTo(PageTable.Verdict.NOT_PRESENT);
+            assertThatThrownBy(() -> table.markStaleLocked(4)).as("a window needs a present entry")
+                    .hasMessageContaining("page 4 is not present");
+        } finally {
+            table.unlock();
+        }
+        table.lock();
+        try {
+            table.unmarkStaleLocked(3);
+            assertThat(table.staleLocked(3)).isFalse();
+        } finally {
+            table.unlock();
+        }
+        assertThat(table.validate(3, f, gen, false)).as("after the flush").isEqualTo(PageTable.Verdict.NOT_PRESENT);
+    }
+
+    @Test
+    void staleWindow_writeProtect_allowsOldWritesOnlyInside_andWindowsOnOneTranslationNest() {
+        int f = frames.allocate();
+        int gen = frames.generation(f);
+        table.lock();
+        try {
+            table.mapLocked(5, f, PageTable.WRITE);
+            table.markStaleLocked(5);            // fork write-protects...
+            table.setFlagsLocked(5, 0);
+            table.markStaleLocked(5);            // ...and reclaim unmaps it before fork's flush
+            table.clearLocked(5);
+            assertThat(table.validate(5, f, gen, true)).isEqualTo(PageTable.Verdict.WINDOW);
+            table.unmarkStaleLocked(5);          // reclaim's flush
+            assertThat(table.validate(5, f, gen, true)).as("fork's window is still open")
+                    .isEqualTo(PageTable.Verdict.WINDOW);
+            table.unmarkStaleLocked(5);          // fork's flush
+            assertThat(table.validate(5, f, gen, true)).isEqualTo(PageTable.Verdict.NOT_PRESENT);
+        } finally {
+            table.unlock();
+        }
+    }
 }

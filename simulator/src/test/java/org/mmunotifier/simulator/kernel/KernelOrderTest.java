@@ -1,0 +1,286 @@
+package org.mmunotifier.simulator.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.mmunotifier.mm.MmStruct;
+import org.mmunotifier.mm.MmuNotifier;
+import org.mmunotifier.mm.MmuNotifierOps;
+import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Checker;
+
+/**
+ * The notifier calls of each simulated operation, in order, as a recording driver sees them, in
+ * Linux 5.4's order and in the strict one (docs/simulator.md, "Kernel orders"). Each recorded
+ * call notes whether the page-table lock was held, whether the page was present, and whether
+ * its old frame was still mapped: the three facts in which the orders differ.
+ */
+class KernelOrderTest {
+    private final FrameAllocator frames = new FrameAllocator(1024);
+    private final Stats st = new Stats();
+    private final List<String> calls = new ArrayList<>();
+    private Process process;
+    private Kernel kernel;
+    private int watchedPage = -1;
+    private int watchedFrame = -1;
+
+    /** Records every callback with its context. */
+    private final MmuNotifierOps<MmuNotifier> recorder = new MmuNotifierOps<>() {
+        @Override
+        public boolean invalidateRangeStart(MmuNotifier mn, MmuNotifierRange range) {
+            record("start " + range.event());
+            return true;
+        }
+
+        @Override
+        public void invalidateRangeEnd(MmuNotifier mn, MmuNotifierRange range) {
+            record("end");
+        }
+
+        @Override
+        public void invalidateRange(MmuNotifier mn, MmStruct mm, long start, long end) {
+            record("invalidateRange");
+        }
+
+        @Override
+        @SuppressWarnings("deprecation")
+        public void changePte(MmuNotifier mn, MmStruct mm, long address, long pte) {
+            record("changePte");
+        }
+
+        @Override
+        public boolean clearFlushYoung(MmuNotifier mn, MmStruct mm, long start, long end) {
+            record("clearFlushYoung");
+            return false;
+        }
+
+        @Override
+        public boolean clearYoung(MmuNotifier mn, MmStruct mm, long start, long end) {
+            record("clearYoung");
+            return false;
+        }
+
+        @Override
+        public boolean testYoung(MmuNotifier mn, MmStruct mm, long address) {
+            record("testYoung");
+            return false;
+        }
+    };
+
+    private void record(String what) {
+        PageTable t = process.table;
+        StringBuilder b = new StringBuilder(what);
+        b.append(t.lockedByCurrentThread() ? " [ptl]" : "");
+        if (watchedPage >= 0) {
+            long r = t.read(watchedPage);
+            b.append(r < 0 ? " none" : PageTable.readFrame(r) == watchedFrame ? " old" : " new");
+            b.append(frames.mapCount(watchedFrame) > 0 ? "" : " old-freed");
+        }
+        calls.add(b.toString());
+    }
+
+    private Kernel kernel(KernelOrder order) {
+        Kernel k = new Kernel(frames, new Checker(true), 64, 8, order);
+        kernel = k;
+        process = k.spawn(new SplittableRandom(1), st);
+        MmuNotifiers.register(new MmuNotifier(recorder) {
+        }, process.mm);
+        return k;
+    }
+
+    /** Faults in {@code vpage} for write and watches it; returns its frame. */
+    private int touch(Kernel k, int vpage, boolean write) {
+        long e = k.fault(process, vpage, write, st);
+        assertThat(e).isNotZero();
+        process.table.lock();
+        try {
+            watchedPage = vpage;
+            watchedFrame = process.table.frameLocked(vpage);
+        } finally {
+            process.table.unlock();
+        }
+        return watchedFrame;
+    }
+
+    private int heapPage() {
+        for (VmaList.Vma v : process.vmas.all()) {
+            if (v.writable()) {
+                return v.start();
+            }
+        }
+        throw new AssertionError("no writable area");
+    }
+
+    @AfterEach
+    void exitProcess() {
+        if (kernel != null) {
+            kernel.exit(process, st); // release, then the teardown, on every path above
+        }
+    }
+
+    @Test
+    void munmap_54_flushesAfterTheLock_andFreesAfterTheFullEnd() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        touch(k, vp, true);
+        calls.clear();
+        unmapAll(k);
+        assertThat(calls).containsExactly("start UNMAP old", "invalidateRange none", "invalidateRange none", "end none");
+    }
+
+    @Test
+    void munmap_strict_flushesUnderTheLock_andEndsWithTheOnlyEnd() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        int vp = heapPage();
+        touch(k, vp, true);
+        calls.clear();
+        unmapAll(k);
+        assertThat(calls).containsExactly("start UNMAP old", "invalidateRange [ptl] none", "end none");
+    }
+
+    /** munmap until the watched page's area is gone (munmap picks a random part of an area). */
+    private void unmapAll(Kernel k) {
+        SplittableRandom rng = new SplittableRandom(7);
+        while (process.vmas.find(watchedPage) != null) {
+            List<String> before = new ArrayList<>(calls);
+            k.munmap(process, rng, st);
+            if (process.vmas.find(watchedPage) != null) {
+                calls.clear(); // a munmap of another part: not the one under test
+                calls.addAll(before);
+            }
+        }
+        assertThat(frames.mapCount(watchedFrame)).as("freed at the end").isZero();
+    }
+
+    @Test
+    void cowBreak_54_clearsAndFlushes_thenChangePte_thenInstalls_thenTheOnlyEnd() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        touch(k, vp, true);
+        k.fork(process, st); // shares the page copy-on-write
+        calls.clear();
+        k.fault(process, vp, true, st);
+        assertThat(calls).containsExactly("start CLEAR old", "invalidateRange [ptl] none", "changePte [ptl] none",
+                "end new");
+    }
+
+    @Test
+    void cowBreak_strict_replacesFirst() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        int vp = heapPage();
+        touch(k, vp, true);
+        k.fork(process, st);
+        calls.clear();
+        k.fault(process, vp, true, st);
+        assertThat(calls).containsExactly("start CLEAR old", "invalidateRange [ptl] new", "changePte [ptl] new",
+                "end new");
+    }
+
+    @Test
+    void fork_54_protectsOnlyAreasWithPages_andFlushesInTheFullEnd() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        touch(k, heapPage(), true);
+        calls.clear();
+        k.fork(process, st);
+        assertThat(calls).as("one bracket, for the one area with a page").containsExactly(
+                "start PROTECTION_PAGE old", "invalidateRange old", "end old");
+    }
+
+    @Test
+    void fork_strict_protectsEveryWritableArea_underTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        touch(k, heapPage(), true);
+        calls.clear();
+        k.fork(process, st);
+        assertThat(calls).containsExactly("start PROTECTION_PAGE old", "invalidateRange [ptl] old", "end old");
+    }
+
+    @Test
+    void migrate_54_isAClearBracket_withAMigrationEntry_flushedInTheFullEnd() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        int old = touch(k, vp, true);
+        calls.clear();
+        SplittableRandom rng = new SplittableRandom(3);
+        while (true) { // migrate picks a random page: until it is the watched one
+            k.migrate(process, rng, st);
+            process.table.lock();
+            boolean moved;
+            try {
+                moved = process.table.frameLocked(vp) != old;
+            } finally {
+                process.table.unlock();
+            }
+            if (moved) {
+                break;
+            }
+            calls.clear();
+        }
+        assertThat(calls).containsExactly("start CLEAR old", "invalidateRange none", "end none");
+        assertThat(frames.mapCount(old)).as("the old frame is freed after the new entry is in").isZero();
+    }
+
+    @Test
+    void young_54_runsUnderThePageTableLock_perPage() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        touch(k, heapPage(), false);
+        watchedPage = -1;
+        SplittableRandom rng = new SplittableRandom(5);
+        for (int i = 0; i < 200; i++) {
+            k.reclaimStep(process, rng, st);
+        }
+        List<String> young = calls.stream().filter(c -> c.contains("Young")).toList();
+        assertThat(young).isNotEmpty().allMatch(c -> c.endsWith("[ptl]"));
+    }
+
+    @Test
+    void young_strict_runsOutsideThePageTableLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        touch(k, heapPage(), false);
+        watchedPage = -1;
+        SplittableRandom rng = new SplittableRandom(5);
+        for (int i = 0; i < 200; i++) {
+            k.reclaimStep(process, rng, st);
+        }
+        List<String> young = calls.stream().filter(c -> c.contains("Young")).toList();
+        assertThat(young).isNotEmpty().noneMatch(c -> c.endsWith("[ptl]"));
+    }
+
+    @Test
+    void mprotect_54_writeProtectsUnderTheLock_andFlushesInTheFullEnd() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        touch(k, heapPage(), true);
+        assertThat(protectWatched(k)).containsExactly("start PROTECTION_VMA old", "invalidateRange old", "end old");
+    }
+
+    @Test
+    void mprotect_strict_flushesUnderTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        touch(k, heapPage(), true);
+        assertThat(protectWatched(k)).containsExactly("start PROTECTION_VMA old", "invalidateRange [ptl] old", "end old");
+    }
+
+    /** mprotect until the watched page loses write permission; the calls of that mprotect. */
+    private List<String> protectWatched(Kernel k) {
+        SplittableRandom rng = new SplittableRandom(9);
+        while (true) {
+            calls.clear();
+            k.mprotect(process, rng, st);
+            process.table.lock();
+            try {
+                if ((process.table.flagsLocked(watchedPage) & PageTable.WRITE) == 0) {
+                    assertThat(process.table.staleLocked(watchedPage)).as("the window closed when it returned").isFalse();
+                    return new ArrayList<>(calls);
+                }
+            } finally {
+                process.table.unlock();
+            }
+        }
+    }
+}
