@@ -67,13 +67,11 @@ final class Subscriptions {
         return true;
     }
 
-    /** hlist_del_init_rcu under the lock; a no-op if not linked. Returns whether it unlinked. */
-    synchronized boolean unlink(MmuNotifier mn) {
-        if (!mn.linked) {
-            return false;
+    /** hlist_del_init_rcu under the lock; a no-op if not linked (exit's unlinkAll came first). */
+    synchronized void unlink(MmuNotifier mn) {
+        if (mn.linked) {
+            unlinkHeld(mn);
         }
-        unlinkHeld(mn);
-        return true;
     }
 
     /** Caller holds the monitor and mn is linked. */

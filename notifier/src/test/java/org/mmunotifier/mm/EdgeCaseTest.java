@@ -246,4 +246,60 @@ class EdgeCaseTest extends NotifierTestBase {
                 .isTrue();
         mm.mmput();
     }
+
+    @Test
+    void B21_synchronize_waitsForACallbackRunningWhenItWasCalled_evenWithNoFreeQueued() throws Exception {
+        MmStruct mm = new MmStruct();
+        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch gate = gate();
+        MmuNotifier mn = notifier(new MmuNotifierOps<>() {
+            @Override
+            public boolean invalidateRangeStart(MmuNotifier n, MmuNotifierRange range) {
+                inside.countDown();
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return true;
+            }
+        });
+        MmuNotifiers.register(mn, mm);
+        MmuNotifierRange range = new MmuNotifierRange(mm, 0, 4096, MmuNotifierEvent.UNMAP, true);
+        Thread invalidator = new Thread(() -> {
+            PrimaryMmu.invalidateRangeStart(range);
+            PrimaryMmu.invalidateRangeEnd(range);
+        }, "invalidator");
+        invalidator.start();
+        inside.await();
+        Thread sync = new Thread(MmuNotifiers::synchronize, "synchronizer");
+        sync.start();
+        awaitParked(sync, "synchronize() returned while a callback was still running");
+        assertThat(sync.isAlive()).isTrue();
+        gate.countDown();
+        sync.join(10_000);
+        invalidator.join(10_000);
+        assertThat(sync.isAlive()).isFalse();
+        MmuNotifiers.unregister(mn, mm);
+        mm.mmput();
+    }
+
+    @Test
+    void lockedRegistration_onAnMmDestroyedWhileItsMmapLockIsHeld_isRefused_namingTheMm() {
+        MmStruct mm = new MmStruct();
+        mm.mmapWriteLock();
+        try {
+            mm.mmput(); // the last user and the last count: the mm is destroyed under our lock
+            assertThat(mm.isDestroyed()).isTrue();
+            MmuNotifier mn = notifier(new MmuNotifierOps<>() {
+            });
+            assertThatThrownBy(() -> MmuNotifiers.registerLocked(mn, mm)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("MmuNotifiers.registerLocked").hasMessageContaining(mm.toString());
+            assertThatThrownBy(() -> MmuNotifiers.getLocked(new Recorder.Ops("late"), mm))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("MmuNotifiers.getLocked")
+                    .hasMessageContaining(mm.toString());
+        } finally {
+            mm.mmapWriteUnlock();
+        }
+    }
 }
