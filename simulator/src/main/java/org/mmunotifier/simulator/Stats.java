@@ -39,14 +39,14 @@ public final class Stats {
         }
     }
 
-    private int[] scratch = new int[0];
+    private long[] windows = new long[0];
 
-    /** @return a per-thread buffer of at least {@code n} ints (frames to drop after an end) */
-    public int[] scratch(int n) {
-        if (scratch.length < n) {
-            scratch = new int[n];
+    /** @return a per-thread buffer of at least {@code n} longs (the stale windows an operation opened) */
+    public long[] windows(int n) {
+        if (windows.length < n) {
+            windows = new long[n];
         }
-        return scratch;
+        return windows;
     }
 
     public void count(Op op) {

@@ -72,7 +72,7 @@ class SimulationTest {
     void defaultMix_exercisesEveryOperationAndEveryEventItRaises() {
         Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000));
         assertThat(r.violations()).as(describe(r)).isZero();
-        for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.AGE,
+        for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.MADV_DONTNEED, Op.AGE,
             Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
             assertThat(r.count(op)).as("%s happened", op).isPositive();
         }
@@ -84,6 +84,17 @@ class SimulationTest {
         assertThat(r.invalidations(MmuNotifierEvent.RELEASE)).as("5.4 has no RELEASE event (5.5 added it)").isZero();
         assertThat(r.driver("kvm").get("youngCallbacks")).as("reclaim asked kvm about young pages").isPositive();
         assertThat(r.driver("gpu").get("releases")).as("exit ran release on the gpu mirror").isPositive();
+    }
+
+    @Test
+    void dontneedRacingFaultsAndDevices_onFewProcesses_seesNoViolation() {
+        // MADV_DONTNEED zaps under the mmap read lock: faults (CPU and device), migration and
+        // kswapd's reclaim run on the same pages meanwhile, and refill what it cleared.
+        SimConfig.Weights w = BASE.weights().with(Op.MADV_DONTNEED, 2_000);
+        Report r = run(BASE.withProcesses(3).withThreads(2).withWeights(w).withSeed(21).withEvents(200_000));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        assertThat(r.count(Op.MADV_DONTNEED)).isPositive();
+        assertThat(r.accessChecks()).isPositive();
     }
 
     @Test

@@ -41,9 +41,9 @@ import org.mmunotifier.simulator.driver.Mirror;
  * writable for a frame mapped once need no notifier call, as in the kernel.
  *
  * <p>Locking: mmap, mprotect and fork take the mmap lock for write; munmap takes it for write
- * and, in 5.4's order, downgrades to read before the zap; page faults and migration take it for
- * read; reclaim takes none (it holds the process's rmap lock for read). The caller of every
- * operation has pinned the process.
+ * and, in 5.4's order, downgrades to read before the zap; page faults, {@code MADV_DONTNEED} and
+ * migration take it for read; reclaim takes none (it holds the process's rmap lock for read).
+ * The caller of every operation has pinned the process.
  */
 public final class Kernel {
     static final int PAGE_SHIFT = 12;
@@ -131,6 +131,8 @@ public final class Kernel {
     public Process fork(Process parent, Stats st) {
         Process child = newProcess();
         boolean linux = order == KernelOrder.LINUX_5_4;
+        long[] windows = new long[pages]; // the parent's write-protected pages, one window each
+        int nw = 0;
         parent.mm.mmapWriteLock();
         try {
             child.vmas.copyFrom(parent.vmas);
@@ -145,6 +147,7 @@ public final class Kernel {
                     range = new MmuNotifierRange(parent.mm, addr(v.start()), addr(v.end()), MmuNotifierEvent.PROTECTION_PAGE, true);
                     t0 = beginInvalidation(range);
                 }
+                int areaWindows = nw;
                 parent.table.lock();
                 child.table.lock();
                 try {
@@ -156,7 +159,7 @@ public final class Kernel {
                         int fl = parent.table.flagsLocked(vp);
                         frames.get(f);
                         if (v.writable() && (fl & PageTable.WRITE) != 0) {
-                            parent.table.markStaleLocked(vp); // closed by the flush below
+                            windows[nw++] = window(vp, parent.table.markStaleLocked(vp)); // closed by the flush below
                             fl &= ~PageTable.WRITE;
                             parent.table.setFlagsLocked(vp, fl);
                         }
@@ -164,7 +167,7 @@ public final class Kernel {
                     }
                     if (!linux && bracket) {
                         PrimaryMmu.invalidateRange(parent.mm, range.start(), range.end());
-                        closeWindows(parent.table, v.start(), v.end());
+                        closeWindows(parent.table, windows, areaWindows, nw);
                     }
                 } finally {
                     child.table.unlock();
@@ -177,7 +180,7 @@ public final class Kernel {
             if (linux) { // flush_tlb_mm(oldmm), after every area
                 parent.table.lock();
                 try {
-                    closeWindows(parent.table, 0, pages);
+                    closeWindows(parent.table, windows, 0, nw);
                 } finally {
                     parent.table.unlock();
                 }
@@ -204,17 +207,28 @@ public final class Kernel {
         }
     }
 
+    /** @return a window the caller opened: its page and its token, for {@link #closeWindows} */
+    private static long window(int vpage, long token) {
+        return (long) vpage << 33 | token;
+    }
+
+    private static int windowPage(long window) {
+        return (int) (window >>> 33);
+    }
+
+    private static long windowToken(long window) {
+        return window & ((1L << 33) - 1);
+    }
+
     /**
-     * Closes the caller's stale windows in {@code [from, to)}, one per page that has one: the
-     * flush that covers them ran. Page-table lock held. The caller's own locks keep every other
-     * window out of the range, except those that open and close within one hold of the
-     * page-table lock (a copy-on-write break, reclaim), which this hold cannot see.
+     * Closes the caller's own stale windows {@code windows[from..to)}: the flush that covers them
+     * ran. Page-table lock held. Each operation closes exactly the windows it opened, so windows
+     * that other operations opened on the same pages meanwhile (a zap under the mmap read lock
+     * races page faults, reclaim and {@code page_mkclean}) stay open until their own flush.
      */
-    private static void closeWindows(PageTable t, int from, int to) {
-        for (int vp = from; vp < to; vp++) {
-            if (t.staleLocked(vp)) {
-                t.unmarkStaleLocked(vp);
-            }
+    private static void closeWindows(PageTable t, long[] windows, int from, int to) {
+        for (int i = from; i < to; i++) {
+            t.unmarkStaleLocked(windowPage(windows[i]), windowToken(windows[i]));
         }
     }
 
@@ -256,22 +270,41 @@ public final class Kernel {
      */
     private void zap(Process p, int from, int to, MmuNotifierEvent event, Stats st) {
         MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), event, true);
-        boolean linux = order == KernelOrder.LINUX_5_4;
         long t0 = beginInvalidation(range);
+        zapStarted(p, range, from, to, t0, st);
+    }
+
+    /**
+     * The zap of a started range: {@code unmap_page_range}, the end and {@code tlb_finish_mmu}.
+     * Under the page-table lock every present entry is cleared and its frame batched, each with
+     * a stale window; a migration entry is dropped (the migration then installs nothing). In
+     * 5.4's order {@code invalidateRange} follows once the lock is dropped
+     * ({@code tlb_end_vma} → {@code tlb_flush_mmu_tlbonly}) and the full end calls it again;
+     * strict: under the lock, and the only-end. The frames are freed last.
+     *
+     * <p>The caller holds the mmap lock (read, or write) or none at exit. Under the read lock
+     * page faults run beside the zap and may refill an entry that it cleared while the old
+     * translation's window is still open; the zap closes only its own windows and frees only the
+     * frames it cleared.
+     */
+    private void zapStarted(Process p, MmuNotifierRange range, int from, int to, long t0, Stats st) {
+        boolean linux = order == KernelOrder.LINUX_5_4;
         int n = 0;
-        int[] buf = st.scratch(pages);
+        long[] windows = st.windows(to - from);
         PageTable t = p.table;
         t.lock();
         try {
             for (int vp = from; vp < to; vp++) {
                 if (t.frameLocked(vp) >= 0) {
-                    t.markStaleLocked(vp);
-                    buf[n++] = t.clearLocked(vp); // batched: freed after the flush (tlb_finish_mmu)
+                    windows[n++] = window(vp, t.markStaleLocked(vp));
+                    t.clearLocked(vp); // batched: freed after the flush (tlb_finish_mmu)
+                } else if (t.migrationEntryLocked(vp)) {
+                    t.clearMigrationLocked(vp);
                 }
             }
             if (!linux) {
                 PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
-                closeWindows(t, from, to);
+                closeWindows(t, windows, 0, n);
             }
         } finally {
             t.unlock();
@@ -280,14 +313,14 @@ public final class Kernel {
             PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
             t.lock();
             try {
-                closeWindows(t, from, to);
+                closeWindows(t, windows, 0, n);
             } finally {
                 t.unlock();
             }
         }
         endInvalidation(range, t0, st, !linux);
         for (int i = 0; i < n; i++) { // tlb_finish_mmu
-            frames.put(buf[i]);
+            frames.put(PageTable.tokenFrame(windowToken(windows[i])));
         }
     }
 
@@ -342,6 +375,33 @@ public final class Kernel {
     }
 
     /**
+     * madvise(MADV_DONTNEED) of a random part of a random area: 5.4's
+     * {@code madvise_dontneed_single_vma} → {@code zap_page_range}. The mmap lock is held for read
+     * only ({@code madvise_need_mmap_write} is false for it); a blockable CLEAR bracket covers the
+     * part; the zap clears the entries under the page-table lock with the mmu_gather, as munmap's
+     * ({@code invalidateRange} once the lock is dropped, then the full end), and
+     * {@code tlb_finish_mmu} frees the frames last. The area stays: page faults, which hold the
+     * mmap lock for read too, run beside the zap and may refill a page it cleared before its
+     * flush; the old translation then stays in its window until that flush, and the zap frees
+     * only the frames it cleared. Strict: the same zap in the strict order.
+     */
+    public void madviseDontneed(Process p, SplittableRandom rng, Stats st) {
+        p.mm.mmapReadLock();
+        try {
+            VmaList.Vma v = p.vmas.random(rng);
+            if (v == null) {
+                return;
+            }
+            int from = v.start() + rng.nextInt(v.length());
+            int to = from + 1 + rng.nextInt(v.end() - from);
+            zap(p, from, to, MmuNotifierEvent.CLEAR, st);
+        } finally {
+            p.mm.mmapReadUnlock();
+        }
+        st.count(Op.MADV_DONTNEED);
+    }
+
+    /**
      * mprotect of a random part of a random area to the other protection (PROTECTION_VMA).
      * Removing write permission write-protects the present entries; adding it changes only the
      * area (entries become writable on the next write fault). 5.4 ({@code change_protection}):
@@ -362,20 +422,22 @@ public final class Kernel {
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.PROTECTION_VMA, true);
             boolean linux = order == KernelOrder.LINUX_5_4;
             long t0 = beginInvalidation(range);
+            long[] windows = st.windows(to - from);
+            int n = 0;
             PageTable t = p.table;
             t.lock();
             try {
                 if ((prot & VmaList.PROT_WRITE) == 0) {
                     for (int vp = from; vp < to; vp++) {
                         if (t.frameLocked(vp) >= 0 && (t.flagsLocked(vp) & PageTable.WRITE) != 0) {
-                            t.markStaleLocked(vp);
+                            windows[n++] = window(vp, t.markStaleLocked(vp));
                             t.setFlagsLocked(vp, t.flagsLocked(vp) & ~PageTable.WRITE);
                         }
                     }
                 }
                 if (!linux) {
                     PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
-                    closeWindows(t, from, to);
+                    closeWindows(t, windows, 0, n);
                 }
             } finally {
                 t.unlock();
@@ -384,7 +446,7 @@ public final class Kernel {
             if (linux) { // flush_tlb_range, after the end
                 t.lock();
                 try {
-                    closeWindows(t, from, to);
+                    closeWindows(t, windows, 0, n);
                 } finally {
                     t.unlock();
                 }
@@ -520,10 +582,10 @@ public final class Kernel {
         t.lock();
         try {
             if (t.frameLocked(vpage) == shared && (t.flagsLocked(vpage) & PageTable.WRITE) == 0) {
-                t.markStaleLocked(vpage);
+                long token = t.markStaleLocked(vpage);
                 t.clearLocked(vpage);                            // ptep_clear_flush
                 PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE); // ... _notify
-                t.unmarkStaleLocked(vpage);
+                t.unmarkStaleLocked(vpage, token);
                 PrimaryMmu.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE); // set_pte_at_notify
                 t.mapLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
                 old = shared;
@@ -556,10 +618,10 @@ public final class Kernel {
             if (t.frameLocked(vpage) == shared && (t.flagsLocked(vpage) & PageTable.WRITE) == 0) {
                 int nf = frames.allocate();
                 if (nf >= 0) {
-                    t.markStaleLocked(vpage);
+                    long token = t.markStaleLocked(vpage);
                     t.replaceLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
                     PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
-                    t.unmarkStaleLocked(vpage);
+                    t.unmarkStaleLocked(vpage, token);
                     PrimaryMmu.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE);
                     old = shared;
                     result = Mirror.pack(nf, frames.generation(nf), true);
@@ -617,12 +679,13 @@ public final class Kernel {
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
         long t0 = beginInvalidation(range);
         int old = -1;
+        long token = 0;
         PageTable t = p.table;
         t.lock();
         try {
             int f = t.frameLocked(vpage);
             if (f >= 0 && frames.mapCount(f) == 1) {
-                t.markStaleLocked(vpage);
+                token = t.markStaleLocked(vpage);
                 old = t.installMigrationLocked(vpage); // ptep_clear_flush + set_pte_at(migration entry)
             }
         } finally {
@@ -633,12 +696,19 @@ public final class Kernel {
             frames.put(nf);
             return;
         }
+        boolean installed = false;
         t.lock();
         try {
-            t.unmarkStaleLocked(vpage); // the end flushed the secondary TLBs
-            t.removeMigrationLocked(vpage, nf); // move_to_new_page done; remove_migration_pte
+            t.unmarkStaleLocked(vpage, token); // the end flushed the secondary TLBs
+            if (t.migrationFrameLocked(vpage) == old) { // a zap under the read lock may have dropped it
+                t.removeMigrationLocked(vpage, nf); // move_to_new_page done; remove_migration_pte
+                installed = true;
+            }
         } finally {
             t.unlock();
+        }
+        if (!installed) {
+            frames.put(nf);
         }
         frames.put(old);
     }
@@ -655,10 +725,10 @@ public final class Kernel {
             if (f >= 0 && frames.mapCount(f) == 1) {
                 int nf = frames.allocate();
                 if (nf >= 0) {
-                    t.markStaleLocked(vpage);
+                    long token = t.markStaleLocked(vpage);
                     t.replaceLocked(vpage, nf, t.flagsLocked(vpage));
                     PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
-                    t.unmarkStaleLocked(vpage);
+                    t.unmarkStaleLocked(vpage, token);
                     old = f;
                 }
             }
@@ -798,10 +868,10 @@ public final class Kernel {
         t.lock();
         try {
             if (t.frameLocked(vpage) == frame) {
-                t.markStaleLocked(vpage);
+                long token = t.markStaleLocked(vpage);
                 t.clearLocked(vpage);
                 PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
-                t.unmarkStaleLocked(vpage);
+                t.unmarkStaleLocked(vpage, token);
                 cleared = true;
             }
         } finally {

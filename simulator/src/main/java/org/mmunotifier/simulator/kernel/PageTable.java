@@ -2,6 +2,7 @@ package org.mmunotifier.simulator.kernel;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -18,9 +19,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * is dropped, or from {@code invalidate_range_end}); the old frame is freed only after that
  * flush. Until then a secondary TLB may still use the old translation: the kernel allows it, as
  * it allows a CPU's stale TLB entry. {@link #markStaleLocked} records the old translation of an
- * entry when the kernel changes it without flushing at once; {@link #unmarkStaleLocked} ends the
- * window after the flush. {@link #validate} answers {@link Verdict#WINDOW} for a use of exactly
- * that old translation inside the window, and a violation after it.
+ * entry when the kernel changes it without flushing at once and returns the window's token (the
+ * old translation); {@link #unmarkStaleLocked} with that token ends the window after the flush.
+ * {@link #validate} answers {@link Verdict#WINDOW} for a use of exactly that old translation
+ * inside the window, and a violation after it.
+ *
+ * <p>An entry may have several windows open at once, each closed by the operation that opened
+ * it: an entry cleared by a zap under the mmap read lock ({@code MADV_DONTNEED}) can be refilled
+ * by a page fault and changed again (reclaimed, cleaned) before the zap's flush, and then both
+ * old translations are in their windows. Windows on one translation nest (fork's write-protect,
+ * then reclaim's unmap of the same page, each closed after its own flush).
  */
 public final class PageTable {
     /*
@@ -30,23 +38,32 @@ public final class PageTable {
      *   bits 32..39             flags: WRITE 1, YOUNG 2, DIRTY 4
      *   bit 40 MIGRATION        a migration entry (not present; a fault on it waits): the frame
      *                           bits name the page being migrated
-     * Encoding of stale[v]:
-     *   0                       no window
-     *   bits 0..31              frame + 1 of the old translation
-     *   bit 32                  whether the old translation allowed writes
-     *   bits 33..40             how many windows on it are open
+     * A window's token is its old translation:
+     *   bits 0..31              frame + 1
+     *   bit 32                  whether it allowed writes
+     * Encoding of stale[v], the first token of v's open windows:
+     *   0                       no window (in this slot)
+     *   bits 0..32              the token
+     *   bits 33..40             how many windows with this token are open
+     * Windows of v with another token than stale[v]'s ("spilled"): spill maps (v << 33 | token) to
+     * their count, and spilled[v] counts them, so that a reader looks into the map only for a page
+     * that has some. Every window is one count in exactly one of the two places, and unmarking takes
+     * it from whichever holds its token.
      *
      * A present page without WRITE in a writable area is copy-on-write: a write fault either
      * reuses the frame (map count 1) or copies it.
      *
      * Guards
      * ------
-     *   pte[v], stale[v], present   written under ptl; pte and stale read under ptl, or without it
-     *                               with acquire loads (read, validate)
-     * Ordering: a change that opens a window stores stale[v] (release) before pte[v] (release);
-     * a lock-free reader loads pte[v] (acquire), then stale[v] (acquire), so a reader that sees
-     * the new entry also sees the window. The window is closed (stale[v] = 0) only after the
-     * secondary flush, and the old frame is freed only after that.
+     *   pte[v], stale[v], spilled[v], spill, present
+     *                               written under ptl; pte, stale, spilled and spill read under ptl,
+     *                               or without it with acquire loads (read, validate; spill is a
+     *                               concurrent map)
+     * Ordering: a change that opens a window stores stale[v], or the spill entry and spilled[v]
+     * (release), before pte[v] (release); a lock-free reader loads pte[v] (acquire), then stale[v]
+     * and spilled[v] (acquire), then the spill map, so a reader that sees the new entry also sees
+     * the window. A window is closed only after the secondary flush, and the old frame is freed
+     * only after that.
      */
 
     public static final int WRITE = 1;
@@ -58,6 +75,7 @@ public final class PageTable {
     private static final long STALE_WRITE = 1L << 32;
     private static final long STALE_ONE = 1L << 33;
     private static final long STALE_COUNT = 0xffL << 33;
+    private static final long TOKEN = (1L << 33) - 1;
 
     /** What a validation found: {@link #OK} and {@link #WINDOW} are allowed, the rest violations. */
     public enum Verdict {
@@ -70,6 +88,9 @@ public final class PageTable {
     private final FrameAllocator frames;
     private final long[] pte;
     private final long[] stale;
+    private final int[] spilled;
+    /** Created by the first spilled window; see Guards. */
+    private volatile ConcurrentHashMap<Long, Integer> spill;
     private int present;
     private final ReentrantLock ptl = new ReentrantLock();
 
@@ -77,6 +98,7 @@ public final class PageTable {
         this.frames = frames;
         this.pte = new long[pages];
         this.stale = new long[pages];
+        this.spilled = new int[pages];
     }
 
     /** @return the number of virtual pages this table covers */
@@ -138,6 +160,13 @@ public final class PageTable {
     boolean migrationEntryLocked(int vpage) {
         assertLocked();
         return (pte[vpage] & MIGRATION) != 0;
+    }
+
+    /** @return the frame that the migration entry at {@code vpage} names, or -1 if it holds none */
+    int migrationFrameLocked(int vpage) {
+        assertLocked();
+        long e = pte[vpage];
+        return (e & MIGRATION) != 0 ? frameOf(e) : -1;
     }
 
     /** @return the number of present entries */
@@ -231,6 +260,18 @@ public final class PageTable {
     }
 
     /**
+     * Clears a migration entry, as {@code zap_pte_range} drops one: the migration, which still
+     * holds the page, then finds the entry gone and installs nothing.
+     */
+    void clearMigrationLocked(int vpage) {
+        assertLocked();
+        if ((pte[vpage] & MIGRATION) == 0) {
+            throw new IllegalStateException("page " + vpage + " holds no migration entry");
+        }
+        store(vpage, 0);
+    }
+
+    /**
      * Replaces a migration entry by a present entry for {@code f} with the old flags
      * (remove_migration_pte): the new frame, or the old one if the migration failed.
      */
@@ -247,41 +288,71 @@ public final class PageTable {
     /**
      * Opens a stale window on {@code vpage}: its current translation may still be used by a
      * secondary TLB until the matching {@link #unmarkStaleLocked}. Call before changing the
-     * entry. Windows on the same translation nest (fork's write-protect, then reclaim's unmap
-     * of the same page, each closed after its own flush); a window on another translation
-     * replaces the old one, which its flush has then closed already.
+     * entry, and keep the token to close the window after the flush that covers it.
+     *
+     * @return the window's token: the entry's translation now (frame and write permission)
      */
-    void markStaleLocked(int vpage) {
+    long markStaleLocked(int vpage) {
         assertLocked();
         long e = pte[vpage];
         if (!isPresent(e)) {
             throw new IllegalStateException("page " + vpage + " is not present");
         }
-        long old = stale[vpage];
-        long w;
-        if (old != 0 && frameOf(old) == frameOf(e)) {
-            w = old + STALE_ONE; // one more window on the same translation; keeps its write bit
-        } else {
-            w = (frameOf(e) + 1L) | ((e >>> 32 & WRITE) != 0 ? STALE_WRITE : 0) | STALE_ONE;
-        }
-        STALE.setRelease(stale, vpage, w); // before the change of pte[vpage] (see Ordering)
-    }
-
-    /** Closes one stale window of {@code vpage}, after the secondary flush. */
-    void unmarkStaleLocked(int vpage) {
-        assertLocked();
+        long token = (frameOf(e) + 1L) | ((e >>> 32 & WRITE) != 0 ? STALE_WRITE : 0);
         long w = stale[vpage];
         if (w == 0) {
-            throw new IllegalStateException("page " + vpage + " has no open stale window");
+            STALE.setRelease(stale, vpage, token | STALE_ONE); // before the change of pte[vpage]
+        } else if ((w & TOKEN) == token) {
+            STALE.setRelease(stale, vpage, w + STALE_ONE);
+        } else {
+            ConcurrentHashMap<Long, Integer> m = spill;
+            if (m == null) {
+                m = new ConcurrentHashMap<>();
+                spill = m;
+            }
+            m.merge(spillKey(vpage, token), 1, Integer::sum);
+            SPILLED.setRelease(spilled, vpage, spilled[vpage] + 1);
         }
-        w -= STALE_ONE;
-        STALE.setRelease(stale, vpage, (w & STALE_COUNT) == 0 ? 0L : w);
+        return token;
+    }
+
+    /**
+     * Closes one stale window of {@code vpage}, after the secondary flush.
+     *
+     * @param token what {@link #markStaleLocked} returned when the window opened
+     * @throws IllegalStateException if no window with that token is open
+     */
+    void unmarkStaleLocked(int vpage, long token) {
+        assertLocked();
+        long w = stale[vpage];
+        if (w != 0 && (w & TOKEN) == token) {
+            w -= STALE_ONE;
+            STALE.setRelease(stale, vpage, (w & STALE_COUNT) == 0 ? 0L : w);
+            return;
+        }
+        ConcurrentHashMap<Long, Integer> m = spill;
+        Long key = spillKey(vpage, token);
+        if (m == null || !m.containsKey(key)) {
+            throw new IllegalStateException("page " + vpage + " has no open stale window on frame "
+                    + tokenFrame(token));
+        }
+        m.computeIfPresent(key, (k, n) -> n == 1 ? null : n - 1);
+        SPILLED.setRelease(spilled, vpage, spilled[vpage] - 1);
+    }
+
+    private static long spillKey(int vpage, long token) {
+        return (long) vpage << 33 | token;
+    }
+
+    /** @return the frame of a window's token */
+    static int tokenFrame(long token) {
+        return (int) (token & 0xffff_ffffL) - 1;
     }
 
     /** @return whether {@code vpage} has an open stale window */
     boolean staleLocked(int vpage) {
         assertLocked();
-        return stale[vpage] != 0;
+        return stale[vpage] != 0 || spilled[vpage] != 0;
     }
 
     /** {@link #validate}, by a caller that holds the page-table lock. */
@@ -314,13 +385,25 @@ public final class PageTable {
         } else {
             return Verdict.OK;
         }
+        if (frames.generation(f) != gen) {
+            return v; // no window covers another generation: the frame is held while one is open
+        }
         long w = (long) STALE.getAcquire(stale, vpage);
-        if (w != 0 && frameOf(w) == f && (!write || (w & STALE_WRITE) != 0) && frames.generation(f) == gen) {
+        if (w != 0 && frameOf(w) == f && (!write || (w & STALE_WRITE) != 0)) {
             return Verdict.WINDOW;
+        }
+        if ((int) SPILLED.getAcquire(spilled, vpage) != 0) {
+            ConcurrentHashMap<Long, Integer> m = spill;
+            long token = f + 1L;
+            if (m != null && (m.containsKey(spillKey(vpage, token | STALE_WRITE))
+                    || !write && m.containsKey(spillKey(vpage, token)))) {
+                return Verdict.WINDOW;
+            }
         }
         return v;
     }
 
     private static final VarHandle PTE = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle STALE = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle SPILLED = MethodHandles.arrayElementVarHandle(int[].class);
 }

@@ -29,6 +29,11 @@ class KernelOrderTest {
     private Kernel kernel;
     private int watchedPage = -1;
     private int watchedFrame = -1;
+    /**
+     * Run inside every {@code invalidateRange} callback, after it is recorded, until it returns
+     * true once.
+     */
+    private java.util.function.BooleanSupplier atInvalidateRange;
 
     /** Records every callback with its context. */
     private final MmuNotifierOps<MmuNotifier> recorder = new MmuNotifierOps<>() {
@@ -46,6 +51,9 @@ class KernelOrderTest {
         @Override
         public void invalidateRange(MmuNotifier mn, MmStruct mm, long start, long end) {
             record("invalidateRange");
+            if (atInvalidateRange != null && atInvalidateRange.getAsBoolean()) {
+                atInvalidateRange = null;
+            }
         }
 
         @Override
@@ -276,6 +284,88 @@ class KernelOrderTest {
                 }
             } finally {
                 process.table.unlock();
+            }
+        }
+    }
+
+    @Test
+    void madvDontneed_54_isAClearZap_flushedAfterThePageTableLock_andTheAreaStays() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        touch(k, vp, true);
+        assertThat(dontneedWatched(k)).containsExactly("start CLEAR old", "invalidateRange none", "invalidateRange none",
+                "end none");
+        assertThat(process.vmas.find(vp)).as("MADV_DONTNEED keeps the area").isNotNull();
+        assertThat(frames.mapCount(watchedFrame)).as("freed after the end").isZero();
+    }
+
+    @Test
+    void madvDontneed_strict_flushesUnderTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        int vp = heapPage();
+        touch(k, vp, true);
+        assertThat(dontneedWatched(k)).containsExactly("start CLEAR old", "invalidateRange [ptl] none", "end none");
+        assertThat(process.vmas.find(vp)).isNotNull();
+    }
+
+    /**
+     * A page fault on another thread refills the page between the zap's unlock and its flush:
+     * the zap holds the mmap lock only for read, so the fault runs; the old translation stays in
+     * its window until the flush, the new one is valid at once, and the zap frees the old frame
+     * only.
+     */
+    @Test
+    void madvDontneed_54_aFaultRefillsThePageBeforeTheFlush_theOldWindowStaysOpen_andOnlyTheOldFrameIsFreed() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        int old = touch(k, vp, true);
+        int oldGen = frames.generation(old);
+        int[] refilled = {-1};
+        List<PageTable.Verdict> verdicts = new ArrayList<>();
+        atInvalidateRange = () -> {
+            if (process.table.read(vp) >= 0) {
+                return false; // a zap of another part of the area
+            }
+            Thread fault = new Thread(() -> k.fault(process, vp, true, new Stats()), "racing-fault");
+            fault.start();
+            try {
+                fault.join(10_000);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            assertThat(fault.isAlive()).as("the fault ran beside the zap (mmap lock held for read)").isFalse();
+            long r = process.table.read(vp);
+            assertThat(r).as("refilled").isNotNegative();
+            refilled[0] = PageTable.readFrame(r);
+            verdicts.add(process.table.validate(vp, old, oldGen, true));
+            verdicts.add(process.table.validate(vp, refilled[0], frames.generation(refilled[0]), true));
+            return true;
+        };
+        assertThat(dontneedWatched(k)).containsExactly("start CLEAR old", "invalidateRange none", "invalidateRange new",
+                "end new");
+        assertThat(verdicts).as("old translation inside its window, the new one valid").containsExactly(
+                PageTable.Verdict.WINDOW, PageTable.Verdict.OK);
+        assertThat(refilled[0]).isNotEqualTo(old);
+        assertThat(frames.mapCount(old)).as("the old frame freed by the zap").isZero();
+        assertThat(frames.mapCount(refilled[0])).as("the refilled frame still mapped once").isEqualTo(1);
+        process.table.lock();
+        try {
+            assertThat(process.table.frameLocked(vp)).isEqualTo(refilled[0]);
+            assertThat(process.table.staleLocked(vp)).as("the zap's window closed").isFalse();
+        } finally {
+            process.table.unlock();
+        }
+        assertThat(process.table.validate(vp, old, oldGen, false)).isEqualTo(PageTable.Verdict.OTHER_FRAME);
+    }
+
+    /** MADV_DONTNEED until the watched page is no longer mapped by its frame; that call's calls. */
+    private List<String> dontneedWatched(Kernel k) {
+        SplittableRandom rng = new SplittableRandom(13);
+        while (true) {
+            calls.clear();
+            k.madviseDontneed(process, rng, st);
+            if (!calls.isEmpty() && calls.get(0).endsWith(" old") && frames.mapCount(watchedFrame) == 0) {
+                return new ArrayList<>(calls);
             }
         }
     }

@@ -87,10 +87,11 @@ class PageTableTest {
     void staleWindow_allowsExactlyTheOldTranslation_untilItCloses() {
         int f = frames.allocate();
         int gen = frames.generation(f);
+        long token;
         table.lock();
         try {
             table.mapLocked(3, f, PageTable.WRITE);
-            table.markStaleLocked(3);
+            token = table.markStaleLocked(3);
             table.clearLocked(3); // as the zap does: the frame is still held by the gather
             assertThat(table.validate(3, f, gen, true)).as("inside the window").isEqualTo(PageTable.Verdict.WINDOW);
             assertThat(table.validate(3, f, gen + 1, false)).as("another generation is never allowed")
@@ -102,7 +103,7 @@ class PageTableTest {
         }
         table.lock();
         try {
-            table.unmarkStaleLocked(3);
+            table.unmarkStaleLocked(3, token);
             assertThat(table.staleLocked(3)).isFalse();
         } finally {
             table.unlock();
@@ -117,16 +118,72 @@ class PageTableTest {
         table.lock();
         try {
             table.mapLocked(5, f, PageTable.WRITE);
-            table.markStaleLocked(5);            // fork write-protects...
+            long forks = table.markStaleLocked(5);    // fork write-protects...
             table.setFlagsLocked(5, 0);
-            table.markStaleLocked(5);            // ...and reclaim unmaps it before fork's flush
+            long reclaims = table.markStaleLocked(5); // ...and reclaim unmaps it before fork's flush
             table.clearLocked(5);
             assertThat(table.validate(5, f, gen, true)).isEqualTo(PageTable.Verdict.WINDOW);
-            table.unmarkStaleLocked(5);          // reclaim's flush
+            table.unmarkStaleLocked(5, reclaims);     // reclaim's flush
             assertThat(table.validate(5, f, gen, true)).as("fork's window is still open")
                     .isEqualTo(PageTable.Verdict.WINDOW);
-            table.unmarkStaleLocked(5);          // fork's flush
+            table.unmarkStaleLocked(5, forks);        // fork's flush
             assertThat(table.validate(5, f, gen, true)).isEqualTo(PageTable.Verdict.NOT_PRESENT);
+        } finally {
+            table.unlock();
+        }
+    }
+
+    @Test
+    void staleWindow_onARefilledEntry_bothOldTranslationsStayInTheirWindows_eachClosedByItsOwner() {
+        int a = frames.allocate();
+        int genA = frames.generation(a);
+        int b = frames.allocate();
+        int genB = frames.generation(b);
+        table.lock();
+        try {
+            table.mapLocked(7, a, PageTable.WRITE);
+            long zaps = table.markStaleLocked(7);     // MADV_DONTNEED clears; its flush is pending
+            table.clearLocked(7);
+            table.mapLocked(7, b, 0);                 // a page fault refills the entry (read-only)
+            long reclaims = table.markStaleLocked(7); // reclaim unmaps the new frame
+            table.clearLocked(7);
+            assertThat(table.staleLocked(7)).isTrue();
+            assertThat(table.validate(7, a, genA, true)).isEqualTo(PageTable.Verdict.WINDOW);
+            assertThat(table.validate(7, b, genB, false)).isEqualTo(PageTable.Verdict.WINDOW);
+            assertThat(table.validate(7, b, genB, true)).as("the refill never allowed writes")
+                    .isEqualTo(PageTable.Verdict.NOT_PRESENT);
+            table.unmarkStaleLocked(7, reclaims);     // reclaim's flush
+            assertThat(table.validate(7, b, genB, false)).isEqualTo(PageTable.Verdict.NOT_PRESENT);
+            assertThat(table.validate(7, a, genA, true)).as("the zap's window stays open until its own flush")
+                    .isEqualTo(PageTable.Verdict.WINDOW);
+            assertThatThrownBy(() -> table.unmarkStaleLocked(7, reclaims)).hasMessageContaining("no open stale window");
+            table.unmarkStaleLocked(7, zaps);         // the zap's flush
+            assertThat(table.staleLocked(7)).isFalse();
+            assertThat(table.validate(7, a, genA, false)).isEqualTo(PageTable.Verdict.NOT_PRESENT);
+        } finally {
+            table.unlock();
+        }
+    }
+
+    @Test
+    void staleWindow_theSecondWindowOnAPage_closesFirst_andTheFirstStaysOpen() {
+        int a = frames.allocate();
+        int genA = frames.generation(a);
+        int b = frames.allocate();
+        int genB = frames.generation(b);
+        table.lock();
+        try {
+            table.mapLocked(8, a, PageTable.WRITE);
+            long first = table.markStaleLocked(8);
+            table.clearLocked(8);
+            table.mapLocked(8, b, PageTable.WRITE);
+            long second = table.markStaleLocked(8);
+            table.clearLocked(8);
+            table.unmarkStaleLocked(8, first);
+            assertThat(table.validate(8, a, genA, false)).isEqualTo(PageTable.Verdict.NOT_PRESENT);
+            assertThat(table.validate(8, b, genB, true)).isEqualTo(PageTable.Verdict.WINDOW);
+            table.unmarkStaleLocked(8, second);
+            assertThat(table.staleLocked(8)).isFalse();
         } finally {
             table.unlock();
         }
