@@ -51,8 +51,12 @@ class KernelOrderTest {
         @Override
         public void invalidateRange(MmuNotifier mn, MmStruct mm, long start, long end) {
             record("invalidateRange");
-            if (atInvalidateRange != null && atInvalidateRange.getAsBoolean()) {
-                atInvalidateRange = null;
+            java.util.function.BooleanSupplier hook = atInvalidateRange;
+            if (hook != null) {
+                atInvalidateRange = null; // not for the calls the hook itself causes
+                if (!hook.getAsBoolean()) {
+                    atInvalidateRange = hook;
+                }
             }
         }
 
@@ -356,6 +360,70 @@ class KernelOrderTest {
             process.table.unlock();
         }
         assertThat(process.table.validate(vp, old, oldGen, false)).isEqualTo(PageTable.Verdict.OTHER_FRAME);
+    }
+
+    /**
+     * MADV_DONTNEED on another thread drops the migration entry between the migration's end and
+     * its {@code remove_migration_ptes}, as {@code zap_pte_range} does: the migration then
+     * installs nothing, and both the old frame and the copy are freed.
+     */
+    @Test
+    void migrate_54_aZapDropsTheMigrationEntry_theMigrationInstallsNothing() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        int old = touch(k, vp, true);
+        int free = frames.freeFrames();
+        boolean[] dropped = {false};
+        atInvalidateRange = () -> {
+            boolean migrating;
+            process.table.lock();
+            try {
+                migrating = process.table.migrationFrameLocked(vp) == old;
+            } finally {
+                process.table.unlock();
+            }
+            if (!migrating) {
+                return false;
+            }
+            Thread zap = new Thread(() -> {
+                SplittableRandom rng = new SplittableRandom(17);
+                Stats own = new Stats();
+                while (true) {
+                    k.madviseDontneed(process, rng, own);
+                    process.table.lock();
+                    try {
+                        if (!process.table.migrationEntryLocked(vp)) {
+                            return;
+                        }
+                    } finally {
+                        process.table.unlock();
+                    }
+                }
+            }, "racing-dontneed");
+            zap.start();
+            try {
+                zap.join(10_000);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+            dropped[0] = !zap.isAlive();
+            return true;
+        };
+        SplittableRandom rng = new SplittableRandom(3);
+        while (atInvalidateRange != null) { // migrate picks a random page: until it is the watched one
+            k.migrate(process, rng, st);
+        }
+        assertThat(dropped[0]).as("the zap ran beside the migration and dropped its entry").isTrue();
+        process.table.lock();
+        try {
+            assertThat(process.table.frameLocked(vp)).as("nothing installed").isEqualTo(-1);
+            assertThat(process.table.migrationEntryLocked(vp)).isFalse();
+            assertThat(process.table.staleLocked(vp)).isFalse();
+        } finally {
+            process.table.unlock();
+        }
+        assertThat(frames.mapCount(old)).as("the old frame freed").isZero();
+        assertThat(frames.freeFrames()).as("the copy freed too").isEqualTo(free + 1);
     }
 
     /** MADV_DONTNEED until the watched page is no longer mapped by its frame; that call's calls. */
