@@ -30,6 +30,7 @@ public enum Op {
     PAGE_FAULT(true, "page fault", "fault", 4200, "Relative frequency of CPU page faults."),
     COW_BREAK(true, "copy-on-write break"),
     MIGRATE(true, "page migration", "migrate", 200, "Relative frequency of page migration."),
+    MREMAP(true, "mremap", "mremap", 100, "Relative frequency of mremap (MREMAP_MAYMOVE)."),
     MADV_DONTNEED(true, "madvise(MADV_DONTNEED)", "dontneed", 100, "Relative frequency of madvise(MADV_DONTNEED)."),
     AGE(true, "aging (clearYoung)"),
     TEST_YOUNG(true, "testYoung"),

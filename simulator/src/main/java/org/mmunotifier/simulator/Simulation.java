@@ -26,7 +26,7 @@ import org.mmunotifier.simulator.kernel.VmaList;
 
 /**
  * One run: worker threads pick random events (CPU faults, secondary accesses, mmap, munmap,
- * mprotect, migration, {@code MADV_DONTNEED}, fork, exit, device attach and detach) on random processes; a kswapd thread
+ * mprotect, migration, mremap, {@code MADV_DONTNEED}, fork, exit, device attach and detach) on random processes; a kswapd thread
  * ages and reclaims without the mmap lock; the accelerator driver unloads half-way; at the end
  * every process exits, every driver's references are dropped, {@code synchronize()} runs, and the
  * end-of-run invariants are checked.
@@ -285,6 +285,7 @@ final class Simulation {
                 case MPROTECT -> kernel.mprotect(p, rng, st);
                 case PAGE_FAULT -> kernel.cpuFault(p, rng, st);
                 case MIGRATE -> kernel.migrate(p, rng, st);
+                case MREMAP -> kernel.mremap(p, rng, st);
                 case MADV_DONTNEED -> kernel.madviseDontneed(p, rng, st);
                 case RECLAIM -> kernel.reclaimStep(p, rng, st);
                 case FORK -> fork(p, st, rng);

@@ -72,7 +72,7 @@ class SimulationTest {
     void defaultMix_exercisesEveryOperationAndEveryEventItRaises() {
         Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000));
         assertThat(r.violations()).as(describe(r)).isZero();
-        for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.MADV_DONTNEED, Op.AGE,
+        for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.MREMAP, Op.MADV_DONTNEED, Op.AGE,
             Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
             assertThat(r.count(op)).as("%s happened", op).isPositive();
         }

@@ -40,7 +40,7 @@ import org.mmunotifier.simulator.driver.Mirror;
  * used inside it. Filling a not-present entry (a page fault) and making a read-only entry
  * writable for a frame mapped once need no notifier call, as in the kernel.
  *
- * <p>Locking: mmap, mprotect and fork take the mmap lock for write; munmap takes it for write
+ * <p>Locking: mmap, mprotect, mremap and fork take the mmap lock for write; munmap takes it for write
  * and, in 5.4's order, downgrades to read before the zap; page faults, {@code MADV_DONTNEED} and
  * migration take it for read; reclaim takes none (it holds the process's rmap lock for read).
  * The caller of every operation has pinned the process.
@@ -372,6 +372,84 @@ public final class Kernel {
             }
         }
         st.count(Op.MUNMAP);
+    }
+
+    /**
+     * mremap (MREMAP_MAYMOVE) of a random part of a random area to a free place of the same size,
+     * under the mmap write lock: 5.4's {@code move_vma}. The new area is made first
+     * ({@code copy_vma}); {@link #movePageTables} moves the entries under an UNMAP bracket over
+     * the old range; then the old range is unmapped as munmap does it ({@code do_munmap}, with no
+     * downgrade: mremap asks for none), with a second UNMAP bracket over entries that are empty
+     * by then. No frame is freed: the frames move with their entries.
+     */
+    public void mremap(Process p, SplittableRandom rng, Stats st) {
+        p.mm.mmapWriteLock();
+        try {
+            VmaList.Vma v = p.vmas.random(rng);
+            if (v == null) {
+                return;
+            }
+            int from = v.start() + rng.nextInt(v.length());
+            int to = from + 1 + rng.nextInt(v.end() - from);
+            int dest = p.vmas.findGap(to - from, rng);
+            if (dest < 0) {
+                return; // no room: -ENOMEM
+            }
+            p.vmas.insert(new VmaList.Vma(dest, dest + (to - from), v.prot())); // copy_vma
+            movePageTables(p, from, dest, to - from, st);
+            p.vmas.unmap(from, to); // do_munmap: the areas are detached, then unmap_region
+            zap(p, from, to, MmuNotifierEvent.UNMAP, st);
+        } finally {
+            p.mm.mmapWriteUnlock();
+        }
+        st.count(Op.MREMAP);
+    }
+
+    /**
+     * 5.4's {@code move_page_tables}: a blockable UNMAP bracket over the old range
+     * {@code [from, from + len)}; under the page-table lock ({@code move_ptes} takes the old
+     * entry's lock, then the new one's: one lock here) every present entry is cleared at the old
+     * address and set at {@code dest} with the same frame and flags, each old translation with a
+     * stale window, and the primary TLB is flushed for the old range before the lock is dropped
+     * ({@code flush_tlb_range} for {@code force_flush}: no notifier call); the full end flushes
+     * the secondary TLBs, which closes the windows. Strict: {@code invalidateRange} under the
+     * lock after the move, and the only-end. Mmap write lock held; the new range holds no entry.
+     */
+    private void movePageTables(Process p, int from, int dest, int len, Stats st) {
+        boolean linux = order == KernelOrder.LINUX_5_4;
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(from + len), MmuNotifierEvent.UNMAP, true);
+        long t0 = beginInvalidation(range);
+        long[] windows = st.windows(len);
+        int n = 0;
+        PageTable t = p.table;
+        t.lock();
+        try {
+            for (int i = 0; i < len; i++) {
+                int f = t.frameLocked(from + i);
+                if (f < 0) {
+                    continue;
+                }
+                int fl = t.flagsLocked(from + i);
+                windows[n++] = window(from + i, t.markStaleLocked(from + i));
+                t.clearLocked(from + i);      // ptep_get_and_clear(old)
+                t.mapLocked(dest + i, f, fl); // set_pte_at(new): the same frame, its mapping moves
+            }
+            if (!linux) {
+                PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+                closeWindows(t, windows, 0, n);
+            }
+        } finally {
+            t.unlock();
+        }
+        endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
+        if (linux && n > 0) {
+            t.lock();
+            try {
+                closeWindows(t, windows, 0, n);
+            } finally {
+                t.unlock();
+            }
+        }
     }
 
     /**

@@ -14,7 +14,7 @@ import java.util.SplittableRandom;
  * binary search, a random pick is O(1), and fork shares the parent's array.
  *
  * <p><b>Locking:</b> the owner's mmap lock; readers (page faults) hold it for read, writers
- * (mmap, munmap, mprotect, fork) for write. This class does no locking of its own;
+ * (mmap, munmap, mprotect, mremap, fork) for write. This class does no locking of its own;
  * {@link #randomUnlocked} reads a snapshot without the lock.
  */
 public final class VmaList {
@@ -107,17 +107,23 @@ public final class VmaList {
         if (length <= 0 || length > pages) {
             throw new IllegalArgumentException("mmap length " + length + " outside 1.." + pages);
         }
-        int hint = rng.nextInt(pages);
-        int start = firstFit(hint, length);
-        if (start < 0) {
-            start = firstFit(0, length);
-        }
+        int start = findGap(length, rng);
         if (start < 0) {
             return null;
         }
         Vma v = new Vma(start, start + length, prot);
         insert(v);
         return v;
+    }
+
+    /**
+     * @return the start of the first gap of {@code length} pages at or after a random hint, or
+     *     else the first from the bottom; -1 when no gap is large enough
+     */
+    int findGap(int length, SplittableRandom rng) {
+        int hint = rng.nextInt(pages);
+        int start = firstFit(hint, length);
+        return start >= 0 ? start : firstFit(0, length);
     }
 
     private int firstFit(int from, int length) {

@@ -426,6 +426,72 @@ class KernelOrderTest {
         assertThat(frames.freeFrames()).as("the copy freed too").isEqualTo(free + 1);
     }
 
+    @Test
+    void mremap_54_movesUnderAnUnmapBracket_flushedInTheFullEnd_thenUnmapsTheEmptyOldRange() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        int f = touch(k, vp, true);
+        int gen = frames.generation(f);
+        List<PageTable.Verdict> inFlush = new ArrayList<>();
+        atInvalidateRange = () -> {
+            if (process.table.read(vp) >= 0) {
+                return false; // a move of another part
+            }
+            inFlush.add(process.table.validate(vp, f, gen, true));
+            return true;
+        };
+        int moved = mremapWatched(k);
+        assertThat(calls).containsExactly("start UNMAP old", "invalidateRange none", "end none",
+                "start UNMAP none", "invalidateRange none", "end none");
+        assertThat(inFlush).as("the old address's translation is in its window until the flush")
+                .containsExactly(PageTable.Verdict.WINDOW);
+        assertThat(process.table.validate(vp, f, gen, false)).isEqualTo(PageTable.Verdict.NOT_PRESENT);
+        assertThat(process.table.validate(moved, f, gen, true)).as("the same frame, writable, at the new address")
+                .isEqualTo(PageTable.Verdict.OK);
+        assertThat(frames.mapCount(f)).as("the frame moved, not freed").isEqualTo(1);
+        assertThat(process.vmas.find(vp)).as("the old range is unmapped").isNull();
+        assertThat(process.vmas.find(moved)).isNotNull();
+    }
+
+    @Test
+    void mremap_strict_flushesUnderTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        int vp = heapPage();
+        int f = touch(k, vp, true);
+        int moved = mremapWatched(k);
+        assertThat(calls).containsExactly("start UNMAP old", "invalidateRange [ptl] none", "end none",
+                "start UNMAP none", "invalidateRange [ptl] none", "end none");
+        assertThat(process.table.validate(moved, f, frames.generation(f), true)).isEqualTo(PageTable.Verdict.OK);
+    }
+
+    /**
+     * mremap until the watched page's frame has moved to another address; the calls of that
+     * mremap.
+     *
+     * @return the page the frame moved to
+     */
+    private int mremapWatched(Kernel k) {
+        SplittableRandom rng = new SplittableRandom(19);
+        while (true) {
+            calls.clear();
+            k.mremap(process, rng, st);
+            process.table.lock();
+            try {
+                if (process.table.frameLocked(watchedPage) < 0) {
+                    for (int vp = 0; vp < process.table.pages(); vp++) {
+                        if (process.table.frameLocked(vp) == watchedFrame) {
+                            assertThat(process.table.staleLocked(watchedPage)).as("the window closed").isFalse();
+                            return vp;
+                        }
+                    }
+                    throw new AssertionError("frame " + watchedFrame + " lost");
+                }
+            } finally {
+                process.table.unlock();
+            }
+        }
+    }
+
     /** MADV_DONTNEED until the watched page is no longer mapped by its frame; that call's calls. */
     private List<String> dontneedWatched(Kernel k) {
         SplittableRandom rng = new SplittableRandom(13);
