@@ -68,8 +68,14 @@ class SrcuReaderHandleTest {
             assertThat(r).hasToString("Srcu.Reader[domain=handle-index, thread=" + Thread.currentThread().getName()
                     + ", sections=0]");
             int idx = r.lock();
+            assertThat(idx).isZero();
             assertThat(r.toString()).endsWith("sections=1]");
             r.unlock(idx);
+            srcu.synchronize(); // the next section counts on index 1
+            int one = r.lock();
+            assertThat(one).isEqualTo(1);
+            assertThat(r.toString()).as("a section on index 1 counts too").endsWith("sections=1]");
+            r.unlock(one);
         }
     }
 
