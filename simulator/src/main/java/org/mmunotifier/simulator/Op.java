@@ -32,6 +32,10 @@ public enum Op {
     MIGRATE(true, "page migration", "migrate", 200, "Relative frequency of page migration."),
     MREMAP(true, "mremap", "mremap", 100, "Relative frequency of mremap (MREMAP_MAYMOVE)."),
     MADV_DONTNEED(true, "madvise(MADV_DONTNEED)", "dontneed", 100, "Relative frequency of madvise(MADV_DONTNEED)."),
+    /** As an event: page_mkclean of a random page; counted only when the page is mapped. */
+    PAGE_MKCLEAN(true, "page_mkclean", "mkclean", 100, "Relative frequency of page_mkclean (writeback cleaning a page)."),
+    SOFT_DIRTY(true, "clear_refs (soft-dirty)", "soft-dirty", 20,
+            "Relative frequency of clear_refs soft-dirty clearing (write-protects the whole address space)."),
     AGE(true, "aging (clearYoung)"),
     TEST_YOUNG(true, "testYoung"),
     RECLAIM_SCAN(true, "reclaim scan (clearFlushYoung)"),

@@ -72,12 +72,12 @@ class SimulationTest {
     void defaultMix_exercisesEveryOperationAndEveryEventItRaises() {
         Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000));
         assertThat(r.violations()).as(describe(r)).isZero();
-        for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.MREMAP, Op.MADV_DONTNEED, Op.AGE,
+        for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.MREMAP, Op.MADV_DONTNEED, Op.PAGE_MKCLEAN, Op.SOFT_DIRTY, Op.AGE,
             Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
             assertThat(r.count(op)).as("%s happened", op).isPositive();
         }
         for (MmuNotifierEvent e : new MmuNotifierEvent[] {MmuNotifierEvent.UNMAP, MmuNotifierEvent.CLEAR,
-            MmuNotifierEvent.PROTECTION_VMA, MmuNotifierEvent.PROTECTION_PAGE}) {
+            MmuNotifierEvent.PROTECTION_VMA, MmuNotifierEvent.PROTECTION_PAGE, MmuNotifierEvent.SOFT_DIRTY}) {
             assertThat(r.invalidations(e)).as("%s ranges raised", e).isPositive();
         }
         assertThat(r.invalidations(MmuNotifierEvent.MIGRATE)).as("5.4 has no MIGRATE event (5.9 added it)").isZero();

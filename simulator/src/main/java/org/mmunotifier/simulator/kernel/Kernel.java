@@ -41,8 +41,9 @@ import org.mmunotifier.simulator.driver.Mirror;
  * writable for a frame mapped once need no notifier call, as in the kernel.
  *
  * <p>Locking: mmap, mprotect, mremap and fork take the mmap lock for write; munmap takes it for write
- * and, in 5.4's order, downgrades to read before the zap; page faults, {@code MADV_DONTNEED} and
- * migration take it for read; reclaim takes none (it holds the process's rmap lock for read).
+ * and, in 5.4's order, downgrades to read before the zap; page faults, {@code MADV_DONTNEED},
+ * soft-dirty clearing and migration take it for read; reclaim and {@code page_mkclean} take none
+ * (they hold the process's rmap lock for read).
  * The caller of every operation has pinned the process.
  */
 public final class Kernel {
@@ -79,6 +80,9 @@ public final class Kernel {
     }
 
     public static int endPage(long end) {
+        if (end < 0) {
+            return Integer.MAX_VALUE; // beyond 2^63 unsigned: the rest of the address space (ULONG_MAX)
+        }
         return (int) Math.min(Integer.MAX_VALUE, (end + PAGE_SIZE - 1) >>> PAGE_SHIFT);
     }
 
@@ -536,6 +540,140 @@ public final class Kernel {
         st.count(Op.MPROTECT);
     }
 
+    // ------------------------------------------------------------------ write protection for writeback and soft-dirty
+
+    /**
+     * page_mkclean of a random page (writeback cleaning it): 5.4's {@code page_mkclean} →
+     * {@code rmap_walk} → {@code page_mkclean_one}, which holds no mmap lock (the page lock and
+     * the rmap walk; here the rmap lock for read, as reclaim). For the one mapping of the page
+     * in this process (the simulator keeps no reverse map; 5.4 visits every mapping of the page):
+     * a blockable PROTECTION_PAGE bracket over the page; under the page-table lock, if the entry
+     * is writable or dirty, {@code ptep_clear_flush} (the primary flush) and {@code set_pte_at}
+     * of the entry write-protected and clean, with no {@code invalidateRange} (a downgrade does
+     * not need one: 0f10851ea475, "mm/mmu_notifier: avoid double notification when it is
+     * useless"); the full end flushes the secondary TLBs, which closes the window. The next write
+     * faults and makes the entry writable and dirty again with no notifier call. Strict:
+     * {@code invalidateRange} under the lock and the only-end.
+     */
+    public void pageMkclean(Process p, SplittableRandom rng, Stats st) {
+        VmaList.Vma v = p.vmas.randomUnlocked(rng);
+        if (v == null) {
+            return;
+        }
+        int vpage = v.start() + rng.nextInt(v.length());
+        long a = addr(vpage);
+        boolean linux = order == KernelOrder.LINUX_5_4;
+        PageTable t = p.table;
+        p.rmapLock.readLock().lock();
+        try {
+            int f;
+            t.lock();
+            try {
+                f = t.frameLocked(vpage);
+            } finally {
+                t.unlock();
+            }
+            if (f < 0) {
+                return; // not mapped here: the rmap walk does not visit this mm
+            }
+            st.count(Op.PAGE_MKCLEAN);
+            MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.PROTECTION_PAGE, true);
+            long t0 = beginInvalidation(range);
+            long token = 0;
+            t.lock();
+            try {
+                int fl = t.flagsLocked(vpage);
+                if (t.frameLocked(vpage) == f && (fl & (PageTable.WRITE | PageTable.DIRTY)) != 0) {
+                    token = t.markStaleLocked(vpage);
+                    t.setFlagsLocked(vpage, fl & ~(PageTable.WRITE | PageTable.DIRTY)); // ptep_clear_flush, set_pte_at
+                    if (!linux) {
+                        PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                        t.unmarkStaleLocked(vpage, token);
+                        token = 0;
+                    }
+                }
+            } finally {
+                t.unlock();
+            }
+            endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
+            if (token != 0) {
+                t.lock();
+                try {
+                    t.unmarkStaleLocked(vpage, token);
+                } finally {
+                    t.unlock();
+                }
+            }
+        } finally {
+            p.rmapLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Writing 4 to {@code /proc/PID/clear_refs} (5.4's {@code clear_refs_write} with
+     * {@code CLEAR_REFS_SOFT_DIRTY}): the mmap lock for read, taken for write for a moment first
+     * if some area has {@code VM_SOFTDIRTY} (to clear it) and then downgraded; a fullmm
+     * mmu_gather; a blockable SOFT_DIRTY bracket over the whole address space
+     * ({@code [0, ULONG_MAX)}, no vma); the page walk write-protects every present entry and
+     * clears its soft-dirty bit under the page-table lock ({@code clear_soft_dirty}:
+     * {@code ptep_modify_prot_start}/{@code _commit}, no flush); the full end flushes the
+     * secondary TLBs; then {@code tlb_finish_mmu} flushes the primary TLB ({@code flush_tlb_mm},
+     * after the end) and, the gather being fullmm with its range reset to {@code ~0},
+     * calls {@code invalidateRange(~0, ~0)}, an empty range. The windows close after that flush.
+     * Page faults run beside the walk; the next write to a page faults and makes it writable,
+     * dirty and soft-dirty again with no notifier call. Strict: {@code invalidateRange} over the
+     * whole range under the lock after the walk, and the only-end.
+     */
+    public void clearRefsSoftDirty(Process p, Stats st) {
+        boolean linux = order == KernelOrder.LINUX_5_4;
+        p.mm.mmapReadLock();
+        try {
+            if (p.vmas.softDirty()) {
+                p.mm.mmapReadUnlock();
+                p.mm.mmapWriteLock();
+                p.vmas.clearSoftDirty(); // vm_flags &= ~VM_SOFTDIRTY; vma_set_page_prot
+                p.mm.mmapWriteDowngrade();
+            }
+            MmuNotifierRange range = new MmuNotifierRange(p.mm, 0, -1L, MmuNotifierEvent.SOFT_DIRTY, true);
+            long t0 = beginInvalidation(range);
+            long[] windows = st.windows(pages);
+            int n = 0;
+            PageTable t = p.table;
+            t.lock();
+            try {
+                for (int vp = 0; vp < pages; vp++) {
+                    if (t.frameLocked(vp) < 0) {
+                        continue;
+                    }
+                    int fl = t.flagsLocked(vp);
+                    if ((fl & PageTable.WRITE) != 0) {
+                        windows[n++] = window(vp, t.markStaleLocked(vp));
+                    }
+                    t.setFlagsLocked(vp, fl & ~(PageTable.WRITE | PageTable.SOFT_DIRTY));
+                }
+                if (!linux) {
+                    PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+                    closeWindows(t, windows, 0, n);
+                }
+            } finally {
+                t.unlock();
+            }
+            endInvalidation(range, t0, st, !linux);
+            if (linux) { // tlb_finish_mmu: flush_tlb_mm, then the fullmm gather's empty range
+                PrimaryMmu.invalidateRange(p.mm, -1L, -1L);
+                t.lock();
+                try {
+                    closeWindows(t, windows, 0, n);
+                } finally {
+                    t.unlock();
+                }
+            }
+        } finally {
+            p.mm.mmapReadUnlock();
+        }
+        st.count(Op.SOFT_DIRTY);
+    }
+
     // ------------------------------------------------------------------ faults
 
     /**
@@ -592,19 +730,19 @@ public final class Kernel {
                                 st.count(Op.OOM);
                                 return 0;
                             }
-                            int fl = PageTable.YOUNG | (v.writable() ? PageTable.WRITE : 0) | (write ? PageTable.DIRTY : 0);
+                            int fl = PageTable.YOUNG | (v.writable() ? PageTable.WRITE : 0) | (write ? PageTable.DIRTIED : 0);
                             t.mapLocked(vpage, nf, fl);
                             return Mirror.pack(nf, frames.generation(nf), (fl & PageTable.WRITE) != 0);
                         }
                         int fl = t.flagsLocked(vpage);
                         if (!write || (fl & PageTable.WRITE) != 0) {
-                            fl |= PageTable.YOUNG | (write ? PageTable.DIRTY : 0);
+                            fl |= PageTable.YOUNG | (write ? PageTable.DIRTIED : 0);
                             t.setFlagsLocked(vpage, fl);
                             return Mirror.pack(f, frames.generation(f), (fl & PageTable.WRITE) != 0);
                         }
                         if (frames.mapCount(f) == 1) {
                             // Only mapping left: reuse the frame (wp_page_reuse), no notifier needed.
-                            t.setFlagsLocked(vpage, fl | PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
+                            t.setFlagsLocked(vpage, fl | PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTIED);
                             return Mirror.pack(f, frames.generation(f), true);
                         }
                         shared = f;
@@ -665,7 +803,7 @@ public final class Kernel {
                 PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE); // ... _notify
                 t.unmarkStaleLocked(vpage, token);
                 PrimaryMmu.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE); // set_pte_at_notify
-                t.mapLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
+                t.mapLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTIED);
                 old = shared;
                 result = Mirror.pack(nf, frames.generation(nf), true);
             }
@@ -697,7 +835,7 @@ public final class Kernel {
                 int nf = frames.allocate();
                 if (nf >= 0) {
                     long token = t.markStaleLocked(vpage);
-                    t.replaceLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTY);
+                    t.replaceLocked(vpage, nf, PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTIED);
                     PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
                     t.unmarkStaleLocked(vpage, token);
                     PrimaryMmu.changePte(p.mm, a, ((long) nf << PAGE_SHIFT) | PageTable.WRITE);

@@ -35,7 +35,7 @@ public final class PageTable {
      * Encoding of pte[v] (a long, so that a lock-free reader sees one consistent entry):
      *   0                       not present
      *   bits 0..31              frame + 1
-     *   bits 32..39             flags: WRITE 1, YOUNG 2, DIRTY 4
+     *   bits 32..39             flags: WRITE 1, YOUNG 2, DIRTY 4, REFERENCED 8, SOFT_DIRTY 16
      *   bit 40 MIGRATION        a migration entry (not present; a fault on it waits): the frame
      *                           bits name the page being migrated
      * A window's token is its old translation:
@@ -69,6 +69,10 @@ public final class PageTable {
     public static final int WRITE = 1;
     static final int YOUNG = 2;
     static final int DIRTY = 4;
+    /** The soft-dirty bit: cleared by {@code clear_refs}; set again by the next write. */
+    static final int SOFT_DIRTY = 16;
+    /** What a write sets: {@code pte_mkdirty} sets the dirty and the soft-dirty bits. */
+    static final int DIRTIED = DIRTY | SOFT_DIRTY;
     /** PG_referenced: found young by aging or a young callback; spares the page one reclaim scan. */
     static final int REFERENCED = 8;
     private static final long MIGRATION = 1L << 40;

@@ -38,6 +38,11 @@ public final class VmaList {
      * volatile so that {@link #randomUnlocked} may read a consistent snapshot without the lock.
      */
     private volatile Vma[] areas = new Vma[0];
+    /**
+     * Whether some area has {@code VM_SOFTDIRTY}: set by mmap ({@code mmap_region}), inherited by
+     * fork, cleared by {@code clear_refs}. Under the mmap lock like the areas.
+     */
+    private boolean softDirty;
 
     VmaList(int pages) {
         this.pages = pages;
@@ -95,6 +100,17 @@ public final class VmaList {
             throw new IllegalArgumentException("address spaces differ in size");
         }
         areas = parent.areas;
+        softDirty = parent.softDirty;
+    }
+
+    /** @return whether some area has {@code VM_SOFTDIRTY}; mmap lock held */
+    boolean softDirty() {
+        return softDirty;
+    }
+
+    /** Clears {@code VM_SOFTDIRTY} on every area; mmap lock held for write. */
+    void clearSoftDirty() {
+        softDirty = false;
     }
 
     /**
@@ -113,6 +129,7 @@ public final class VmaList {
         }
         Vma v = new Vma(start, start + length, prot);
         insert(v);
+        softDirty = true; // mmap_region: a new area is soft-dirty
         return v;
     }
 

@@ -25,6 +25,8 @@ class KernelOrderTest {
     private final FrameAllocator frames = new FrameAllocator(1024);
     private final Stats st = new Stats();
     private final List<String> calls = new ArrayList<>();
+    /** The ranges of the starts and the {@code invalidateRange} calls, as {@code [start, end)} in hex. */
+    private final List<String> ranges = new ArrayList<>();
     private Process process;
     private Kernel kernel;
     private int watchedPage = -1;
@@ -40,6 +42,7 @@ class KernelOrderTest {
         @Override
         public boolean invalidateRangeStart(MmuNotifier mn, MmuNotifierRange range) {
             record("start " + range.event());
+            ranges.add("start [" + Long.toHexString(range.start()) + ", " + Long.toHexString(range.end()) + ")");
             return true;
         }
 
@@ -51,6 +54,7 @@ class KernelOrderTest {
         @Override
         public void invalidateRange(MmuNotifier mn, MmStruct mm, long start, long end) {
             record("invalidateRange");
+            ranges.add("invalidateRange [" + Long.toHexString(start) + ", " + Long.toHexString(end) + ")");
             java.util.function.BooleanSupplier hook = atInvalidateRange;
             if (hook != null) {
                 atInvalidateRange = null; // not for the calls the hook itself causes
@@ -490,6 +494,99 @@ class KernelOrderTest {
                 process.table.unlock();
             }
         }
+    }
+
+    @Test
+    void pageMkclean_54_writeProtectsAndCleans_withNoFlushUnderTheLock_theFullEndFlushes_andTheNextWriteNeedsNone() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        int f = touch(k, vp, true);
+        int gen = frames.generation(f);
+        List<PageTable.Verdict> inFlush = new ArrayList<>();
+        atInvalidateRange = () -> inFlush.add(process.table.validate(vp, f, gen, true));
+        assertThat(mkcleanWatched(k)).containsExactly("start PROTECTION_PAGE old", "invalidateRange old", "end old");
+        assertThat(inFlush).as("a write through the old translation, before the flush").containsExactly(
+                PageTable.Verdict.WINDOW);
+        assertThat(process.table.validate(vp, f, gen, true)).as("after it returned")
+                .isEqualTo(PageTable.Verdict.WRITE_NOT_ALLOWED);
+        assertWriteRedirtiesWithoutANotifierCall(k, PageTable.DIRTY);
+    }
+
+    @Test
+    void pageMkclean_strict_flushesUnderTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        touch(k, heapPage(), true);
+        assertThat(mkcleanWatched(k)).containsExactly("start PROTECTION_PAGE old", "invalidateRange [ptl] old",
+                "end old");
+    }
+
+    /** page_mkclean until the watched page is clean; the calls of that one. */
+    private List<String> mkcleanWatched(Kernel k) {
+        SplittableRandom rng = new SplittableRandom(23);
+        while (true) {
+            calls.clear();
+            k.pageMkclean(process, rng, st);
+            process.table.lock();
+            try {
+                if ((process.table.flagsLocked(watchedPage) & (PageTable.WRITE | PageTable.DIRTY)) == 0) {
+                    assertThat(process.table.staleLocked(watchedPage)).as("the window closed").isFalse();
+                    return new ArrayList<>(calls);
+                }
+            } finally {
+                process.table.unlock();
+            }
+        }
+    }
+
+    /** A write fault on the watched page makes it writable and sets {@code bit} again, with no notifier call. */
+    private void assertWriteRedirtiesWithoutANotifierCall(Kernel k, int bit) {
+        calls.clear();
+        assertThat(k.fault(process, watchedPage, true, st)).isNotZero();
+        assertThat(calls).as("wp_page_reuse: the page is mapped once").isEmpty();
+        process.table.lock();
+        try {
+            assertThat(process.table.frameLocked(watchedPage)).isEqualTo(watchedFrame);
+            assertThat(process.table.flagsLocked(watchedPage) & (PageTable.WRITE | bit)).isEqualTo(PageTable.WRITE | bit);
+        } finally {
+            process.table.unlock();
+        }
+    }
+
+    @Test
+    void softDirty_54_protectsTheWholeMm_theFullEndFlushes_thenTheFullmmGathersEmptyRange() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        int f = touch(k, vp, true);
+        int gen = frames.generation(f);
+        List<PageTable.Verdict> inFlush = new ArrayList<>();
+        atInvalidateRange = () -> inFlush.add(process.table.validate(vp, f, gen, true));
+        calls.clear();
+        ranges.clear();
+        k.clearRefsSoftDirty(process, st);
+        assertThat(calls).containsExactly("start SOFT_DIRTY old", "invalidateRange old", "end old", "invalidateRange old");
+        assertThat(ranges).as("the whole address space, then tlb_finish_mmu's empty range").containsExactly(
+                "start [0, ffffffffffffffff)", "invalidateRange [0, ffffffffffffffff)",
+                "invalidateRange [ffffffffffffffff, ffffffffffffffff)");
+        assertThat(inFlush).containsExactly(PageTable.Verdict.WINDOW);
+        process.table.lock();
+        try {
+            assertThat(process.table.flagsLocked(vp) & (PageTable.WRITE | PageTable.SOFT_DIRTY)).isZero();
+            assertThat(process.table.flagsLocked(vp) & PageTable.DIRTY).as("still dirty for writeback").isNotZero();
+            assertThat(process.table.staleLocked(vp)).isFalse();
+        } finally {
+            process.table.unlock();
+        }
+        assertThat(process.table.validate(vp, f, gen, true)).isEqualTo(PageTable.Verdict.WRITE_NOT_ALLOWED);
+        assertWriteRedirtiesWithoutANotifierCall(k, PageTable.SOFT_DIRTY);
+    }
+
+    @Test
+    void softDirty_strict_flushesTheWholeRangeUnderTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        touch(k, heapPage(), true);
+        calls.clear();
+        k.clearRefsSoftDirty(process, st);
+        assertThat(calls).containsExactly("start SOFT_DIRTY old", "invalidateRange [ptl] old", "end old");
     }
 
     /** MADV_DONTNEED until the watched page is no longer mapped by its frame; that call's calls. */
