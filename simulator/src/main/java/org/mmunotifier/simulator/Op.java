@@ -47,7 +47,17 @@ public enum Op {
     FORK(true, "fork", "fork", 1, "Relative frequency of fork."),
     SPAWN(true, "spawn"),
     EXIT(true, "exit", "exit", 1, "Relative frequency of exit."),
+    /** As an event: the OOM killer kills a process, the OOM reaper reaps it, then it exits. */
+    OOM_KILL(true, "OOM kill (reaped, then exit)", "oom-kill", 1,
+            "Relative frequency of OOM kills (the OOM reaper tears the victim down with non-blocking invalidations)."),
+    /** An area the OOM reaper skipped because a notifier refused its non-blocking start. */
+    OOM_REAP_SKIP(false, "OOM reaper: area skipped (start refused)"),
+    /** A try of the OOM reaper that left something to do: it sleeps and tries again. */
+    OOM_REAP_RETRY(false, "OOM reaper: try again later"),
+    /** The OOM reaper gave up after its last try ("unable to reap"). */
+    OOM_REAP_GAVE_UP(false, "OOM reaper: gave up"),
     SEGV(false, "fault refused (no area or permission)"),
+    SIGBUS(false, "fault refused (reaped by the OOM reaper)"),
     OOM(false, "fault refused (no free frame)"),
     ATTACH(false, "secondary attach", "attach", 180, "Relative frequency of device attach (get/register)."),
     DETACH(false, "secondary detach", "detach", 180, "Relative frequency of device detach (put/unregister)."),

@@ -26,8 +26,9 @@ import org.mmunotifier.simulator.kernel.VmaList;
 
 /**
  * One run: worker threads pick random events (CPU faults, secondary accesses, mmap, munmap,
- * mprotect, migration, mremap, {@code MADV_DONTNEED}, page_mkclean, soft-dirty clearing, fork, exit, device attach and detach) on random processes; a kswapd thread
- * ages and reclaims without the mmap lock; the accelerator driver unloads half-way; at the end
+ * mprotect, migration, mremap, {@code MADV_DONTNEED}, page_mkclean, soft-dirty clearing, fork,
+ * exit, OOM kill, device attach and detach) on random processes; a kswapd thread ages and
+ * reclaims without the mmap lock; the accelerator driver unloads half-way; at the end
  * every process exits, every driver's references are dropped, {@code synchronize()} runs, and the
  * end-of-run invariants are checked.
  *
@@ -295,6 +296,12 @@ final class Simulation {
                     if (live.get() > 1 && slots.compareAndSet(exitSlot, p, null)) {
                         live.decrementAndGet();
                         kernel.exit(p, st);
+                    }
+                }
+                case OOM_KILL -> {
+                    if (live.get() > 1 && slots.compareAndSet(exitSlot, p, null)) {
+                        live.decrementAndGet();
+                        kernel.oomKill(p, st);
                     }
                 }
                 case ATTACH -> attach(p, pickDriver(rng), st);

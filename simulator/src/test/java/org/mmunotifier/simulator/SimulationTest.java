@@ -73,7 +73,7 @@ class SimulationTest {
         Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000));
         assertThat(r.violations()).as(describe(r)).isZero();
         for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.MREMAP, Op.MADV_DONTNEED, Op.PAGE_MKCLEAN, Op.SOFT_DIRTY, Op.AGE,
-            Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
+            Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.OOM_KILL, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
             assertThat(r.count(op)).as("%s happened", op).isPositive();
         }
         for (MmuNotifierEvent e : new MmuNotifierEvent[] {MmuNotifierEvent.UNMAP, MmuNotifierEvent.CLEAR,
@@ -95,6 +95,24 @@ class SimulationTest {
         assertThat(r.violations()).as(describe(r)).isZero();
         assertThat(r.count(Op.MADV_DONTNEED)).isPositive();
         assertThat(r.accessChecks()).isPositive();
+    }
+
+    @Test
+    void oomKills_racingWorkersAndDevices_seeNoViolation_andSomeStartIsRefused() {
+        // The reaper's non-blocking starts meet mirror locks that devices, faults and kswapd
+        // hold: a refused start skips the area until the next try. Refusals are a race, so a
+        // few short runs must see one; none may see a violation.
+        SimConfig.Weights w = BASE.weights().with(Op.OOM_KILL, 400).with(Op.ACCESS, 8_000);
+        long refused = 0;
+        StringBuilder seen = new StringBuilder();
+        for (int attempt = 0; attempt < 6 && refused == 0; attempt++) {
+            Report r = run(BASE.withProcesses(3).withThreads(2).withWeights(w).withSeed(30 + attempt).withEvents(200_000));
+            assertThat(r.violations()).as(describe(r)).isZero();
+            assertThat(r.count(Op.OOM_KILL)).isPositive();
+            refused += r.count(Op.OOM_REAP_SKIP);
+            seen.append(describe(r)).append('\n');
+        }
+        assertThat(refused).as(seen.toString()).isPositive();
     }
 
     @Test
@@ -206,6 +224,20 @@ class SimulationTest {
         assertThat(bad.exitCode()).isEqualTo(1);
         Report good = run(cfg);
         assertThat(good.violations()).as(describe(good)).isZero();
+    }
+
+    @ParameterizedTest(name = "threads {0}")
+    @ValueSource(ints = {1, 2})
+    void oomReaperBlocking_isCaughtAsABlockingCallInANonBlockableStart_andTheSameSeedWithoutItPasses(int threads) {
+        SimConfig cfg = BASE.withThreads(threads).withSeed(14).withEvents(60_000)
+                .withWeights(BASE.weights().with(Op.OOM_KILL, 100)).withDrivers(EnumSet.of(SimConfig.Driver.GPU));
+        Report bad = run(cfg.withInject(Inject.OOM_REAPER_BLOCKING));
+        assertThat(bad.violationsByKind().getOrDefault(Checker.Kind.BLOCKED_IN_NONBLOCKABLE, 0L)).as(describe(bad))
+                .isPositive();
+        assertThat(bad.exitCode()).isEqualTo(1);
+        Report good = run(cfg);
+        assertThat(good.violations()).as(describe(good)).isZero();
+        assertThat(good.count(Op.OOM_KILL)).isPositive();
     }
 
     @Test

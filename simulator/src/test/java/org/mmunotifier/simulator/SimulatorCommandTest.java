@@ -76,7 +76,7 @@ class SimulatorCommandTest {
         "--duration=25h|at most 24h",
         "--duration=1e30h|at most 24h",
         "--processes=100000000|processes must be between",
-        "--threads=2 --weight-fault=0 --weight-access=0 --weight-mmap=0 --weight-munmap=0 --weight-mprotect=0 --weight-migrate=0 --weight-mremap=0 --weight-dontneed=0 --weight-mkclean=0 --weight-soft-dirty=0 --weight-fork=0 --weight-exit=0 --weight-attach=0 --weight-detach=0|weight-reclaim"})
+        "--threads=2 --weight-fault=0 --weight-access=0 --weight-mmap=0 --weight-munmap=0 --weight-mprotect=0 --weight-migrate=0 --weight-mremap=0 --weight-dontneed=0 --weight-mkclean=0 --weight-soft-dirty=0 --weight-fork=0 --weight-exit=0 --weight-oom-kill=0 --weight-attach=0 --weight-detach=0|weight-reclaim"})
     void badOption_isOneLineAndExitCode2(String args, String mentioning) {
         assertBadInput(run(args.split(" ")), mentioning);
     }

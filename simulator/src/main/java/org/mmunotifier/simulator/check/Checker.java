@@ -47,6 +47,11 @@ public final class Checker {
         DOUBLE_FREE("notifier freed twice"),
         /** a notifier received invalidateRangeEnd without the matching start */
         END_WITHOUT_START("invalidate end without its start"),
+        /**
+         * a callback of a non-blockable range (the OOM reaper's) made a blocking call: it took a
+         * sleeping lock where it must try the lock and refuse (93065ac753e4)
+         */
+        BLOCKED_IN_NONBLOCKABLE("blocking call in a non-blockable callback"),
         /** a callback of a driver ran after it unloaded */
         CALLBACK_AFTER_UNLOAD("callback after driver unload"),
         /** allocations and frees of notifiers do not balance at the end */

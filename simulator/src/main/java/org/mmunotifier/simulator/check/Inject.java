@@ -37,7 +37,17 @@ public enum Inject {
      * barriers that let it run outside the lock came with a355aa54f1d2 ("KVM: Add barriers to
      * allow mmu_notifier_retry to be used locklessly").
      */
-    KVM_RETRY_CHECK_BEFORE_LOCK("kvm-retry-check-before-lock");
+    KVM_RETRY_CHECK_BEFORE_LOCK("kvm-retry-check-before-lock"),
+    /**
+     * The GPU driver ignores the range's blockable flag: in a non-blockable start (the OOM
+     * reaper's) it takes its mirror lock as a sleeping lock ({@code mutex_lock}), where it must
+     * try the lock and refuse when it is busy. The flag and the refusal came with 93065ac753e4
+     * ("mm, oom: distinguish blockable mode for mmu notifiers", 4.19), which let the OOM reaper
+     * call notifiers at all; a driver that sleeps there can stall the reaper behind the very
+     * task that is waiting for memory. The might-sleep check of the library refuses the blocking
+     * call in that atomic context; the driver reports it.
+     */
+    OOM_REAPER_BLOCKING("oom-reaper-blocking");
 
     final String cliName;
 
@@ -53,14 +63,14 @@ public enum Inject {
         }
         throw new IllegalArgumentException("unknown fault injection '" + s
                 + "' (expected one of: none, skip-invalidation, free-without-grace-period, unload-without-put, "
-                + "iommu-ignores-invalidate-range, kvm-retry-check-before-lock)");
+                + "iommu-ignores-invalidate-range, kvm-retry-check-before-lock, oom-reaper-blocking)");
     }
 
     /** @return the driver the bug is planted in, or null for {@link #NONE} */
     public SimConfig.Driver driver() {
         return switch (this) {
             case NONE -> null;
-            case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD -> SimConfig.Driver.GPU;
+            case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD, OOM_REAPER_BLOCKING -> SimConfig.Driver.GPU;
             case UNLOAD_WITHOUT_PUT -> SimConfig.Driver.ACCEL;
             case IOMMU_IGNORES_INVALIDATE_RANGE -> SimConfig.Driver.IOMMU;
             case KVM_RETRY_CHECK_BEFORE_LOCK -> SimConfig.Driver.KVM;

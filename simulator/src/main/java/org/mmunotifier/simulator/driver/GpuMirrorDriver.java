@@ -20,6 +20,8 @@ import org.mmunotifier.simulator.kernel.Process;
  * period.
  *
  * <p>Fault injection: {@link Inject#SKIP_INVALIDATION} ignores invalidations;
+ * {@link Inject#OOM_REAPER_BLOCKING} takes the mirror lock as a sleeping lock in a non-blockable
+ * start;
  * {@link Inject#FREE_WITHOUT_GRACE_PERIOD} is the legacy {@code unregister_no_release} pattern:
  * the driver frees its state right after its last put instead of in {@code freeNotifier}. Two
  * flavours, by process id:
@@ -84,6 +86,7 @@ public final class GpuMirrorDriver extends SecondaryMmu {
     public GpuMirrorDriver(Kernel kernel, Inject inject) {
         super("gpu", kernel);
         this.inject = inject;
+        this.blocksInNonblockableStart = inject == Inject.OOM_REAPER_BLOCKING;
     }
 
     /**

@@ -7,6 +7,7 @@ import org.mmunotifier.simulator.check.Checker;
 import org.mmunotifier.simulator.kernel.Kernel;
 import org.mmunotifier.simulator.kernel.PageTable;
 import org.mmunotifier.simulator.kernel.Process;
+import org.mmunotifier.srcu.ExecutionContext;
 
 /**
  * A per-mm notifier that owns a {@link Mirror}, with the callback bodies and the device access
@@ -44,7 +45,10 @@ final class MirrorNotifier extends TrackedNotifier {
     }
 
     /**
-     * invalidate_range_start body: count the invalidation in and drop the range's entries.
+     * invalidate_range_start body: count the invalidation in and drop the range's entries. The
+     * mirror lock plays the driver's sleeping lock here (amdgpu's and hmm's mutex): a blockable
+     * start takes it; a non-blockable one (the OOM reaper's) only tries it and refuses when it is
+     * busy, as 93065ac753e4 asks of drivers.
      *
      * @return false if the range is not blockable and the mirror lock is busy (-EAGAIN)
      */
@@ -55,6 +59,8 @@ final class MirrorNotifier extends TrackedNotifier {
             int to = Kernel.endPage(range.end());
             if (range.blockable()) {
                 mirror.lock.lock();
+            } else if (driver.blocksInNonblockableStart) {
+                mutexLockIgnoringTheBlockableFlag(range);
             } else if (!mirror.lock.tryLock()) {
                 return false;
             }
@@ -68,6 +74,22 @@ final class MirrorNotifier extends TrackedNotifier {
         } finally {
             exit();
         }
+    }
+
+    /**
+     * The injected bug ({@code oom-reaper-blocking}): {@code mutex_lock} in a non-blockable
+     * start. Its {@code might_sleep} is the library's check, which refuses a blocking call in the
+     * atomic frame of a non-blockable callback; the driver reports the refusal as a violation
+     * and then takes the lock anyway, as the kernel would sleep after the warning.
+     */
+    private void mutexLockIgnoringTheBlockableFlag(MmuNotifierRange range) {
+        try {
+            ExecutionContext.checkMightSleep(driver.name + " mutex_lock in invalidateRangeStart");
+        } catch (IllegalStateException e) {
+            driver.checker.violation(Checker.Kind.BLOCKED_IN_NONBLOCKABLE, () -> driver.name + " on " + process
+                    + ", non-blockable " + range.event() + " range: " + e.getMessage());
+        }
+        mirror.lock.lock();
     }
 
     /** invalidate_range_end body. */

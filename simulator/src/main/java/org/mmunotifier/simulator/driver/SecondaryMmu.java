@@ -22,6 +22,8 @@ public abstract class SecondaryMmu {
     final Checker checker;
     /** The injected fault-path bug: checks the retry condition before taking the mirror lock. */
     boolean retryCheckBeforeLock;
+    /** The injected OOM-reaper bug: a non-blockable start takes the mirror lock as a sleeping lock. */
+    boolean blocksInNonblockableStart;
 
     final LongAdder attaches = new LongAdder();
     final LongAdder detaches = new LongAdder();

@@ -49,6 +49,10 @@ import org.mmunotifier.simulator.driver.Mirror;
 public final class Kernel {
     static final int PAGE_SHIFT = 12;
     static final long PAGE_SIZE = 1L << PAGE_SHIFT;
+    /** 5.4's {@code MAX_OOM_REAP_RETRIES}: how many times {@code oom_reap_task} tries. */
+    static final int MAX_OOM_REAP_RETRIES = 10;
+    /** The reaper's sleep between tries: 5.4's {@code HZ/10}, scaled down to the simulator's pace. */
+    private static final long OOM_REAP_RETRY_NANOS = 100_000;
 
     public final FrameAllocator frames;
     public final Checker checker;
@@ -257,11 +261,19 @@ public final class Kernel {
     /**
      * The rest of {@code exit_mmap} after {@code mmu_notifier_release}, installed as the mm's
      * teardown: the last {@code mmput} runs it on a live mm, after every notifier's release, the
-     * unlink and a grace period. Every page is unmapped with an {@code UNMAP} range over the
+     * unlink and a grace period. An OOM victim's areas are reaped first
+     * ({@code __oom_reap_task_mm}), {@code MMF_OOM_SKIP} is set and the mmap lock taken for
+     * write and dropped, to wait for the reaper. Every page is unmapped with an {@code UNMAP} range over the
      * whole address space, as 5.4's {@code unmap_vmas} raises it (no list notifier is linked any
      * more to receive it), through the gather; every frame is dropped last.
      */
     void exitMmap(Process p, Stats st) {
+        if (p.oomVictim) { // exit_mmap reaps an OOM victim itself first; no notifier is linked any more
+            oomReapAreas(p, st);
+            p.oomSkip = true;
+            p.mm.mmapWriteLock(); // waits for a reaper that still holds the read lock
+            p.mm.mmapWriteUnlock();
+        }
         zap(p, 0, pages, MmuNotifierEvent.UNMAP, st);
         p.vmas.unmap(0, pages);
         byMm.remove(p.mm);
@@ -326,6 +338,98 @@ public final class Kernel {
         for (int i = 0; i < n; i++) { // tlb_finish_mmu
             frames.put(PageTable.tokenFrame(windowToken(windows[i])));
         }
+    }
+
+    // ------------------------------------------------------------------ the OOM killer and its reaper
+
+    /**
+     * The OOM killer kills {@code p}: it is marked as a victim ({@code mark_oom_victim}) and
+     * queued for the OOM reaper ({@code wake_oom_reaper}); the calling thread then plays the
+     * {@code oom_reaper} kernel thread ({@link #oomReapTask}) while the process still runs (other
+     * threads may be faulting in it or accessing it through a device), and finally the victim
+     * exits ({@link #exit}). Runs once per process.
+     *
+     * <p><b>Context:</b> no lock held; the caller has pinned {@code p}; blocks.
+     */
+    public void oomKill(Process p, Stats st) {
+        if (p.exiting.get()) {
+            return;
+        }
+        st.count(Op.OOM_KILL);
+        p.oomVictim = true;
+        oomReapTask(p, st);
+        exit(p, st);
+    }
+
+    /**
+     * 5.4's {@code oom_reap_task}: up to {@value #MAX_OOM_REAP_RETRIES} tries of
+     * {@link #oomReapTaskMm}, sleeping between them ({@code schedule_timeout_idle(HZ/10)}); then
+     * {@code MMF_OOM_SKIP} is set whatever happened (the OOM killer may pick another victim).
+     * Giving up is counted ("oom_reaper: unable to reap").
+     */
+    private void oomReapTask(Process p, Stats st) {
+        int attempts = 0;
+        while (attempts++ < MAX_OOM_REAP_RETRIES && !oomReapTaskMm(p, st)) {
+            st.count(Op.OOM_REAP_RETRY);
+            java.util.concurrent.locks.LockSupport.parkNanos(OOM_REAP_RETRY_NANOS);
+        }
+        if (attempts > MAX_OOM_REAP_RETRIES && !p.oomSkip) {
+            st.count(Op.OOM_REAP_GAVE_UP);
+        }
+        p.oomSkip = true;
+    }
+
+    /**
+     * 5.4's {@code oom_reap_task_mm}: the mmap lock for read, without waiting
+     * ({@code down_read_trylock}: a writer may hold it for long); nothing to do once
+     * {@code MMF_OOM_SKIP} is set (exit_mmap has reaped already).
+     *
+     * @return false if the lock was busy or some area was not reaped: try again later
+     */
+    private boolean oomReapTaskMm(Process p, Stats st) {
+        if (!p.mm.mmapReadTrylock()) {
+            return false;
+        }
+        try {
+            return p.oomSkip || oomReapAreas(p, st);
+        } finally {
+            p.mm.mmapReadUnlock();
+        }
+    }
+
+    /**
+     * 5.4's {@code __oom_reap_task_mm}, with the mmap lock held for read or (from exit) the mm
+     * exiting: sets {@code MMF_UNSTABLE} (page faults that would fill an entry now fail with
+     * SIGBUS, {@code check_stable_address_space}), then for every area (every simulated area is
+     * private anonymous memory, so none is skipped as locked, hugetlb, PFN-mapped or shared) a
+     * non-blockable UNMAP range over the whole area, started with
+     * {@link PrimaryMmu#invalidateRangeStartNonblock}. If a notifier refuses (a driver that
+     * cannot take its lock without waiting returns false), the area is skipped and left for the
+     * next try; otherwise it is zapped as {@code unmap_page_range} does ({@link #zapStarted}:
+     * the mmu_gather, {@code invalidateRange} after the page-table lock, the full end, the frames
+     * freed last; strict: {@code invalidateRange} under the lock and the only-end).
+     *
+     * <p>5.4 itself calls no end for the notifiers whose start succeeded when another refused
+     * (c2655835fd8c, "mm/mmu_notifiers: ensure range_end() is paired with range_start()",
+     * fixed that in 5.12); the library implements the fix: those notifiers get their end inside
+     * the failed start, so the drivers' invalidation counts stay balanced.
+     *
+     * @return false if some area was skipped
+     */
+    private boolean oomReapAreas(Process p, Stats st) {
+        p.unstable = true;
+        boolean all = true;
+        for (VmaList.Vma v : p.vmas.all()) {
+            MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(v.start()), addr(v.end()), MmuNotifierEvent.UNMAP, false);
+            long t0 = System.nanoTime();
+            if (!PrimaryMmu.invalidateRangeStartNonblock(range)) {
+                st.count(Op.OOM_REAP_SKIP); // tlb_finish_mmu of the empty gather; try again later
+                all = false;
+                continue;
+            }
+            zapStarted(p, range, v.start(), v.end(), t0, st);
+        }
+        return all;
     }
 
     // ------------------------------------------------------------------ address-space changes
@@ -725,6 +829,10 @@ public final class Kernel {
                     } else {
                         int f = t.frameLocked(vpage);
                         if (f < 0) {
+                            if (p.unstable) { // check_stable_address_space: the OOM reaper has been here
+                                st.count(Op.SIGBUS);
+                                return 0;
+                            }
                             int nf = frames.allocate();
                             if (nf < 0) {
                                 st.count(Op.OOM);

@@ -27,6 +27,9 @@ public final class Process {
      * Guards
      * ------
      *   pins            atomic; never leaves 0 once there
+     *   oomVictim, oomSkip, unstable   volatile flags, set once (the mm's MMF_* bits); unstable
+     *                   is set before the reaper's zaps take the page-table lock, and a fault
+     *                   reads it under that lock
      *   vmas            mm's mmap lock (read for faults, write for changes)
      *   table entries   table's page-table lock
      *   handles, filesClosed   filesLock (exit_files against open/close of device files)
@@ -40,6 +43,12 @@ public final class Process {
     public final PageTable table;
     private final AtomicInteger pins = new AtomicInteger(1);
     final AtomicBoolean exiting = new AtomicBoolean();
+    /** MMF_OOM_VICTIM: the OOM killer chose this process; exit_mmap reaps it once more. */
+    volatile boolean oomVictim;
+    /** MMF_OOM_SKIP: the OOM reaper is done with this mm (or gave up). */
+    volatile boolean oomSkip;
+    /** MMF_UNSTABLE: the OOM reaper has started; a fault that would fill an entry fails (SIGBUS). */
+    volatile boolean unstable;
     private final AtomicBoolean tornDown = new AtomicBoolean();
 
     /**

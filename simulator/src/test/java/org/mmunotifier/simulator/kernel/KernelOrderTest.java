@@ -36,12 +36,19 @@ class KernelOrderTest {
      * true once.
      */
     private java.util.function.BooleanSupplier atInvalidateRange;
+    /** How many more non-blockable starts the recorder refuses, as a driver whose lock is busy. */
+    private int refuseNonblocking;
 
     /** Records every callback with its context. */
     private final MmuNotifierOps<MmuNotifier> recorder = new MmuNotifierOps<>() {
         @Override
         public boolean invalidateRangeStart(MmuNotifier mn, MmuNotifierRange range) {
-            record("start " + range.event());
+            if (!range.blockable() && refuseNonblocking > 0) {
+                refuseNonblocking--;
+                record("start " + range.event() + " nonblock refused");
+                return false;
+            }
+            record("start " + range.event() + (range.blockable() ? "" : " nonblock"));
             ranges.add("start [" + Long.toHexString(range.start()) + ", " + Long.toHexString(range.end()) + ")");
             return true;
         }
@@ -587,6 +594,99 @@ class KernelOrderTest {
         calls.clear();
         k.clearRefsSoftDirty(process, st);
         assertThat(calls).containsExactly("start SOFT_DIRTY old", "invalidateRange [ptl] old", "end old");
+    }
+
+    @Test
+    void oomReap_54_nonblockingUnmapPerArea_flushedAfterTheLock_thenTheFullEnd_andFaultsFailAfterwards() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int vp = heapPage();
+        touch(k, vp, true);
+        int areas = process.vmas.size();
+        calls.clear();
+        assertThat(process.tryPin()).isTrue(); // a thread of the victim, still faulting
+        try {
+            k.oomKill(process, st);
+            assertThat(k.fault(process, vp, true, st)).as("MMF_UNSTABLE: SIGBUS").isZero();
+        } finally {
+            process.unpin(k, st);
+        }
+        int i = calls.indexOf("invalidateRange none") - 1; // the area of the watched page
+        assertThat(i).as(calls.toString()).isNotNegative();
+        assertThat(calls.subList(i, i + 4)).containsExactly("start UNMAP nonblock old", "invalidateRange none",
+                "invalidateRange none", "end none");
+        assertThat(calls).filteredOn(c -> c.startsWith("start")).as("one non-blockable UNMAP range per area")
+                .hasSize(areas).allMatch(c -> c.startsWith("start UNMAP nonblock"));
+        assertThat(frames.mapCount(watchedFrame)).isZero();
+    }
+
+    @Test
+    void oomReap_strict_flushesUnderTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        touch(k, heapPage(), true);
+        calls.clear();
+        k.oomKill(process, st);
+        int i = calls.indexOf("invalidateRange [ptl] none") - 1;
+        assertThat(i).as(calls.toString()).isNotNegative();
+        assertThat(calls.subList(i, i + 3)).containsExactly("start UNMAP nonblock old", "invalidateRange [ptl] none",
+                "end none");
+    }
+
+    /**
+     * A driver refuses the reaper's first non-blocking start (its lock is busy): the reaper skips
+     * that area, reaps the others, and reaps the skipped one on its next try. The other notifier,
+     * whose start succeeded, gets its end inside the failed start (the 5.12 pairing fix that the
+     * library implements; 5.4 left it unpaired).
+     */
+    @Test
+    void oomReap_54_aRefusedStart_skipsTheArea_andTheNextTryReapsIt_theOtherNotifierIsEnded() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        MmuNotifiers.register(new MmuNotifier(new MmuNotifierOps<MmuNotifier>() {
+            @Override
+            public boolean invalidateRangeStart(MmuNotifier mn, MmuNotifierRange range) {
+                calls.add("other start");
+                return true;
+            }
+
+            @Override
+            public void invalidateRangeEnd(MmuNotifier mn, MmuNotifierRange range) {
+                calls.add("other end");
+            }
+        }) {
+        }, process.mm);
+        int vp = heapPage();
+        touch(k, vp, true);
+        int areas = process.vmas.size();
+        calls.clear();
+        refuseNonblocking = 1;
+        k.oomKill(process, st);
+        assertThat(calls.subList(0, 3)).as("the first area: refused, and the other notifier ended at once")
+                .containsExactly("other start", "start UNMAP nonblock refused old", "other end");
+        assertThat(calls).filteredOn(c -> c.contains("start UNMAP nonblock")).as("two tries over every area")
+                .hasSize(2 * areas);
+        assertThat(calls).filteredOn(c -> c.equals("other start")).hasSize(2 * areas);
+        assertThat(calls).filteredOn(c -> c.equals("other end")).as("every start of it ended").hasSize(2 * areas);
+        assertThat(calls).filteredOn(c -> c.startsWith("end")).as("no end for the refused start").hasSize(2 * areas - 1);
+        assertThat(calls).contains("invalidateRange none");
+        assertThat(frames.mapCount(watchedFrame)).isZero();
+    }
+
+    @Test
+    void oomReap_54_givesUpAfterTenTries() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        touch(k, heapPage(), true);
+        int areas = process.vmas.size();
+        calls.clear();
+        refuseNonblocking = Integer.MAX_VALUE;
+        assertThat(process.tryPin()).isTrue();
+        try {
+            k.oomKill(process, st);
+            assertThat(process.table.read(watchedPage)).as("never reaped").isNotNegative();
+        } finally {
+            process.unpin(k, st); // the exit's teardown frees it
+        }
+        assertThat(calls).filteredOn(c -> c.startsWith("start")).hasSize(Kernel.MAX_OOM_REAP_RETRIES * areas)
+                .allMatch(c -> c.startsWith("start UNMAP nonblock refused"));
+        assertThat(frames.mapCount(watchedFrame)).isZero();
     }
 
     /** MADV_DONTNEED until the watched page is no longer mapped by its frame; that call's calls. */
