@@ -36,6 +36,11 @@ public enum Op {
     PAGE_MKCLEAN(true, "page_mkclean", "mkclean", 100, "Relative frequency of page_mkclean (writeback cleaning a page)."),
     SOFT_DIRTY(true, "clear_refs (soft-dirty)", "soft-dirty", 20,
             "Relative frequency of clear_refs soft-dirty clearing (write-protects the whole address space)."),
+    /**
+     * As an event: ksmd merges a random page with KSM's stable page; counted only for a page
+     * mapped once. Off by default (weight 0): change_pte left the kernel in 6.10.
+     */
+    KSM_MERGE(true, "KSM merge", "ksm", 0, "Relative frequency of KSM merges (0: KSM off; change_pte left Linux in 6.10)."),
     AGE(true, "aging (clearYoung)"),
     TEST_YOUNG(true, "testYoung"),
     RECLAIM_SCAN(true, "reclaim scan (clearFlushYoung)"),

@@ -27,7 +27,7 @@ import org.mmunotifier.simulator.kernel.VmaList;
 /**
  * One run: worker threads pick random events (CPU faults, secondary accesses, mmap, munmap,
  * mprotect, migration, mremap, {@code MADV_DONTNEED}, page_mkclean, soft-dirty clearing, fork,
- * exit, OOM kill, device attach and detach) on random processes; a kswapd thread ages and
+ * exit, OOM kill, KSM merges if enabled, device attach and detach) on random processes; a kswapd thread ages and
  * reclaims without the mmap lock; the accelerator driver unloads half-way; at the end
  * every process exits, every driver's references are dropped, {@code synchronize()} runs, and the
  * end-of-run invariants are checked.
@@ -290,6 +290,7 @@ final class Simulation {
                 case MADV_DONTNEED -> kernel.madviseDontneed(p, rng, st);
                 case PAGE_MKCLEAN -> kernel.pageMkclean(p, rng, st);
                 case SOFT_DIRTY -> kernel.clearRefsSoftDirty(p, st);
+                case KSM_MERGE -> kernel.ksmMerge(p, rng, st);
                 case RECLAIM -> kernel.reclaimStep(p, rng, st);
                 case FORK -> fork(p, st, rng);
                 case EXIT -> {

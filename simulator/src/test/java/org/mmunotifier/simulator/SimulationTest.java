@@ -115,6 +115,18 @@ class SimulationTest {
         assertThat(refused).as(seen.toString()).isPositive();
     }
 
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(KernelOrder.class)
+    void ksmEnabled_mergesRacingWorkersAndDevices_seeNoViolation(KernelOrder order) {
+        // KSM is off by default; with a weight it merges pages that faults, copy-on-write breaks,
+        // reclaim and devices touch at the same time.
+        SimConfig.Weights w = BASE.weights().with(Op.KSM_MERGE, 1_000);
+        Report r = run(BASE.withProcesses(4).withThreads(2).withWeights(w).withSeed(25).withEvents(200_000).withOrder(order));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        assertThat(r.count(Op.KSM_MERGE)).isPositive();
+        assertThat(r.count(Op.COW_BREAK)).isPositive();
+    }
+
     @Test
     void strictOrder_stillRunsCleanly_andRaisesMigrate() {
         Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000).withOrder(KernelOrder.STRICT));

@@ -119,6 +119,28 @@ public final class FrameAllocator {
     }
 
     /**
+     * Adds a mapping of {@code frame} if it is still the frame of generation {@code gen}, still
+     * mapped: for a caller that remembered a frame without holding a mapping of it (KSM's stable
+     * page). A frame freed and reused meanwhile is refused.
+     *
+     * @return true if the mapping was added
+     */
+    boolean tryGet(int frame, int gen) {
+        int c;
+        do {
+            c = mapCount.get(frame);
+            if (c <= 0) {
+                return false;
+            }
+        } while (!mapCount.compareAndSet(frame, c, c + 1));
+        if (generation.get(frame) != gen) { // freed and reused between the two reads: not ours
+            put(frame);
+            return false;
+        }
+        return true;
+    }
+
+    /**
      * Removes one mapping; the last one returns the frame to the calling thread's stripe.
      *
      * @return true if this was the last mapping and the frame is free now

@@ -62,6 +62,12 @@ public final class Kernel {
     private final ConcurrentHashMap<MmStruct, Process> byMm = new ConcurrentHashMap<>();
     private final Queue<MmStruct> allMms = new ConcurrentLinkedQueue<>();
     private final AtomicInteger nextPid = new AtomicInteger(1);
+    /**
+     * KSM's stable page, as {@code frame | generation << 32}, or -1: the frame that the next
+     * merge maps in place of its page. It holds no mapping of its own (the last of its mappings
+     * frees it), so a merge takes one with {@link FrameAllocator#tryGet}.
+     */
+    private final java.util.concurrent.atomic.AtomicLong ksmPage = new java.util.concurrent.atomic.AtomicLong(-1);
 
     public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages) {
         this(frames, checker, pages, maxMapPages, KernelOrder.LINUX_5_4);
@@ -338,6 +344,170 @@ public final class Kernel {
         for (int i = 0; i < n; i++) { // tlb_finish_mmu
             frames.put(PageTable.tokenFrame(windowToken(windows[i])));
         }
+    }
+
+    // ------------------------------------------------------------------ KSM
+
+    /**
+     * One merge by ksmd ({@code cmp_and_merge_page}) of a random page: see {@link #ksmMergePage}.
+     * Off by default (its event weight is 0): {@code changePte}, which it exercises, left the
+     * kernel in 6.10.
+     */
+    public void ksmMerge(Process p, SplittableRandom rng, Stats st) {
+        VmaList.Vma v = p.vmas.randomUnlocked(rng);
+        if (v != null) {
+            ksmMergePage(p, v.start() + rng.nextInt(v.length()), st);
+        }
+    }
+
+    /**
+     * ksmd merges the page at {@code vpage} (mapped once, contents taken as identical to every
+     * other: the simulator keeps none) with KSM's stable page, under the mmap read lock as
+     * {@code try_to_merge_with_ksm_page} holds it. First 5.4's {@code write_protect_page}: a
+     * blockable CLEAR bracket over the page; under the page-table lock, if the entry is writable
+     * or dirty, {@code ptep_clear_flush} (cleared, primary flush, no notifier call) and
+     * {@code set_pte_at_notify} of the entry write-protected and clean ({@code changePte}, then
+     * the entry); the full end flushes the secondary TLBs. If there is no stable page yet, this
+     * page becomes it. Otherwise {@code replace_page}: a second CLEAR bracket; under the lock,
+     * if the entry is still the write-protected one, a mapping of the stable page is taken,
+     * {@code ptep_clear_flush}, {@code set_pte_at_notify} of the stable page read-only, the old
+     * page's mapping dropped; the full end; the old frame freed once ksmd drops its own
+     * reference, after the end. A later write breaks copy-on-write. Strict: each entry changed
+     * first, then {@code invalidateRange} and {@code changePte} under the lock, and the only-end.
+     *
+     * <p>The bracket around {@code set_pte_at_notify} is 6bdb913f0a70 ("mm: wrap calls to
+     * set_pte_at_notify with invalidate_range_start and invalidate_range_end", 3.7).
+     */
+    @SuppressWarnings("deprecation")
+    void ksmMergePage(Process p, int vpage, Stats st) {
+        p.mm.mmapReadLock();
+        try {
+            PageTable t = p.table;
+            int f;
+            t.lock();
+            try {
+                f = t.frameLocked(vpage);
+            } finally {
+                t.unlock();
+            }
+            long stable = ksmPage.get();
+            if (f < 0 || frames.mapCount(f) != 1 || isKsmPage(f)) {
+                return; // not a candidate: not present, shared (a KSM page already, or copy-on-write)
+            }
+            st.count(Op.KSM_MERGE);
+            if (!ksmWriteProtect(p, vpage, f, st)) {
+                return;
+            }
+            if (stable < 0 || !frames.tryGet((int) stable, (int) (stable >>> 32))) {
+                ksmPage.set(f | (long) frames.generation(f) << 32); // stable_tree_insert
+                return;
+            }
+            ksmReplace(p, vpage, f, (int) stable, st);
+        } finally {
+            p.mm.mmapReadUnlock();
+        }
+    }
+
+    /**
+     * @return whether {@code f} is KSM's stable page: a write to it always copies, even when it is
+     *     mapped once, since a merge may be mapping it elsewhere at that moment
+     */
+    private boolean isKsmPage(int f) {
+        long stable = ksmPage.get();
+        return stable >= 0 && (int) stable == f && (int) (stable >>> 32) == frames.generation(f);
+    }
+
+    /** {@code write_protect_page}. @return false if the entry changed meanwhile */
+    @SuppressWarnings("deprecation")
+    private boolean ksmWriteProtect(Process p, int vpage, int f, Stats st) {
+        boolean linux = order == KernelOrder.LINUX_5_4;
+        long a = addr(vpage);
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
+        long t0 = beginInvalidation(range);
+        boolean ok = false;
+        long token = 0;
+        PageTable t = p.table;
+        t.lock();
+        try {
+            if (t.frameLocked(vpage) == f) {
+                ok = true;
+                int fl = t.flagsLocked(vpage);
+                if ((fl & (PageTable.WRITE | PageTable.DIRTY)) != 0) {
+                    token = t.markStaleLocked(vpage);
+                    int protectedFlags = fl & ~(PageTable.WRITE | PageTable.DIRTY);
+                    if (linux) {
+                        t.clearLocked(vpage);                          // ptep_clear_flush
+                        PrimaryMmu.changePte(p.mm, a, (long) f << PAGE_SHIFT); // set_pte_at_notify
+                        t.mapLocked(vpage, f, protectedFlags);
+                    } else {
+                        t.setFlagsLocked(vpage, protectedFlags);
+                        PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                        PrimaryMmu.changePte(p.mm, a, (long) f << PAGE_SHIFT);
+                        t.unmarkStaleLocked(vpage, token);
+                        token = 0;
+                    }
+                }
+            }
+        } finally {
+            t.unlock();
+        }
+        endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
+        if (token != 0) {
+            t.lock();
+            try {
+                t.unmarkStaleLocked(vpage, token);
+            } finally {
+                t.unlock();
+            }
+        }
+        return ok;
+    }
+
+    /**
+     * {@code replace_page}: maps the stable page {@code kpage} (of which the caller took a
+     * mapping) in place of {@code f}, or drops that mapping again if the entry changed.
+     */
+    @SuppressWarnings("deprecation")
+    private void ksmReplace(Process p, int vpage, int f, int kpage, Stats st) {
+        boolean linux = order == KernelOrder.LINUX_5_4;
+        long a = addr(vpage);
+        MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
+        long t0 = beginInvalidation(range);
+        boolean replaced = false;
+        long token = 0;
+        PageTable t = p.table;
+        t.lock();
+        try {
+            int fl = t.flagsLocked(vpage);
+            if (t.frameLocked(vpage) == f && (fl & PageTable.WRITE) == 0) { // pte_same(orig_pte)
+                token = t.markStaleLocked(vpage);
+                int kflags = 0; // mk_pte(kpage, vm_page_prot), write-protected
+                if (linux) {
+                    t.clearLocked(vpage);                              // ptep_clear_flush
+                    PrimaryMmu.changePte(p.mm, a, (long) kpage << PAGE_SHIFT); // set_pte_at_notify
+                    t.mapLocked(vpage, kpage, kflags);
+                } else {
+                    t.replaceLocked(vpage, kpage, kflags);
+                    PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
+                    PrimaryMmu.changePte(p.mm, a, (long) kpage << PAGE_SHIFT);
+                    t.unmarkStaleLocked(vpage, token);
+                    token = 0;
+                }
+                replaced = true;
+            }
+        } finally {
+            t.unlock();
+        }
+        endInvalidation(range, t0, st, !linux);
+        if (token != 0) {
+            t.lock();
+            try {
+                t.unmarkStaleLocked(vpage, token);
+            } finally {
+                t.unlock();
+            }
+        }
+        frames.put(replaced ? f : kpage); // page_remove_rmap + put_page of the old page, or the unused kpage
     }
 
     // ------------------------------------------------------------------ the OOM killer and its reaper
@@ -848,7 +1018,7 @@ public final class Kernel {
                             t.setFlagsLocked(vpage, fl);
                             return Mirror.pack(f, frames.generation(f), (fl & PageTable.WRITE) != 0);
                         }
-                        if (frames.mapCount(f) == 1) {
+                        if (frames.mapCount(f) == 1 && !isKsmPage(f)) {
                             // Only mapping left: reuse the frame (wp_page_reuse), no notifier needed.
                             t.setFlagsLocked(vpage, fl | PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTIED);
                             return Mirror.pack(f, frames.generation(f), true);

@@ -98,4 +98,22 @@ class FrameAllocatorTest {
             assertThat(fa.freeFrames()).as("seed %d step %d", seed, i).isEqualTo(16 - model.size());
         }
     }
+
+    @Test
+    void tryGet_addsAMappingOnlyToTheSameLiveGeneration() {
+        FrameAllocator fa = new FrameAllocator(1);
+        int f = fa.allocate();
+        int gen = fa.generation(f);
+        assertThat(fa.tryGet(f, gen)).isTrue();
+        assertThat(fa.mapCount(f)).isEqualTo(2);
+        assertThat(fa.tryGet(f, gen - 1)).as("an older generation").isFalse();
+        assertThat(fa.mapCount(f)).as("unchanged by the refusal").isEqualTo(2);
+        fa.put(f);
+        fa.put(f);
+        assertThat(fa.tryGet(f, gen)).as("a free frame").isFalse();
+        assertThat(fa.allocate()).isEqualTo(f);
+        assertThat(fa.tryGet(f, gen)).as("freed and reused").isFalse();
+        assertThat(fa.mapCount(f)).isEqualTo(1);
+        assertThat(fa.freeFrames()).isZero();
+    }
 }

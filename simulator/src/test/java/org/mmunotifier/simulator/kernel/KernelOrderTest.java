@@ -689,6 +689,55 @@ class KernelOrderTest {
         assertThat(frames.mapCount(watchedFrame)).isZero();
     }
 
+    @Test
+    void ksm_54_writeProtectsWithSetPteAtNotify_thenReplaces_eachInAClearBracketWithTheFullEnd() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        int first = heapPage();
+        int kpage = touch(k, first, true);
+        calls.clear();
+        k.ksmMergePage(process, first, st); // no stable page yet: this one becomes it
+        assertThat(calls).containsExactly("start CLEAR old", "changePte [ptl] none", "invalidateRange old", "end old");
+        int vp = first + 1;
+        int old = touch(k, vp, true);
+        calls.clear();
+        k.ksmMergePage(process, vp, st);
+        assertThat(calls).as("write_protect_page, then replace_page").containsExactly(
+                "start CLEAR old", "changePte [ptl] none", "invalidateRange old", "end old",
+                "start CLEAR old", "changePte [ptl] none", "invalidateRange new", "end new");
+        process.table.lock();
+        try {
+            assertThat(process.table.frameLocked(vp)).as("the stable page, shared").isEqualTo(kpage);
+            assertThat(process.table.flagsLocked(vp) & PageTable.WRITE).isZero();
+            assertThat(process.table.staleLocked(vp)).isFalse();
+        } finally {
+            process.table.unlock();
+        }
+        assertThat(frames.mapCount(kpage)).isEqualTo(2);
+        assertThat(frames.mapCount(old)).as("the merged page freed after the end").isZero();
+        watchedPage = -1;
+        k.fault(process, first, true, st); // copy-on-write: the stable page is mapped once now
+        assertThat(frames.mapCount(kpage)).isEqualTo(1);
+        calls.clear();
+        k.fault(process, vp, true, st);
+        assertThat(calls).as("a write to the stable page copies it even when it is mapped once")
+                .containsExactly("start CLEAR", "invalidateRange [ptl]", "changePte [ptl]", "end");
+        assertThat(frames.mapCount(kpage)).as("freed by that copy").isZero();
+    }
+
+    @Test
+    void ksm_strict_changesFirst_thenFlushesUnderTheLock() {
+        Kernel k = kernel(KernelOrder.STRICT);
+        int first = heapPage();
+        touch(k, first, true);
+        k.ksmMergePage(process, first, st);
+        touch(k, first + 1, true);
+        calls.clear();
+        k.ksmMergePage(process, first + 1, st);
+        assertThat(calls).containsExactly(
+                "start CLEAR old", "invalidateRange [ptl] old", "changePte [ptl] old", "end old",
+                "start CLEAR old", "invalidateRange [ptl] new", "changePte [ptl] new", "end new");
+    }
+
     /** MADV_DONTNEED until the watched page is no longer mapped by its frame; that call's calls. */
     private List<String> dontneedWatched(Kernel k) {
         SplittableRandom rng = new SplittableRandom(13);
