@@ -9,15 +9,16 @@ public enum KernelOrder {
      * ({@code invalidateRange}) after the page-table lock is dropped and before the pages are
      * freed; mprotect, fork and migration leave that flush to the full {@code invalidateRangeEnd};
      * a copy-on-write break calls {@code invalidateRange} and then {@code changePte}; migration
-     * goes through migration entries. A secondary TLB may use a stale translation inside that
-     * window, which the checker counts apart.
+     * goes through migration entries; KSM and the copy-on-write break clear the entry before
+     * {@code changePte}. A secondary TLB may use a stale translation inside that window, which
+     * the checker counts apart.
      */
     LINUX_5_4("5.4"),
     /**
      * A stricter kernel than any Linux: every change of present entries calls
      * {@code invalidateRange} under the page-table lock right after the change and ends with
      * {@code invalidateRangeOnlyEnd}; migration replaces the entry in one step. No stale window
-     * exists. This was the simulator's only order before it followed 5.4.
+     * exists. The OOM reaper's starts are non-blockable in both orders. This was the simulator's only order before it followed 5.4.
      */
     STRICT("strict");
 

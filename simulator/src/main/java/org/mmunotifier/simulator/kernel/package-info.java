@@ -1,6 +1,8 @@
 /**
  * The simulated primary MMU: {@link Kernel} runs the core-mm operations (spawn, fault, mmap,
- * munmap, mprotect, migration, reclaim, fork, exit) on a {@link Process}'s areas
+ * munmap, mprotect, mremap, {@code MADV_DONTNEED}, migration, reclaim, {@code page_mkclean},
+ * soft-dirty clearing, KSM merges, fork, exit, the OOM killer and its reaper) on a
+ * {@link Process}'s areas
  * ({@link VmaList}) and page table ({@link PageTable}), over the physical frames of a
  * {@link FrameAllocator}, and raises the notifier calls for each, modelled on Linux 5.4.
  *
