@@ -137,6 +137,8 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         require(inject == Inject.NONE || check, "fault injection " + inject
                 + " needs check = true: with the checker off nothing could catch it");
         require(order != null, "kernel order must be set");
+        require(inject != Inject.KSM_WITHOUT_BRACKET || weights == null || weights.get(Op.KSM_MERGE) > 0,
+                "fault injection " + inject + " needs KSM in the mix: give " + Op.KSM_MERGE.weightKey() + " a positive weight");
         require(weights != null, "weights must be set");
         int sum = 0;
         for (Op event : Op.events()) {

@@ -13,6 +13,7 @@ import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifiers;
 import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.check.Inject;
 import org.mmunotifier.simulator.driver.AccelDriver;
 import org.mmunotifier.simulator.driver.GpuMirrorDriver;
 import org.mmunotifier.simulator.driver.Handle;
@@ -64,7 +65,8 @@ final class Simulation {
         this.config = config;
         this.checker = new Checker(config.check());
         this.frames = new FrameAllocator(config.frames());
-        this.kernel = new Kernel(frames, checker, config.pages(), config.maxMapPages(), config.order());
+        this.kernel = new Kernel(frames, checker, config.pages(), config.maxMapPages(), config.order(),
+                config.inject() == Inject.KSM_WITHOUT_BRACKET);
         if (config.drivers().contains(SimConfig.Driver.GPU)) {
             drivers.add(new GpuMirrorDriver(kernel, config.inject()));
         }

@@ -99,7 +99,7 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--check", arity = "1", paramLabel = "true|false", description = "Validate every secondary access (default ${DEFAULT-VALUE}).")
     boolean check;
 
-    @Option(names = "--inject", paramLabel = "BUG", description = "none, skip-invalidation, free-without-grace-period, unload-without-put, iommu-ignores-invalidate-range or kvm-retry-check-before-lock (default ${DEFAULT-VALUE}).")
+    @Option(names = "--inject", paramLabel = "BUG", description = "none, skip-invalidation, free-without-grace-period, unload-without-put, iommu-ignores-invalidate-range, kvm-retry-check-before-lock, oom-reaper-blocking or ksm-without-bracket (default ${DEFAULT-VALUE}).")
     String inject;
 
     @Option(names = "--kernel-order", paramLabel = "ORDER", description = "The simulated kernel's order of notifier calls and TLB flushes: 5.4 (Linux 5.4's) or strict (invalidateRange under the page-table lock after every change; no stale window) (default ${DEFAULT-VALUE}).")

@@ -269,4 +269,18 @@ class SimulationTest {
         Report good = run(cfg.withSeed(60));
         assertThat(good.violations()).as(describe(good)).isZero();
     }
+
+    @ParameterizedTest(name = "threads {0}")
+    @ValueSource(ints = {1, 2})
+    void ksmWithoutBracket_isCaughtAsStaleMirrorAccesses_andTheSameSeedWithoutItPasses(int threads) {
+        SimConfig cfg = BASE.withThreads(threads).withSeed(21).withEvents(100_000)
+                .withWeights(BASE.weights().with(Op.KSM_MERGE, 400));
+        Report bad = run(cfg.withInject(Inject.KSM_WITHOUT_BRACKET));
+        long mirrors = bad.driver("gpu").get("accessViolations") + bad.driver("kvm").get("accessViolations")
+                + bad.driver("accel").get("accessViolations");
+        assertThat(mirrors).as(describe(bad)).isPositive();
+        assertThat(bad.exitCode()).isEqualTo(1);
+        Report good = run(cfg);
+        assertThat(good.violations()).as(describe(good)).isZero();
+    }
 }

@@ -47,7 +47,17 @@ public enum Inject {
      * task that is waiting for memory. The might-sleep check of the library refuses the blocking
      * call in that atomic context; the driver reports it.
      */
-    OOM_REAPER_BLOCKING("oom-reaper-blocking");
+    OOM_REAPER_BLOCKING("oom-reaper-blocking"),
+    /**
+     * The simulated kernel's KSM merge calls {@code set_pte_at_notify} without the
+     * {@code invalidate_range_start}/{@code end} bracket around it, as KSM did before
+     * 6bdb913f0a70 ("mm: wrap calls to set_pte_at_notify with invalidate_range_start and
+     * invalidate_range_end", 3.7): only {@code changePte} is called, so a secondary MMU that
+     * relies on the bracket (the GPU, KVM and accel mirrors) keeps its translation of a page that
+     * was write-protected and then replaced. A kernel bug, not a driver's: it needs KSM in the mix
+     * ({@code --weight-ksm} above 0).
+     */
+    KSM_WITHOUT_BRACKET("ksm-without-bracket");
 
     final String cliName;
 
@@ -63,14 +73,15 @@ public enum Inject {
         }
         throw new IllegalArgumentException("unknown fault injection '" + s
                 + "' (expected one of: none, skip-invalidation, free-without-grace-period, unload-without-put, "
-                + "iommu-ignores-invalidate-range, kvm-retry-check-before-lock, oom-reaper-blocking)");
+                + "iommu-ignores-invalidate-range, kvm-retry-check-before-lock, oom-reaper-blocking, "
+                + "ksm-without-bracket)");
     }
 
     /** @return the driver the bug is planted in, or null for {@link #NONE} */
     public SimConfig.Driver driver() {
         return switch (this) {
             case NONE -> null;
-            case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD, OOM_REAPER_BLOCKING -> SimConfig.Driver.GPU;
+            case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD, OOM_REAPER_BLOCKING, KSM_WITHOUT_BRACKET -> SimConfig.Driver.GPU;
             case UNLOAD_WITHOUT_PUT -> SimConfig.Driver.ACCEL;
             case IOMMU_IGNORES_INVALIDATE_RANGE -> SimConfig.Driver.IOMMU;
             case KVM_RETRY_CHECK_BEFORE_LOCK -> SimConfig.Driver.KVM;

@@ -57,6 +57,8 @@ public final class Kernel {
     public final FrameAllocator frames;
     public final Checker checker;
     public final KernelOrder order;
+    /** Injected: KSM's set_pte_at_notify without its bracket (see the constructor). */
+    private final boolean ksmWithoutBracket;
     final int pages;
     final int maxMapPages;
     private final ConcurrentHashMap<MmStruct, Process> byMm = new ConcurrentHashMap<>();
@@ -74,9 +76,19 @@ public final class Kernel {
     }
 
     public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages, KernelOrder order) {
+        this(frames, checker, pages, maxMapPages, order, false);
+    }
+
+    /**
+     * @param ksmWithoutBracket the injected kernel bug: KSM calls {@code changePte} without the
+     *     start/end bracket (KSM before 6bdb913f0a70)
+     */
+    public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages, KernelOrder order,
+            boolean ksmWithoutBracket) {
         this.frames = frames;
         this.checker = checker;
         this.order = order;
+        this.ksmWithoutBracket = ksmWithoutBracket;
         this.pages = pages;
         this.maxMapPages = maxMapPages;
     }
@@ -423,7 +435,7 @@ public final class Kernel {
         boolean linux = order == KernelOrder.LINUX_5_4;
         long a = addr(vpage);
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
-        long t0 = beginInvalidation(range);
+        long t0 = ksmWithoutBracket ? System.nanoTime() : beginInvalidation(range); // injected: no bracket
         boolean ok = false;
         long token = 0;
         PageTable t = p.table;
@@ -451,7 +463,9 @@ public final class Kernel {
         } finally {
             t.unlock();
         }
-        endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
+        if (!ksmWithoutBracket) {
+            endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
+        }
         if (token != 0) {
             t.lock();
             try {
@@ -472,7 +486,7 @@ public final class Kernel {
         boolean linux = order == KernelOrder.LINUX_5_4;
         long a = addr(vpage);
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
-        long t0 = beginInvalidation(range);
+        long t0 = ksmWithoutBracket ? System.nanoTime() : beginInvalidation(range); // injected: no bracket
         boolean replaced = false;
         long token = 0;
         PageTable t = p.table;
@@ -498,7 +512,9 @@ public final class Kernel {
         } finally {
             t.unlock();
         }
-        endInvalidation(range, t0, st, !linux);
+        if (!ksmWithoutBracket) {
+            endInvalidation(range, t0, st, !linux);
+        }
         if (token != 0) {
             t.lock();
             try {
