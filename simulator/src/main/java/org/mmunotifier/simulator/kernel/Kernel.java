@@ -258,6 +258,16 @@ public final class Kernel {
         }
     }
 
+    /** {@link #closeWindows} of the first {@code n}, taking the page-table lock around it. */
+    private static void closeWindowsLocking(PageTable t, long[] windows, int n) {
+        t.lock();
+        try {
+            closeWindows(t, windows, 0, n);
+        } finally {
+            t.unlock();
+        }
+    }
+
     /**
      * Process exit ({@code do_exit}): drop the task's pin ({@code exit_mm}; the last pin runs
      * release and the teardown), then close every device file ({@code exit_files}: puts and
@@ -345,12 +355,7 @@ public final class Kernel {
         }
         if (linux && n > 0) { // tlb_end_vma -> tlb_flush_mmu_tlbonly: after the lock is dropped
             PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
-            t.lock();
-            try {
-                closeWindows(t, windows, 0, n);
-            } finally {
-                t.unlock();
-            }
+            closeWindowsLocking(t, windows, n);
         }
         endInvalidation(range, t0, st, !linux);
         for (int i = 0; i < n; i++) { // tlb_finish_mmu
@@ -737,12 +742,7 @@ public final class Kernel {
         }
         endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
         if (linux && n > 0) {
-            t.lock();
-            try {
-                closeWindows(t, windows, 0, n);
-            } finally {
-                t.unlock();
-            }
+            closeWindowsLocking(t, windows, n);
         }
     }
 
@@ -816,12 +816,7 @@ public final class Kernel {
             }
             endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
             if (linux) { // flush_tlb_range, after the end
-                t.lock();
-                try {
-                    closeWindows(t, windows, 0, n);
-                } finally {
-                    t.unlock();
-                }
+                closeWindowsLocking(t, windows, n);
             }
             p.vmas.protect(from, to, prot);
         } finally {
@@ -951,12 +946,7 @@ public final class Kernel {
             endInvalidation(range, t0, st, !linux);
             if (linux) { // tlb_finish_mmu: flush_tlb_mm, then the fullmm gather's empty range
                 PrimaryMmu.invalidateRange(p.mm, -1L, -1L);
-                t.lock();
-                try {
-                    closeWindows(t, windows, 0, n);
-                } finally {
-                    t.unlock();
-                }
+                closeWindowsLocking(t, windows, n);
             }
         } finally {
             p.mm.mmapReadUnlock();
