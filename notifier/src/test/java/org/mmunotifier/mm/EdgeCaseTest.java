@@ -302,4 +302,31 @@ class EdgeCaseTest extends NotifierTestBase {
             mm.mmapWriteUnlock();
         }
     }
+
+    @Test
+    void B29_theEndsAFailedNonBlockingStartDelivers_runInAtomicFrames() {
+        MmStruct mm = new MmStruct();
+        List<Boolean> atomicInEnd = new ArrayList<>();
+        MmuNotifier ok = notifier(new MmuNotifierOps<>() {
+            @Override
+            public void invalidateRangeEnd(MmuNotifier n, MmuNotifierRange range) {
+                atomicInEnd.add(ExecutionContext.current().inAtomic());
+            }
+        });
+        MmuNotifier refusing = notifier(new MmuNotifierOps<>() {
+            @Override
+            public boolean invalidateRangeStart(MmuNotifier n, MmuNotifierRange range) {
+                return false; // busy: a non-blockable start refuses
+            }
+        });
+        MmuNotifiers.register(refusing, mm); // linked first, so called after ok (newest first)
+        MmuNotifiers.register(ok, mm);
+        MmuNotifierRange range = new MmuNotifierRange(mm, 0, 4096, MmuNotifierEvent.UNMAP, false);
+        assertThat(PrimaryMmu.invalidateRangeStartNonblock(range)).isFalse();
+        assertThat(atomicInEnd).as("ok's end, delivered by the failed start, in a non-blockable frame")
+                .containsExactly(true);
+        MmuNotifiers.unregister(ok, mm);
+        MmuNotifiers.unregister(refusing, mm);
+        mm.mmput();
+    }
 }
