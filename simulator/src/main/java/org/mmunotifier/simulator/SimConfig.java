@@ -116,6 +116,9 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
      *
      * @throws IllegalArgumentException naming the first impossible value
      */
+    /** The largest weight of one event; with about twenty events their sum stays far below 2^31. */
+    static final int MAX_WEIGHT = 1_000_000;
+
     /** The longest run accepted: 24 hours (larger values would overflow deadline arithmetic). */
     static final long MAX_DURATION_MILLIS = 24L * 3600 * 1000;
 
@@ -140,10 +143,11 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         require(inject != Inject.KSM_WITHOUT_BRACKET || weights == null || weights.get(Op.KSM_MERGE) > 0,
                 "fault injection " + inject + " needs KSM in the mix: give " + Op.KSM_MERGE.weightKey() + " a positive weight");
         require(weights != null, "weights must be set");
-        int sum = 0;
+        int sum = 0; // at most MAX_WEIGHT per event: the sum cannot overflow
         for (Op event : Op.events()) {
             int w = weights.get(event);
             require(w >= 0, event.weightKey() + " must not be negative, got " + w);
+            require(w <= MAX_WEIGHT, event.weightKey() + " must be at most " + MAX_WEIGHT + ", got " + w);
             sum += w;
         }
         require(sum > 0, "the event weights must not all be zero");

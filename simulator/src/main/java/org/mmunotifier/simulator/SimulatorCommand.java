@@ -187,7 +187,8 @@ public final class SimulatorCommand implements Callable<Integer> {
         int order = WEIGHT_ORDER;
         for (Op event : Op.events()) {
             spec.addOption(OptionSpec.builder(event.weightOption()).paramLabel("N").type(int.class)
-                    .description(event.description()).order(order++).build());
+                    .description(event.description() + " From 0 to " + SimConfig.MAX_WEIGHT + ".").order(order++)
+                    .build());
         }
         return cl;
     }

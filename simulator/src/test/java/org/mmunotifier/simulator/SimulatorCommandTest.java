@@ -258,4 +258,15 @@ class SimulatorCommandTest {
         assertThat(SimulatorCommand.parseDurationMillis("PT1.5S")).isEqualTo(1_500);
         assertThat(SimulatorCommand.parseDurationMillis("3")).isEqualTo(3_000);
     }
+
+    @Test
+    void hugeWeights_areRefusedByName_insteadOfOverflowingTheirSum() {
+        // Summed as int, two maximal weights wrapped around to a small positive total: the run
+        // used a nonsense mix, and "fault + access = 2^31" was refused for the wrong reason.
+        assertBadInput(run("--weight-fault", "2147483647", "--weight-access", "2147483647", "--weight-mmap", "2"),
+                "weight-fault must be at most 1000000, got 2147483647");
+        assertBadInput(run("--weight-fault", "2147483647", "--weight-access", "1"),
+                "weight-fault must be at most 1000000");
+        assertThat(run("--help").out).contains("From 0 to 1000000.");
+    }
 }
