@@ -408,8 +408,9 @@ final class Simulation {
         for (SecondaryMmu d : drivers) {
             long a = d.notifiersAllocated();
             long f = d.notifiersFreed();
-            if (a != f) {
-                checker.violation(Checker.Kind.NOTIFIER_LEAK, () -> d.name + ": " + a + " notifiers allocated, " + f + " freed");
+            if (a != f) { // one violation per notifier not freed (or freed too often)
+                checker.violations(Checker.Kind.NOTIFIER_LEAK, Math.abs(a - f),
+                        () -> d.name + ": " + a + " notifiers allocated, " + f + " freed");
             }
         }
         for (MmStruct mm : kernel.allMms()) {

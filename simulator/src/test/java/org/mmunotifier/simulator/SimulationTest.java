@@ -216,6 +216,10 @@ class SimulationTest {
         Report r = run(BASE.withThreads(1).withSeed(6).withEvents(60_000).withInject(Inject.UNLOAD_WITHOUT_PUT));
         assertThat(r.violationsByKind()).as(describe(r)).containsKeys(Checker.Kind.CALLBACK_AFTER_UNLOAD,
                 Checker.Kind.NOTIFIER_LEAK, Checker.Kind.MM_REFERENCE_LEAK);
+        long leaked = r.driver("accel").get("notifiersAllocated") - r.driver("accel").get("notifiersFreed");
+        assertThat(leaked).as("the accel driver leaked several notifiers").isGreaterThan(1);
+        assertThat(r.violationsByKind().get(Checker.Kind.NOTIFIER_LEAK)).as("one violation per leaked notifier")
+                .isEqualTo(leaked);
         assertThat(r.exitCode()).isEqualTo(1);
     }
 

@@ -169,7 +169,20 @@ public final class Checker {
      * first few overall, so that a flood of one kind cannot hide the example of another.
      */
     public void violation(Kind kind, java.util.function.Supplier<String> message) {
-        if (counts.incrementAndGet(kind.ordinal()) == 1) {
+        violations(kind, 1, message);
+    }
+
+    /**
+     * Records {@code n} violations of one kind with one message (n leaked notifiers found by one
+     * end-of-run check count as n).
+     *
+     * @throws IllegalArgumentException if {@code n < 1}
+     */
+    public void violations(Kind kind, long n, java.util.function.Supplier<String> message) {
+        if (n < 1) {
+            throw new IllegalArgumentException("violation count must be at least 1, got " + n);
+        }
+        if (counts.addAndGet(kind.ordinal(), n) == n) {
             firstOfKind.set(kind.ordinal(), kind.text + ": " + message.get());
             return;
         }
