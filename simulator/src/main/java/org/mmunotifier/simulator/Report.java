@@ -95,7 +95,18 @@ final class Report {
 
     /** @return the process exit code: 0 only with zero violations */
     int exitCode() {
-        return violations == 0 ? 0 : 1;
+        if (violations != 0) {
+            return 1;
+        }
+        return nothingChecked() ? EXIT_NOTHING_CHECKED : 0;
+    }
+
+    /** Exit status of a run whose checker was on but validated no secondary access. */
+    static final int EXIT_NOTHING_CHECKED = 4;
+
+    /** @return whether the access checker was on and yet validated nothing (a run too short) */
+    boolean nothingChecked() {
+        return config.check() && accessChecks == 0;
     }
 
     /**
@@ -257,6 +268,8 @@ final class Report {
             out.println("  e.g. " + s);
         }
         out.println(violations != 0 ? "RESULT: FAIL (" + violations + " violations)"
+                : nothingChecked() ? "RESULT: NOTHING CHECKED (no violation, but no secondary access was validated: "
+                        + "the run was too short or had no access events; exit status " + EXIT_NOTHING_CHECKED + ")"
                 : config.check() ? "RESULT: PASS (no violation)"
                 : "RESULT: PASS (no lifetime violation; access checker OFF, no access validated)");
     }

@@ -269,4 +269,15 @@ class SimulatorCommandTest {
                 "weight-fault must be at most 1000000");
         assertThat(run("--help").out).contains("From 0 to 1000000.");
     }
+
+    @Test
+    void aRunThatValidatedNoAccess_saysSo_andExitsWithItsOwnStatus() {
+        // It used to end in "RESULT: PASS" with "0 secondary accesses validated".
+        Result r = run("--threads", "1", "--seed", "1", "--events", "2000", "--weight-access", "0");
+        assertThat(r.code).as(r.out + r.err).isEqualTo(4);
+        assertThat(r.out).contains("RESULT: NOTHING CHECKED").doesNotContain("RESULT: PASS");
+        Result checked = run("--threads", "1", "--seed", "1", "--events", "2000");
+        assertThat(checked.code).as(checked.out + checked.err).isZero();
+        assertThat(checked.out).contains("RESULT: PASS (no violation)");
+    }
 }
