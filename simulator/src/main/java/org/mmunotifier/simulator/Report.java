@@ -203,8 +203,10 @@ final class Report {
 
     /** Prints the readable table. */
     void print(PrintStream out) {
-        out.printf("MMU notifier simulator: seed %d, %d worker thread%s, %.1f s, checker %s, fault injection: %s, "
-                + "kernel order: %s%n", config.seed(), config.threads(), config.threads() == 1 ? "" : "s", seconds(),
+        out.printf("MMU notifier simulator: seed %d, %d worker thread%s, %s, checker %s, fault injection: %s, "
+                + "kernel order: %s%n", config.seed(), config.threads(), config.threads() == 1 ? "" : "s",
+                config.events() > 0 ? String.format("%,d primary events per worker in %.3f s", config.events(), seconds())
+                        : String.format("%.1f s", seconds()),
                 config.check() ? "on" : "OFF", config.inject(), config.order());
         out.printf("drivers: %s%n%n", String.join(", ", drivers.keySet()));
         out.printf("Processes       spawned %,d   forked %,d   exited %,d   live at the end %,d (all torn down)%n%n",

@@ -388,6 +388,13 @@ public final class SimulatorCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        if (parsed != null && parsed.hasMatchedOption("--duration") && cfg.events() > 0) {
+            // --events bounds the run and would silently ignore the duration: refuse the pair.
+            throw new ParameterException(spec.commandLine(), "--events " + cfg.events() + " and --duration " + duration
+                    + " both bound the run; give one (--events N makes each worker run N primary events, whatever "
+                    + "the time)");
+        }
         if (json != null) {
             Path parent = json.toAbsolutePath().getParent();
             if (parent != null && !Files.isDirectory(parent)) {

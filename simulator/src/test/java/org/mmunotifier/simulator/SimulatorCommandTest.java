@@ -280,4 +280,12 @@ class SimulatorCommandTest {
         assertThat(checked.code).as(checked.out + checked.err).isZero();
         assertThat(checked.out).contains("RESULT: PASS (no violation)");
     }
+
+    @Test
+    void eventsAndDurationTogether_areRefused_andAnEventBoundRunSaysSoInItsHeader() {
+        // --events used to win silently, the header then showing the elapsed time as if timed.
+        assertBadInput(run("--events", "1000", "--duration", "5s"), "both bound the run");
+        Result r = run("--threads", "1", "--seed", "1", "--events", "1000");
+        assertThat(r.out).as(r.err).contains("1,000 primary events per worker in ");
+    }
 }
