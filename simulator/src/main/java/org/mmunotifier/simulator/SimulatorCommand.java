@@ -109,7 +109,7 @@ public final class SimulatorCommand implements Callable<Integer> {
     // each event of Op. --help lists them after --inject (the options above have no order, so they
     // come first) and before --json.
 
-    @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE.")
+    @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE, checked writable before the run; - for stdout (the text report then goes to stderr).")
     Path json;
 
     @Option(names = "--progress", order = OUTPUT_ORDER + 1, description = "Show the progress line on stderr even without a terminal.")
@@ -348,6 +348,32 @@ public final class SimulatorCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Refuses a {@code --json} path that cannot be written, before the run: a directory, a path
+     * under a file or a missing directory, or a file that refuses a write (read-only, a full
+     * device). Leaves an empty line in the file, which the report replaces.
+     */
+    private void checkJsonWritable(Path path) {
+        String prefix = "cannot write --json " + path + ": ";
+        if (Files.isDirectory(path)) {
+            throw new ParameterException(spec.commandLine(), prefix + "it is a directory");
+        }
+        Path parent = path.toAbsolutePath().getParent();
+        for (Path p = parent; p != null; p = p.getParent()) {
+            if (Files.exists(p) && !Files.isDirectory(p)) {
+                throw new ParameterException(spec.commandLine(), prefix + p + " is a file, not a directory");
+            }
+        }
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new ParameterException(spec.commandLine(), prefix + "directory " + parent + " does not exist");
+        }
+        try {
+            Files.writeString(path, System.lineSeparator());
+        } catch (IOException | SecurityException e) {
+            throw new ParameterException(spec.commandLine(), prefix + e.getMessage());
+        }
+    }
+
     /** Builds the validated configuration from the parsed options. */
     SimConfig toConfig() {
         long seedValue;
@@ -395,20 +421,22 @@ public final class SimulatorCommand implements Callable<Integer> {
                     + " both bound the run; give one (--events N makes each worker run N primary events, whatever "
                     + "the time)");
         }
-        if (json != null) {
-            Path parent = json.toAbsolutePath().getParent();
-            if (parent != null && !Files.isDirectory(parent)) {
-                throw new ParameterException(spec.commandLine(), "cannot write --json " + json + ": directory " + parent + " does not exist");
-            }
+        boolean jsonToStdout = json != null && json.toString().equals("-");
+        if (json != null && !jsonToStdout) {
+            checkJsonWritable(json); // before the run: a long run must not lose its JSON at the end
         }
         boolean showProgress = progress || System.console() != null;
         Report report = new Simulation(cfg).run(showProgress ? err : null);
         lastReport = report;
-        report.print(out);
+        report.print(jsonToStdout ? err : out); // with --json -, stdout carries the JSON alone
         if (json != null) {
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             try {
-                mapper.writeValue(json.toFile(), report.toJsonTree());
+                if (jsonToStdout) {
+                    out.println(mapper.writeValueAsString(report.toJsonTree()));
+                } else {
+                    mapper.writeValue(json.toFile(), report.toJsonTree());
+                }
             } catch (IOException e) {
                 err.println("mmu-simulator: cannot write --json " + json + ": " + e.getMessage());
                 // A run that found violations still says so (1); otherwise the output failed (2).

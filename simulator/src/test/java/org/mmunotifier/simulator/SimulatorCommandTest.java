@@ -288,4 +288,22 @@ class SimulatorCommandTest {
         Result r = run("--threads", "1", "--seed", "1", "--events", "1000");
         assertThat(r.out).as(r.err).contains("1,000 primary events per worker in ");
     }
+
+    @Test
+    void jsonPath_isCheckedBeforeTheRun_andDashMeansStdout() throws Exception {
+        // These were refused only after the run, once the report was printed.
+        assertBadInput(run("--threads", "1", "--events", "1000", "--json", tmp.toString()), "it is a directory");
+        Path file = tmp.resolve("plain-file");
+        java.nio.file.Files.writeString(file, "x");
+        assertBadInput(run("--threads", "1", "--events", "1000", "--json", file.resolve("r.json").toString()),
+                "is a file, not a directory");
+        if (java.nio.file.Files.exists(Path.of("/dev/full"))) {
+            assertBadInput(run("--threads", "1", "--events", "1000", "--json", "/dev/full"), "/dev/full");
+        }
+        Result r = run("--threads", "1", "--seed", "1", "--events", "2000", "--json", "-");
+        assertThat(r.code).as(r.err).isZero();
+        com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out);
+        assertThat(root.path("exitCode").asInt(-1)).as("stdout is the JSON alone").isZero();
+        assertThat(r.err).contains("RESULT: PASS");
+    }
 }
