@@ -265,11 +265,79 @@ public final class SimulatorCommand implements Callable<Integer> {
         Set<String> known = configurableKeys(spec);
         for (String key : user.stringPropertyNames()) {
             if (!known.contains(key)) {
-                throw new BadInput("configuration file " + userFile + " has an unknown key '" + key + "'");
+                throw new BadInput("configuration file " + userFile + lineOf(path, key) + " has an unknown key '" + key
+                        + "'");
             }
-            props.setProperty(key, user.getProperty(key).strip());
+            String value = user.getProperty(key).strip();
+            String problem = valueProblem(spec.findOption("--" + key), value);
+            if (problem != null) {
+                throw new BadInput("configuration file " + userFile + lineOf(path, key) + ", key '" + key + "': "
+                        + problem);
+            }
+            props.setProperty(key, value);
         }
         return props;
+    }
+
+    /**
+     * Checks one value of a configuration file as its option would, so that a bad value is
+     * reported with the file, the line and the key rather than as a command-line option.
+     *
+     * @return what is wrong with {@code value}, or null
+     */
+    private static String valueProblem(OptionSpec option, String value) {
+        if (value.contains("#")) {
+            return "'" + value + "' holds a '#': a properties file has no comments after a value (the rest of "
+                    + "the line is the value); put the comment on a line of its own";
+        }
+        Class<?> type = option.type();
+        try {
+            if (type == int.class || type == Integer.class) {
+                Integer.parseInt(value);
+            } else if (type == long.class || type == Long.class) {
+                Long.parseLong(value);
+            } else if (type == boolean.class || type == Boolean.class) {
+                if (!value.equals("true") && !value.equals("false")) {
+                    return "'" + value + "' is not true or false";
+                }
+            } else if (option.longestName().equals("--duration")) {
+                parseDurationMillis(value);
+            } else if (option.longestName().equals("--inject")) {
+                Inject.parse(value);
+            } else if (option.longestName().equals("--kernel-order")) {
+                KernelOrder.parse(value);
+            } else if (option.longestName().equals("--drivers")) {
+                for (String d : value.split(",")) {
+                    if (!d.isBlank()) {
+                        SimConfig.Driver.parse(d);
+                    }
+                }
+            } else if (option.longestName().equals("--seed") && !value.equals("random")) {
+                Long.parseLong(value);
+            }
+        } catch (NumberFormatException e) {
+            return "'" + value + "' is not a whole number";
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+        return null;
+    }
+
+    /** @return " line N" for the first line of {@code path} that sets {@code key}, or "" */
+    private static String lineOf(Path path, String key) {
+        try {
+            List<String> lines = Files.readAllLines(path, StandardCharsets.UTF_8);
+            java.util.regex.Pattern p = java.util.regex.Pattern.compile("\\s*" + java.util.regex.Pattern.quote(key)
+                    + "\\s*[=:\\s].*|\\s*" + java.util.regex.Pattern.quote(key) + "\\s*");
+            for (int i = 0; i < lines.size(); i++) {
+                if (p.matcher(lines.get(i)).matches()) {
+                    return " line " + (i + 1);
+                }
+            }
+        } catch (IOException e) {
+            // the file was read a moment ago; without the line the message still names file and key
+        }
+        return "";
     }
 
     /** @return the defaults file shipped in the jar, as it is */

@@ -306,4 +306,20 @@ class SimulatorCommandTest {
         assertThat(root.path("exitCode").asInt(-1)).as("stdout is the JSON alone").isZero();
         assertThat(r.err).contains("RESULT: PASS");
     }
+
+    @Test
+    void configFileErrors_nameTheFileTheLineAndTheKey() throws Exception {
+        // They used to read as command-line errors: "Invalid value for option '--threads'".
+        Path cfg = tmp.resolve("bad.properties");
+        java.nio.file.Files.writeString(cfg, "# a comment\nprocesses = 4\nthreads = many\n");
+        assertBadInput(run("--config", cfg.toString()), "configuration file " + cfg + " line 3, key 'threads': "
+                + "'many' is not a whole number");
+        java.nio.file.Files.writeString(cfg, "threads = 2   # two workers\n");
+        assertBadInput(run("--config", cfg.toString()), "line 1, key 'threads'");
+        assertBadInput(run("--config", cfg.toString()), "put the comment on a line of its own");
+        java.nio.file.Files.writeString(cfg, "\ninject = bogus\n");
+        assertBadInput(run("--config", cfg.toString()), "line 2, key 'inject': unknown fault injection 'bogus'");
+        java.nio.file.Files.writeString(cfg, "check = maybe\n");
+        assertBadInput(run("--config", cfg.toString()), "key 'check': 'maybe' is not true or false");
+    }
 }
