@@ -100,6 +100,15 @@ final class Simulation {
      * @param progressOut where to draw the progress line, or null for none
      */
     Report run(PrintStream progressOut) {
+        return run(progressOut, true);
+    }
+
+    /**
+     * @param progressOut where to report progress, or null for none
+     * @param repaint true to repaint one line in place (a terminal), false to print a plain line
+     *     every {@value #PLAIN_PROGRESS_SECONDS} s (a log: no carriage returns, no escape codes)
+     */
+    Report run(PrintStream progressOut, boolean repaint) {
         Stats[] perThread = new Stats[config.threads() + 2];
         for (int i = 0; i < perThread.length; i++) {
             perThread[i] = new Stats();
@@ -142,9 +151,10 @@ final class Simulation {
         for (Thread w : workers) {
             while (w.isAlive() && !stuck) {
                 joinQuietly(w, 200);
-                if (progressOut != null && System.nanoTime() - lastDraw > 500_000_000L) {
+                long every = repaint ? 500_000_000L : PLAIN_PROGRESS_SECONDS * 1_000_000_000L;
+                if (progressOut != null && System.nanoTime() - lastDraw > every) {
                     lastDraw = System.nanoTime();
-                    drawProgress(progressOut, start);
+                    drawProgress(progressOut, start, repaint);
                 }
                 if (w.isAlive() && System.nanoTime() - giveUp > 0) {
                     stuck = true;
@@ -167,7 +177,7 @@ final class Simulation {
             }
         }
         long elapsed = System.nanoTime() - start;
-        if (progressOut != null) {
+        if (progressOut != null && repaint) {
             progressOut.print("\r\033[K");
             progressOut.flush();
         }
@@ -184,14 +194,18 @@ final class Simulation {
         return new Report(config, elapsed, total, checker, drivers, liveAtEnd);
     }
 
-    private void drawProgress(PrintStream out, long start) {
+    /** Seconds between two plain progress lines (progress not on a terminal). */
+    static final int PLAIN_PROGRESS_SECONDS = 2;
+
+    private void drawProgress(PrintStream out, long start, boolean repaint) {
         long events = 0;
         for (int i = 0; i < progress.length(); i++) {
             events += progress.get(i);
         }
         double secs = (System.nanoTime() - start) / 1e9;
-        out.printf("\r\033[K%6.1f s  %,d events  %.2f M/s  live processes %d  violations %d",
-                secs, events, events / Math.max(secs, 1e-9) / 1e6, live.get(), checker.violations());
+        out.printf((repaint ? "\r\033[K" : "progress: ") + "%6.1f s  %,d events  %.2f M/s  live processes %d  violations %d"
+                + (repaint ? "" : "%n"), secs, events, events / Math.max(secs, 1e-9) / 1e6, live.get(),
+                checker.violations());
         out.flush();
     }
 

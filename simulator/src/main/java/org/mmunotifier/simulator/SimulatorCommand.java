@@ -112,7 +112,7 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE, checked writable before the run; - for stdout (the text report then goes to stderr).")
     Path json;
 
-    @Option(names = "--progress", order = OUTPUT_ORDER + 1, description = "Show the progress line on stderr even without a terminal.")
+    @Option(names = "--progress", order = OUTPUT_ORDER + 1, description = "Report progress on stderr even when it is not a terminal: a plain line every 2 s (on a terminal the line is repainted, without this option).")
     boolean progress;
 
     // picocli's standard help options, declared here to be listed last.
@@ -417,6 +417,20 @@ public final class SimulatorCommand implements Callable<Integer> {
     }
 
     /**
+     * Whether this process's stderr is a terminal. On Linux, file descriptor 2 is read through
+     * {@code /proc/self/fd/2}; elsewhere {@code System.console()} (stdin and stdout) stands in.
+     */
+    static boolean stderrIsTerminal() {
+        Path fd2 = Path.of("/proc/self/fd/2");
+        try {
+            String target = Files.readSymbolicLink(fd2).toString();
+            return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return System.console() != null;
+        }
+    }
+
+    /**
      * Refuses a {@code --json} path that cannot be written, before the run: a directory, a path
      * under a file or a missing directory, or a file that refuses a write (read-only, a full
      * device). Leaves an empty line in the file, which the report replaces.
@@ -493,8 +507,11 @@ public final class SimulatorCommand implements Callable<Integer> {
         if (json != null && !jsonToStdout) {
             checkJsonWritable(json); // before the run: a long run must not lose its JSON at the end
         }
-        boolean showProgress = progress || System.console() != null;
-        Report report = new Simulation(cfg).run(showProgress ? err : null);
+        // The progress goes to stderr, so whether stderr is a terminal decides: repainted in place
+        // there by default; elsewhere (a log) only with --progress, as plain lines.
+        boolean terminal = stderrIsTerminal();
+        boolean showProgress = progress || terminal;
+        Report report = new Simulation(cfg).run(showProgress ? err : null, terminal);
         lastReport = report;
         report.print(jsonToStdout ? err : out); // with --json -, stdout carries the JSON alone
         if (json != null) {

@@ -322,4 +322,14 @@ class SimulatorCommandTest {
         java.nio.file.Files.writeString(cfg, "check = maybe\n");
         assertBadInput(run("--config", cfg.toString()), "key 'check': 'maybe' is not true or false");
     }
+
+    @Test
+    void progressOnANonTerminal_isPlainLines_neverRepaints() {
+        // The test's stderr is no terminal. --progress used to write "\r\033[K" repaints into it.
+        assertThat(SimulatorCommand.stderrIsTerminal()).as("surefire's stderr").isFalse();
+        Result r = run("--threads", "1", "--duration", "3500ms", "--progress");
+        assertThat(r.code).as(r.err).isZero();
+        assertThat(r.err).doesNotContain("\033[").doesNotContain("\r");
+        assertThat(r.err).contains("progress: ");
+    }
 }
