@@ -94,7 +94,25 @@ final class Report {
     }
 
     /** @return the process exit code: 0 only with zero violations */
+    /** Exit status of a run stopped by Ctrl-C (128 + SIGINT), violations or not. */
+    static final int EXIT_INTERRUPTED = 130;
+
+    private boolean interrupted;
+
+    /** Marks the run as stopped early by Ctrl-C. */
+    void markInterrupted() {
+        interrupted = true;
+    }
+
+    /** @return whether the run was stopped early by Ctrl-C */
+    boolean interrupted() {
+        return interrupted;
+    }
+
     int exitCode() {
+        if (interrupted) {
+            return EXIT_INTERRUPTED;
+        }
         if (violations != 0) {
             return 1;
         }
@@ -193,6 +211,7 @@ final class Report {
         chk.put("byKind", kinds);
         chk.put("samples", samples);
         root.put("checker", chk);
+        root.put("interrupted", interrupted);
         root.put("exitCode", exitCode());
         return root;
     }
@@ -268,6 +287,12 @@ final class Report {
         }
         for (String s : samples) {
             out.println("  e.g. " + s);
+        }
+        if (interrupted) {
+            out.println("RESULT: INTERRUPTED (stopped by Ctrl-C after " + String.format("%.1f", seconds())
+                    + " s; the checks above cover the partial run: " + violations + " violation"
+                    + (violations == 1 ? "" : "s") + ")");
+            return;
         }
         out.println(violations != 0 ? "RESULT: FAIL (" + violations + " violations)"
                 : nothingChecked() ? "RESULT: NOTHING CHECKED (no violation, but no secondary access was validated: "

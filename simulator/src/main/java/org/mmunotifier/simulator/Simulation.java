@@ -57,6 +57,8 @@ final class Simulation {
     private final int totalWeight;
 
     private volatile boolean stop;
+    /** Set by {@link #interrupt()} (Ctrl-C): the run stops early and says so. */
+    private volatile boolean interrupted;
     private volatile long unloadAtNanos;
     private final AtomicLongArray progress;
     private final List<Thread> threads = new ArrayList<>();
@@ -191,7 +193,21 @@ final class Simulation {
         for (Stats s : perThread) {
             total.add(s);
         }
-        return new Report(config, elapsed, total, checker, drivers, liveAtEnd);
+        Report report = new Report(config, elapsed, total, checker, drivers, liveAtEnd);
+        if (interrupted) {
+            report.markInterrupted();
+        }
+        return report;
+    }
+
+    /**
+     * Stops the run early (Ctrl-C): the workers stop at their next event, and the run then ends
+     * as usual, with its teardown and end-of-run checks; the report is marked interrupted.
+     * Callable from any thread, any number of times.
+     */
+    void interrupt() {
+        interrupted = true;
+        stop = true;
     }
 
     /** Seconds between two plain progress lines (progress not on a terminal). */

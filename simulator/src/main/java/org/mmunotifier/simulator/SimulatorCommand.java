@@ -417,6 +417,31 @@ public final class SimulatorCommand implements Callable<Integer> {
     }
 
     /**
+     * Ctrl-C: the first SIGINT stops the run early (the report, its checks and the JSON still
+     * come, and the exit status is 130); a second one exits at once. Uses {@code sun.misc.Signal}
+     * (module {@code jdk.unsupported}), the JDK's only way to handle a signal without exiting;
+     * where it is missing, Ctrl-C keeps the JVM's default (exit at once).
+     *
+     * @return what restores the previous handler
+     */
+    private static Runnable onSigint(Simulation simulation) {
+        try {
+            sun.misc.Signal sigint = new sun.misc.Signal("INT");
+            java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+            sun.misc.SignalHandler previous = sun.misc.Signal.handle(sigint, sig -> {
+                if (count.incrementAndGet() == 1) {
+                    simulation.interrupt();
+                } else {
+                    Runtime.getRuntime().halt(Report.EXIT_INTERRUPTED);
+                }
+            });
+            return () -> sun.misc.Signal.handle(sigint, previous);
+        } catch (IllegalArgumentException | LinkageError e) { // no such signal, or no jdk.unsupported
+            return () -> { };
+        }
+    }
+
+    /**
      * Whether this process's stderr is a terminal. On Linux, file descriptor 2 is read through
      * {@code /proc/self/fd/2}; elsewhere {@code System.console()} (stdin and stdout) stands in.
      */
@@ -511,7 +536,14 @@ public final class SimulatorCommand implements Callable<Integer> {
         // there by default; elsewhere (a log) only with --progress, as plain lines.
         boolean terminal = stderrIsTerminal();
         boolean showProgress = progress || terminal;
-        Report report = new Simulation(cfg).run(showProgress ? err : null, terminal);
+        Simulation simulation = new Simulation(cfg);
+        Runnable restoreSigint = onSigint(simulation);
+        Report report;
+        try {
+            report = simulation.run(showProgress ? err : null, terminal);
+        } finally {
+            restoreSigint.run();
+        }
         lastReport = report;
         report.print(jsonToStdout ? err : out); // with --json -, stdout carries the JSON alone
         if (json != null) {

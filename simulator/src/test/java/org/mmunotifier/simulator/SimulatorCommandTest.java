@@ -332,4 +332,32 @@ class SimulatorCommandTest {
         assertThat(r.err).doesNotContain("\033[").doesNotContain("\r");
         assertThat(r.err).contains("progress: ");
     }
+
+    @Test
+    void ctrlC_stopsTheRun_printsThePartialReport_writesTheJson_andExits130() throws Exception {
+        // It used to exit 130 at once, with no report and no JSON.
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(Path.of("/bin/kill"))
+                || java.nio.file.Files.isExecutable(Path.of("/usr/bin/kill")), "needs kill(1)");
+        Path json = tmp.resolve("interrupted.json");
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), SimulatorCommand.class.getName(), "--duration", "60s",
+                "--threads", "1", "--progress", "--json", json.toString()).start();
+        String out;
+        try (java.io.BufferedReader stderr = new java.io.BufferedReader(
+                new java.io.InputStreamReader(child.getErrorStream(), StandardCharsets.UTF_8))) {
+            String line = stderr.readLine(); // the first plain progress line: the run (and its handler) is on
+            assertThat(line).as("first stderr line").startsWith("progress: ");
+            new ProcessBuilder("kill", "-INT", Long.toString(child.pid())).start().waitFor();
+            out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8); // until it exits
+            assertThat(child.waitFor(50, java.util.concurrent.TimeUnit.SECONDS)).as("exited after Ctrl-C").isTrue();
+        } finally {
+            child.destroyForcibly();
+        }
+        assertThat(child.exitValue()).as(out).isEqualTo(130);
+        assertThat(out).contains("RESULT: INTERRUPTED").contains("Checker ");
+        com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(json.toFile());
+        assertThat(root.path("interrupted").asBoolean(false)).isTrue();
+        assertThat(root.path("exitCode").asInt(-1)).isEqualTo(130);
+    }
 }
