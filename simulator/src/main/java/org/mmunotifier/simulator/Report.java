@@ -288,16 +288,20 @@ final class Report {
         for (String s : samples) {
             out.println("  e.g. " + s);
         }
+        out.println(resultLine());
+    }
+
+    /** @return the report's last line: the verdict */
+    String resultLine() {
         if (interrupted) {
-            out.println("RESULT: INTERRUPTED (stopped by Ctrl-C after " + String.format("%.1f", seconds())
-                    + " s; the checks above cover the partial run: " + violations + " violation"
-                    + (violations == 1 ? "" : "s") + ")");
-            return;
+            return "RESULT: INTERRUPTED (stopped by Ctrl-C after " + String.format("%.1f", seconds())
+                    + " s; the checks cover the partial run: " + violations + " violation"
+                    + (violations == 1 ? "" : "s") + ")";
         }
-        out.println(violations != 0 ? "RESULT: FAIL (" + violations + " violations)"
+        return violations != 0 ? "RESULT: FAIL (" + violations + " violations)"
                 : nothingChecked() ? "RESULT: NOTHING CHECKED (no violation, but no secondary access was validated: "
                         + "the run was too short or had no access events; exit status " + EXIT_NOTHING_CHECKED + ")"
                 : config.check() ? "RESULT: PASS (no violation)"
-                : "RESULT: PASS (no lifetime violation; access checker OFF, no access validated)");
+                : "RESULT: PASS (no lifetime violation; access checker OFF, no access validated)";
     }
 }

@@ -55,7 +55,7 @@ public final class SimulatorCommand implements Callable<Integer> {
     /** The help order of the output options, after the weights. */
     private static final int OUTPUT_ORDER = 200;
     /** Keys a configuration file may set that the shipped defaults leave out: outputs, not settings. */
-    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress");
+    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress", "quiet");
 
     @Spec
     CommandSpec spec;
@@ -63,16 +63,16 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "Properties file overriding the shipped defaults (same keys as the long options).")
     Path config;
 
-    @Option(names = "--duration", paramLabel = "TIME", description = "How long the workers run: 500ms, 20s, 2m or PT20S (default ${DEFAULT-VALUE}).")
+    @Option(names = {"-d", "--duration"}, paramLabel = "TIME", description = "How long the workers run: 500ms, 20s, 2m or PT20S (default ${DEFAULT-VALUE}).")
     String duration;
 
     @Option(names = "--events", description = "Events per worker; 0 = bounded by --duration (default ${DEFAULT-VALUE}).")
     long events;
 
-    @Option(names = "--threads", description = "Worker threads (default ${DEFAULT-VALUE}).")
+    @Option(names = {"-t", "--threads"}, description = "Worker threads (default ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--seed", description = "Random seed, or 'random' (default ${DEFAULT-VALUE}).")
+    @Option(names = {"-s", "--seed"}, description = "Random seed, or 'random' (default ${DEFAULT-VALUE}).")
     String seed;
 
     @Option(names = "--processes", description = "Target number of live processes (default ${DEFAULT-VALUE}).")
@@ -111,6 +111,9 @@ public final class SimulatorCommand implements Callable<Integer> {
 
     @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE, checked writable before the run; - for stdout (the text report then goes to stderr).")
     Path json;
+
+    @Option(names = {"-q", "--quiet"}, order = OUTPUT_ORDER + 1, description = "Print only the result line (errors still go to stderr).")
+    boolean quiet;
 
     @Option(names = "--progress", order = OUTPUT_ORDER + 1, description = "Report progress on stderr even when it is not a terminal: a plain line every 2 s (on a terminal the line is repainted, without this option).")
     boolean progress;
@@ -545,7 +548,12 @@ public final class SimulatorCommand implements Callable<Integer> {
             restoreSigint.run();
         }
         lastReport = report;
-        report.print(jsonToStdout ? err : out); // with --json -, stdout carries the JSON alone
+        PrintStream text = jsonToStdout ? err : out; // with --json -, stdout carries the JSON alone
+        if (quiet) {
+            text.println(report.resultLine());
+        } else {
+            report.print(text);
+        }
         if (json != null) {
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             try {

@@ -170,7 +170,7 @@ class SimulatorCommandTest {
         for (OptionSpec o : spec().options()) {
             options.add(o.longestName().replaceFirst("^-+", ""));
         }
-        options.removeAll(Set.of("config", "help", "version", "json", "progress"));
+        options.removeAll(Set.of("config", "help", "version", "json", "progress", "quiet"));
         assertThat(new TreeSet<>(loadShipped().stringPropertyNames())).isEqualTo(options);
         assertThat(SimulatorCommand.defaultsDisagreements(loadShipped(), spec())).isEmpty();
     }
@@ -359,5 +359,16 @@ class SimulatorCommandTest {
                 .readTree(json.toFile());
         assertThat(root.path("interrupted").asBoolean(false)).isTrue();
         assertThat(root.path("exitCode").asInt(-1)).isEqualTo(130);
+    }
+
+    @Test
+    void shortOptions_andQuiet_printOnlyTheResultLine() {
+        Result r = run("-t", "1", "-s", "7", "--events", "2000", "-q");
+        assertThat(r.code).as(r.err).isZero();
+        assertThat(r.out.strip()).isEqualTo("RESULT: PASS (no violation)");
+        Result full = run("--threads", "1", "--seed", "7", "--events", "2000");
+        assertThat(full.out).startsWith("MMU notifier simulator: seed 7, 1 worker thread,")
+                .endsWith("RESULT: PASS (no violation)" + System.lineSeparator());
+        assertBadInput(run("-d", "5s", "--events", "10"), "both bound the run");
     }
 }
