@@ -34,12 +34,18 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
 
     /** The secondary MMU drivers. */
     public enum Driver {
-        GPU("gpu"), KVM("kvm"), IOMMU("iommu"), ACCEL("accel");
+        GPU("gpu", "a GPU mirror: get/put per device context, start/end with a retry sequence (amdkfd, nouveau)"),
+        KVM("kvm", "a KVM shadow page table: register/unregister per VM, start/end and the young callbacks"),
+        IOMMU("iommu", "an ATS IOMMU TLB: get/put per bond, invalidateRange only, walks without the page-table lock"),
+        ACCEL("accel", "an accelerator with getLocked under its own mmap lock (sgi-gru); unloads half-way");
 
         final String cliName;
+        /** One line for {@code --list}. */
+        final String description;
 
-        Driver(String cliName) {
+        Driver(String cliName, String description) {
             this.cliName = cliName;
+            this.description = description;
         }
 
         static Driver parse(String s) {

@@ -55,7 +55,7 @@ public final class SimulatorCommand implements Callable<Integer> {
     /** The help order of the output options, after the weights. */
     private static final int OUTPUT_ORDER = 200;
     /** Keys a configuration file may set that the shipped defaults leave out: outputs, not settings. */
-    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress", "quiet");
+    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress", "quiet", "list");
 
     @Spec
     CommandSpec spec;
@@ -111,6 +111,9 @@ public final class SimulatorCommand implements Callable<Integer> {
 
     @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE, checked writable before the run; - for stdout (the text report then goes to stderr).")
     Path json;
+
+    @Option(names = "--list", order = OUTPUT_ORDER + 1, description = "List the drivers, events, fault injections and kernel orders, one line each, and exit.")
+    boolean list;
 
     @Option(names = {"-q", "--quiet"}, order = OUTPUT_ORDER + 1, description = "Print only the result line (errors still go to stderr).")
     boolean quiet;
@@ -444,6 +447,26 @@ public final class SimulatorCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code --list}: every driver, event, injection and kernel order, one line each. */
+    static void printList(PrintStream out) {
+        out.println("Drivers (--drivers):");
+        for (SimConfig.Driver d : SimConfig.Driver.values()) {
+            out.printf("  %-32s %s%n", d.cliName, d.description);
+        }
+        out.println("Events (--weight-KEY N):");
+        for (Op e : Op.events()) {
+            out.printf("  %-32s %s%n", e.weightKey().substring(Op.WEIGHT_PREFIX.length()), e.description());
+        }
+        out.println("Fault injections (--inject):");
+        for (Inject i : Inject.values()) {
+            out.printf("  %-32s %s%n", i, i.description());
+        }
+        out.println("Kernel orders (--kernel-order):");
+        for (KernelOrder o : KernelOrder.values()) {
+            out.printf("  %-32s %s%n", o, o.description());
+        }
+    }
+
     /**
      * Whether this process's stderr is a terminal. On Linux, file descriptor 2 is read through
      * {@code /proc/self/fd/2}; elsewhere {@code System.console()} (stdin and stdout) stands in.
@@ -518,6 +541,10 @@ public final class SimulatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (list) {
+            printList(out);
+            return 0;
+        }
         SimConfig cfg;
         try {
             cfg = toConfig();

@@ -170,7 +170,7 @@ class SimulatorCommandTest {
         for (OptionSpec o : spec().options()) {
             options.add(o.longestName().replaceFirst("^-+", ""));
         }
-        options.removeAll(Set.of("config", "help", "version", "json", "progress", "quiet"));
+        options.removeAll(Set.of("config", "help", "version", "json", "progress", "quiet", "list"));
         assertThat(new TreeSet<>(loadShipped().stringPropertyNames())).isEqualTo(options);
         assertThat(SimulatorCommand.defaultsDisagreements(loadShipped(), spec())).isEmpty();
     }
@@ -370,5 +370,21 @@ class SimulatorCommandTest {
         assertThat(full.out).startsWith("MMU notifier simulator: seed 7, 1 worker thread,")
                 .endsWith("RESULT: PASS (no violation)" + System.lineSeparator());
         assertBadInput(run("-d", "5s", "--events", "10"), "both bound the run");
+    }
+
+    @Test
+    void list_namesEveryDriverEventInjectionAndKernelOrder_andRunsNothing() {
+        Result r = run("--list");
+        assertThat(r.code).as(r.err).isZero();
+        for (SimConfig.Driver d : SimConfig.Driver.values()) {
+            assertThat(r.out).contains("  " + d + " ");
+        }
+        for (Op e : Op.events()) {
+            assertThat(r.out).contains("  " + e.weightKey().substring(Op.WEIGHT_PREFIX.length()) + " ");
+        }
+        for (org.mmunotifier.simulator.check.Inject i : org.mmunotifier.simulator.check.Inject.values()) {
+            assertThat(r.out).contains("  " + i + " ");
+        }
+        assertThat(r.out).contains("  5.4 ").contains("  strict ").doesNotContain("RESULT:");
     }
 }

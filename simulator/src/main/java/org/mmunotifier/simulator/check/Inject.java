@@ -88,6 +88,20 @@ public enum Inject {
         };
     }
 
+    /** @return one line for {@code --list} */
+    public String description() {
+        return switch (this) {
+            case NONE -> "a correct run";
+            case SKIP_INVALIDATION -> "the gpu driver ignores invalidateRangeStart/End";
+            case FREE_WITHOUT_GRACE_PERIOD -> "the gpu driver frees its state without a grace period (6d7c3cde93c1)";
+            case UNLOAD_WITHOUT_PUT -> "the accel driver unloads without putting its references";
+            case IOMMU_IGNORES_INVALIDATE_RANGE -> "the iommu driver never flushes its TLB (0f0a327fa12c)";
+            case KVM_RETRY_CHECK_BEFORE_LOCK -> "the kvm fault path checks the sequence before its lock (a355aa54f1d2)";
+            case OOM_REAPER_BLOCKING -> "the gpu driver sleeps in the OOM reaper's non-blockable start (93065ac753e4)";
+            case KSM_WITHOUT_BRACKET -> "KSM calls changePte without its start/end bracket (6bdb913f0a70); needs --weight-ksm";
+        };
+    }
+
     @Override
     public String toString() {
         return cliName;

@@ -42,6 +42,13 @@ public enum KernelOrder {
         throw new IllegalArgumentException("unknown kernel order '" + s.trim() + "' (expected 5.4 or strict)");
     }
 
+    /** @return one line for {@code --list} */
+    public String description() {
+        return this == LINUX_5_4
+                ? "Linux 5.4's order: secondary TLBs flushed after the page-table lock, full ends, migration entries"
+                : "a stricter kernel: invalidateRange under the page-table lock after every change, no stale window";
+    }
+
     @Override
     public String toString() {
         return cliName;
