@@ -55,7 +55,7 @@ public final class SimulatorCommand implements Callable<Integer> {
     /** The help order of the output options, after the weights. */
     private static final int OUTPUT_ORDER = 200;
     /** Keys a configuration file may set that the shipped defaults leave out: outputs, not settings. */
-    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress", "quiet", "list");
+    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress", "quiet", "list", "print-config");
 
     @Spec
     CommandSpec spec;
@@ -112,6 +112,9 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE, checked writable before the run; - for stdout (the text report then goes to stderr).")
     Path json;
 
+    @Option(names = "--print-config", order = OUTPUT_ORDER + 1, description = "Print the effective configuration, each value with where it came from (the jar's defaults, the --config file or the command line), and exit.")
+    boolean printConfig;
+
     @Option(names = "--list", order = OUTPUT_ORDER + 1, description = "List the drivers, events, fault injections and kernel orders, one line each, and exit.")
     boolean list;
 
@@ -130,6 +133,9 @@ public final class SimulatorCommand implements Callable<Integer> {
 
     private final PrintStream out;
     private final PrintStream err;
+    /** The --config file, or null; and the keys it sets (for --print-config's sources). */
+    private String userFile;
+    private Set<String> userKeys = Set.of();
     /** The last report, for tests. */
     Report lastReport;
 
@@ -165,7 +171,10 @@ public final class SimulatorCommand implements Callable<Integer> {
         cl.setErr(new java.io.PrintWriter(err, true));
         Properties props;
         try {
-            props = loadDefaults(cl.getCommandSpec(), configArgument(args));
+            String userFile = configArgument(args);
+            props = loadDefaults(cl.getCommandSpec(), userFile);
+            cmd.userFile = userFile;
+            cmd.userKeys = userKeys(userFile);
         } catch (BadInput e) {
             err.println("mmu-simulator: " + e.getMessage());
             return EXIT_BAD_INPUT;
@@ -447,6 +456,34 @@ public final class SimulatorCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code --print-config}: every configurable value, with its source. */
+    private void printConfig(PrintStream o) {
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        Set<String> keys = new TreeSet<>(configurableKeys(spec));
+        keys.removeAll(OUTPUT_KEYS);
+        keys.remove("print-config");
+        for (String key : keys) {
+            OptionSpec option = spec.findOption("--" + key);
+            String source = parsed != null && parsed.hasMatchedOption(option) ? "command line"
+                    : userKeys.contains(key) ? "file " + userFile : "jar defaults";
+            o.printf("%-24s = %-24s (%s)%n", key, String.valueOf((Object) option.getValue()), source);
+        }
+    }
+
+    /** @return the keys {@code userFile} sets (empty without one); the file was read and checked already */
+    private static Set<String> userKeys(String userFile) throws BadInput {
+        if (userFile == null) {
+            return Set.of();
+        }
+        Properties user = new Properties();
+        try (Reader r = Files.newBufferedReader(Path.of(userFile), StandardCharsets.UTF_8)) {
+            user.load(r);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new BadInput("cannot read configuration file " + userFile + ": " + e.getMessage());
+        }
+        return user.stringPropertyNames();
+    }
+
     /** {@code --list}: every driver, event, injection and kernel order, one line each. */
     static void printList(PrintStream out) {
         out.println("Drivers (--drivers):");
@@ -550,6 +587,10 @@ public final class SimulatorCommand implements Callable<Integer> {
             cfg = toConfig();
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (printConfig) {
+            printConfig(out);
+            return 0;
         }
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         if (parsed != null && parsed.hasMatchedOption("--duration") && cfg.events() > 0) {

@@ -170,7 +170,7 @@ class SimulatorCommandTest {
         for (OptionSpec o : spec().options()) {
             options.add(o.longestName().replaceFirst("^-+", ""));
         }
-        options.removeAll(Set.of("config", "help", "version", "json", "progress", "quiet", "list"));
+        options.removeAll(Set.of("config", "help", "version", "json", "progress", "quiet", "list", "print-config"));
         assertThat(new TreeSet<>(loadShipped().stringPropertyNames())).isEqualTo(options);
         assertThat(SimulatorCommand.defaultsDisagreements(loadShipped(), spec())).isEmpty();
     }
@@ -386,5 +386,22 @@ class SimulatorCommandTest {
             assertThat(r.out).contains("  " + i + " ");
         }
         assertThat(r.out).contains("  5.4 ").contains("  strict ").doesNotContain("RESULT:");
+    }
+
+    @Test
+    void printConfig_showsEachValueWithItsSource_andRunsNothing() throws Exception {
+        Path cfg = tmp.resolve("mine.properties");
+        java.nio.file.Files.writeString(cfg, "processes = 9\nthreads = 3\n");
+        Result r = run("--config", cfg.toString(), "--threads", "1", "--print-config");
+        assertThat(r.code).as(r.err).isZero();
+        assertThat(r.out).doesNotContain("RESULT:");
+        assertThat(lineOf(r.out, "threads ")).contains("= 1").contains("(command line)");
+        assertThat(lineOf(r.out, "processes ")).contains("= 9").contains("(file " + cfg + ")");
+        assertThat(lineOf(r.out, "pages ")).contains("(jar defaults)");
+        assertThat(lineOf(r.out, "weight-fault ")).contains("(jar defaults)");
+    }
+
+    private static String lineOf(String text, String prefix) {
+        return text.lines().filter(l -> l.startsWith(prefix)).findFirst().orElse("(no line " + prefix + ")");
     }
 }
