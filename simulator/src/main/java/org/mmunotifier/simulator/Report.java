@@ -211,6 +211,7 @@ final class Report {
         chk.put("byKind", kinds);
         chk.put("samples", samples);
         root.put("checker", chk);
+        root.put("reproduce", reproductionCommand());
         root.put("interrupted", interrupted);
         root.put("exitCode", exitCode());
         return root;
@@ -288,7 +289,38 @@ final class Report {
         for (String s : samples) {
             out.println("  e.g. " + s);
         }
+        out.println("Reproduce       " + reproductionCommand());
+        if (config.threads() > 1 || config.events() == 0) {
+            out.println("                (the same seed makes the same run only with --threads 1 and --events N: "
+                    + "with more threads, or a duration, the interleaving and the clock differ)");
+        }
         out.println(resultLine());
+    }
+
+    /**
+     * The command line that runs this configuration again: every value spelled out, so that
+     * neither the defaults file nor a --config file is needed. With one worker and {@code --events}
+     * it reproduces the run exactly; otherwise the threads' interleaving and the clock differ.
+     */
+    String reproductionCommand() {
+        StringBuilder b = new StringBuilder("java -jar simulator/target/mmu-simulator.jar");
+        b.append(" --seed ").append(config.seed()).append(" --threads ").append(config.threads());
+        if (config.events() > 0) {
+            b.append(" --events ").append(config.events());
+        } else {
+            b.append(" --duration ").append(config.durationMillis()).append("ms");
+        }
+        b.append(" --processes ").append(config.processes()).append(" --pages ").append(config.pages())
+                .append(" --frames ").append(config.frames()).append(" --max-map-pages ").append(config.maxMapPages())
+                .append(" --max-handles ").append(config.maxHandles())
+                .append(" --drivers ").append(String.join(",", config.drivers().stream().map(Object::toString).sorted()
+                        .toList()))
+                .append(" --unload ").append(config.unload()).append(" --check ").append(config.check())
+                .append(" --inject ").append(config.inject()).append(" --kernel-order ").append(config.order());
+        for (Op e : Op.events()) {
+            b.append(' ').append(e.weightOption()).append(' ').append(config.weights().get(e));
+        }
+        return b.toString();
     }
 
     /** @return the report's last line: the verdict */

@@ -404,4 +404,22 @@ class SimulatorCommandTest {
     private static String lineOf(String text, String prefix) {
         return text.lines().filter(l -> l.startsWith(prefix)).findFirst().orElse("(no line " + prefix + ")");
     }
+
+    @Test
+    void reproductionLine_runsTheSameRunAgain_withOneThreadAndEvents() throws Exception {
+        Path cfg = tmp.resolve("odd.properties");
+        java.nio.file.Files.writeString(cfg, "processes = 7\nweight-mmap = 900\n");
+        Result first = run("--config", cfg.toString(), "-t", "1", "-s", "42", "--events", "3000");
+        assertThat(first.code).as(first.err).isZero();
+        String line = first.out.lines().filter(l -> l.startsWith("Reproduce ")).findFirst().orElseThrow();
+        String command = line.substring("Reproduce".length()).strip();
+        assertThat(command).startsWith("java -jar simulator/target/mmu-simulator.jar ").contains("--processes 7")
+                .contains("--weight-mmap 900").doesNotContain("--config");
+        String[] args = command.substring("java -jar simulator/target/mmu-simulator.jar ".length()).split(" ");
+        Result again = run(args);
+        assertThat(again.code).as(again.err).isZero();
+        assertThat(again.cmd.lastReport.deterministicCounts()).isEqualTo(first.cmd.lastReport.deterministicCounts());
+        assertThat(first.out).doesNotContain("the same seed makes the same run only");
+        assertThat(run("-t", "2", "-s", "1", "--events", "2000").out).contains("the same seed makes the same run only");
+    }
 }
