@@ -275,8 +275,12 @@ final class Report {
         out.printf("%-24s %10s %10s %10s %10s %10s %10s%n", "Latency (us)", "count", "p50", "p90", "p99", "p99.9", "max");
         for (Stats.Latency l : Stats.Latency.values()) {
             Histogram h = stats.latency[l.ordinal()];
-            out.printf("%-24s %,10d %10.1f %10.1f %10.1f %10.1f %10.1f%n", l.label, h.getTotalCount(), micros(h, 50),
-                    micros(h, 90), micros(h, 99), micros(h, 99.9), h.getTotalCount() == 0 ? 0.0 : h.getMaxValue() / 1e3);
+            if (h.getTotalCount() == 0) { // nothing measured: no percentiles, rather than zeros that read as fast
+                out.printf("%-24s %,10d %10s %10s %10s %10s %10s%n", l.label, 0, "-", "-", "-", "-", "-");
+                continue;
+            }
+            out.printf("%-24s %,10d %,10.1f %,10.1f %,10.1f %,10.1f %,10.1f%n", l.label, h.getTotalCount(), micros(h, 50),
+                    micros(h, 90), micros(h, 99), micros(h, 99.9), h.getMaxValue() / 1e3);
         }
         out.println();
         out.printf("Throughput      %,.0f primary events/s (%,d in %.1f s); %,.0f events/s with secondary accesses%n",

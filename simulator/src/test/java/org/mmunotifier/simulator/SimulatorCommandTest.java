@@ -422,4 +422,13 @@ class SimulatorCommandTest {
         assertThat(first.out).doesNotContain("the same seed makes the same run only");
         assertThat(run("-t", "2", "-s", "1", "--events", "2000").out).contains("the same seed makes the same run only");
     }
+
+    @Test
+    void latencyRowsWithNothingMeasured_showDashes_notZeros() {
+        // The iommu driver alone never registers: the register/unregister rows have count 0.
+        Result r = run("-t", "1", "-s", "3", "--events", "2000", "--drivers", "iommu", "--unload", "false");
+        assertThat(r.code).as(r.err).isZero();
+        String register = r.out.lines().filter(l -> l.startsWith("register")).findFirst().orElseThrow();
+        assertThat(register).matches("register\\s+0(\\s+-){5}");
+    }
 }
