@@ -211,6 +211,7 @@ final class Report {
         chk.put("byKind", kinds);
         chk.put("samples", samples);
         root.put("checker", chk);
+        root.put("verified", verified);
         root.put("reproduce", reproductionCommand());
         root.put("interrupted", interrupted);
         root.put("exitCode", exitCode());
@@ -293,6 +294,11 @@ final class Report {
         for (String s : samples) {
             out.println("  e.g. " + s);
         }
+        if (!verified.isEmpty()) {
+            out.println("Verified at the end (each check, and the objects it covered):");
+            verified.forEach((check, n) -> out.printf("  %-52s %,12d%n", check, n));
+            out.printf("  %-52s %,12d%n", "secondary accesses validated against the primary", accessChecks);
+        }
         out.println("Reproduce       " + reproductionCommand());
         if (config.threads() > 1 || config.events() == 0) {
             out.println("                (the same seed makes the same run only with --threads 1 and --events N: "
@@ -325,6 +331,18 @@ final class Report {
             b.append(' ').append(e.weightOption()).append(' ').append(config.weights().get(e));
         }
         return b.toString();
+    }
+
+    private Map<String, Long> verified = Map.of();
+
+    /** The end-of-run checks that ran, each with the number of objects it covered. */
+    void setVerified(Map<String, Long> checks) {
+        this.verified = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(checks)); // keeps the order
+    }
+
+    /** @return the end-of-run checks made and the objects each covered */
+    Map<String, Long> verified() {
+        return verified;
     }
 
     /** @return the report's last line: the verdict */

@@ -194,6 +194,7 @@ final class Simulation {
             total.add(s);
         }
         Report report = new Report(config, elapsed, total, checker, drivers, liveAtEnd);
+        report.setVerified(verified);
         if (interrupted) {
             report.markInterrupted();
         }
@@ -435,15 +436,19 @@ final class Simulation {
         MmuNotifiers.synchronize();
         st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
 
+        long notifiers = 0;
         for (SecondaryMmu d : drivers) {
             long a = d.notifiersAllocated();
             long f = d.notifiersFreed();
+            notifiers += a;
             if (a != f) { // one violation per notifier not freed (or freed too often)
                 checker.violations(Checker.Kind.NOTIFIER_LEAK, Math.abs(a - f),
                         () -> d.name + ": " + a + " notifiers allocated, " + f + " freed");
             }
         }
+        long mms = 0;
         for (MmStruct mm : kernel.allMms()) {
+            mms++;
             if (mm.users() != 0 || mm.count() != 0) {
                 checker.violation(Checker.Kind.MM_REFERENCE_LEAK, () -> mm + " users " + mm.users() + " count " + mm.count());
             }
@@ -457,5 +462,12 @@ final class Simulation {
                 checker.violation(Checker.Kind.THREAD_LEFT_RUNNING, t::getName);
             }
         }
+        verified.put("every notifier allocated was freed exactly once", notifiers);
+        verified.put("every mm's users and count came back to 0", mms);
+        verified.put("every physical frame is free", (long) frames.frames());
+        verified.put("no simulator thread is left running", (long) threads.size());
     }
+
+    /** The end-of-run checks made, each with the number of objects it covered (for the report). */
+    private final java.util.Map<String, Long> verified = new java.util.LinkedHashMap<>();
 }

@@ -431,4 +431,18 @@ class SimulatorCommandTest {
         String register = r.out.lines().filter(l -> l.startsWith("register")).findFirst().orElseThrow();
         assertThat(register).matches("register\\s+0(\\s+-){5}");
     }
+
+    @Test
+    void aPassingReport_saysWhatWasVerified_withTheObjectsEachCheckCovered() {
+        Result r = run("-t", "1", "-s", "4", "--events", "3000");
+        assertThat(r.code).as(r.err).isZero();
+        assertThat(r.out).contains("Verified at the end");
+        Report rep = r.cmd.lastReport;
+        assertThat(rep.verified()).containsKeys("every notifier allocated was freed exactly once",
+                "every mm's users and count came back to 0", "every physical frame is free",
+                "no simulator thread is left running");
+        assertThat(rep.verified().get("every physical frame is free")).isEqualTo(32_768L);
+        assertThat(rep.verified().get("every mm's users and count came back to 0")).isPositive();
+        assertThat(lineOf(r.out, "  every physical frame is free")).endsWith("32,768");
+    }
 }
