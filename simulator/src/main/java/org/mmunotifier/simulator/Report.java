@@ -157,8 +157,24 @@ final class Report {
     }
 
     /** @return the whole report as maps, lists, strings and numbers, for a JSON writer */
+    /** The JSON document's version: bumped when a key changes meaning or goes away. */
+    static final int SCHEMA_VERSION = 1;
+    /** The tool's version, as {@code --version} prints it. */
+    static final String TOOL_VERSION = "0.1.0";
+
+    private final String finishedAt = java.time.Instant.now().toString();
+
+    /** @return the verdict as one word: PASS, FAIL, NOTHING_CHECKED or INTERRUPTED */
+    String result() {
+        return interrupted ? "INTERRUPTED" : violations != 0 ? "FAIL" : nothingChecked() ? "NOTHING_CHECKED" : "PASS";
+    }
+
     Map<String, Object> toJsonTree() {
         Map<String, Object> root = new LinkedHashMap<>();
+        root.put("schemaVersion", SCHEMA_VERSION);
+        root.put("toolVersion", TOOL_VERSION);
+        root.put("finishedAt", finishedAt);
+        root.put("result", result());
         Map<String, Object> cfg = new LinkedHashMap<>();
         cfg.put("seed", config.seed());
         cfg.put("threads", config.threads());
@@ -172,6 +188,13 @@ final class Report {
         cfg.put("kernelOrder", config.order().toString());
         cfg.put("unload", config.unload());
         cfg.put("check", config.check());
+        cfg.put("maxMapPages", config.maxMapPages());
+        cfg.put("maxHandles", config.maxHandles());
+        Map<String, Integer> weights = new LinkedHashMap<>();
+        for (Op e : Op.events()) {
+            weights.put(e.weightKey().substring(Op.WEIGHT_PREFIX.length()), config.weights().get(e));
+        }
+        cfg.put("weights", weights);
         root.put("config", cfg);
         root.put("elapsedSeconds", seconds());
         Map<String, Object> procs = new LinkedHashMap<>();

@@ -445,4 +445,20 @@ class SimulatorCommandTest {
         assertThat(rep.verified().get("every mm's users and count came back to 0")).isPositive();
         assertThat(lineOf(r.out, "  every physical frame is free")).endsWith("32,768");
     }
+
+    @Test
+    void json_carriesSchemaVersion_toolVersion_time_result_andTheWholeConfiguration() throws Exception {
+        Path json = tmp.resolve("full.json");
+        Result r = run("-t", "1", "-s", "5", "--events", "2000", "--weight-mmap", "321", "--json", json.toString());
+        assertThat(r.code).as(r.err).isZero();
+        com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(json.toFile());
+        assertThat(root.path("schemaVersion").asInt()).isEqualTo(1);
+        assertThat(root.path("toolVersion").asText()).isEqualTo("0.1.0");
+        assertThat(java.time.Instant.parse(root.path("finishedAt").asText())).isNotNull();
+        assertThat(root.path("result").asText()).isEqualTo("PASS");
+        assertThat(root.path("config").path("weights").path("mmap").asInt()).isEqualTo(321);
+        assertThat(root.path("config").path("maxHandles").asInt()).isPositive();
+        assertThat(root.path("config").path("weights").size()).isEqualTo(Op.events().size());
+    }
 }
