@@ -63,31 +63,31 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "Properties file overriding the shipped defaults (same keys as the long options).")
     Path config;
 
-    @Option(names = {"-d", "--duration"}, paramLabel = "TIME", description = "How long the workers run: 500ms, 20s, 2m or PT20S (default ${DEFAULT-VALUE}).")
+    @Option(names = {"-d", "--duration"}, paramLabel = "TIME", description = "How long the workers run: 500ms, 20s, 2m, 1h or PT20S; a bare number is seconds; at most 24h (default ${DEFAULT-VALUE}).")
     String duration;
 
-    @Option(names = "--events", description = "Events per worker; 0 = bounded by --duration (default ${DEFAULT-VALUE}).")
+    @Option(names = "--events", description = "Primary events per worker, 0 or more; 0 = bounded by --duration; not with --duration (default ${DEFAULT-VALUE}).")
     long events;
 
-    @Option(names = {"-t", "--threads"}, description = "Worker threads (default ${DEFAULT-VALUE}).")
+    @Option(names = {"-t", "--threads"}, description = "Worker threads, 1 to 256 (default ${DEFAULT-VALUE}).")
     int threads;
 
     @Option(names = {"-s", "--seed"}, description = "Random seed, or 'random' (default ${DEFAULT-VALUE}).")
     String seed;
 
-    @Option(names = "--processes", description = "Target number of live processes (default ${DEFAULT-VALUE}).")
+    @Option(names = "--processes", description = "Target number of live processes, 1 to 4096 (default ${DEFAULT-VALUE}).")
     int processes;
 
-    @Option(names = "--pages", description = "Virtual pages per address space (default ${DEFAULT-VALUE}).")
+    @Option(names = "--pages", description = "Virtual pages per address space, 16 to 65536 (default ${DEFAULT-VALUE}).")
     int pages;
 
-    @Option(names = "--frames", description = "Physical frames (default ${DEFAULT-VALUE}).")
+    @Option(names = "--frames", description = "Physical frames, 1 to 67108864 (default ${DEFAULT-VALUE}).")
     int frames;
 
-    @Option(names = "--max-map-pages", description = "Largest mmap in pages (default ${DEFAULT-VALUE}).")
+    @Option(names = "--max-map-pages", description = "Largest mmap in pages, 1 to --pages (default ${DEFAULT-VALUE}).")
     int maxMapPages;
 
-    @Option(names = "--max-handles", description = "Most device files open per process (default ${DEFAULT-VALUE}).")
+    @Option(names = "--max-handles", description = "Most device files open per process, 1 or more (default ${DEFAULT-VALUE}).")
     int maxHandles;
 
     @Option(names = "--drivers", paramLabel = "LIST", description = "Drivers that take part: gpu,kvm,iommu,accel (default ${DEFAULT-VALUE}).")
@@ -202,7 +202,8 @@ public final class SimulatorCommand implements Callable<Integer> {
         int order = WEIGHT_ORDER;
         for (Op event : Op.events()) {
             spec.addOption(OptionSpec.builder(event.weightOption()).paramLabel("N").type(int.class)
-                    .description(event.description() + " From 0 to " + SimConfig.MAX_WEIGHT + ".").order(order++)
+                    .description(event.description() + " From 0 to " + SimConfig.MAX_WEIGHT + " (default ${DEFAULT-VALUE}).")
+                    .order(order++)
                     .build());
         }
         return cl;

@@ -267,7 +267,7 @@ class SimulatorCommandTest {
                 "weight-fault must be at most 1000000, got 2147483647");
         assertBadInput(run("--weight-fault", "2147483647", "--weight-access", "1"),
                 "weight-fault must be at most 1000000");
-        assertThat(run("--help").out).contains("From 0 to 1000000.");
+        assertThat(run("--help").out).contains("From 0 to 1000000 (default");
     }
 
     @Test
@@ -460,5 +460,15 @@ class SimulatorCommandTest {
         assertThat(root.path("config").path("weights").path("mmap").asInt()).isEqualTo(321);
         assertThat(root.path("config").path("maxHandles").asInt()).isPositive();
         assertThat(root.path("config").path("weights").size()).isEqualTo(Op.events().size());
+    }
+
+    @Test
+    void help_showsEveryRange_theBareNumberRule_andTheWeightsDefaults() {
+        String help = run("--help").out;
+        assertThat(help).contains("a bare number is seconds").contains("at most 24h").contains("1 to 256")
+                .contains("1 to 4096").contains("16 to 65536");
+        String faultWeight = help.lines().filter(l -> l.strip().startsWith("--weight-fault")).findFirst().orElseThrow();
+        int at = help.indexOf(faultWeight);
+        assertThat(help.substring(at, Math.min(help.length(), at + 400))).contains("(default 4200)");
     }
 }
