@@ -122,8 +122,9 @@ public final class Checker {
             case OK, WINDOW -> throw new AssertionError();
         };
         driver(who).violations.increment();
-        violation(k, () -> who + " " + (write ? "wrote" : "read") + " page " + vpage + " through frame " + frame
-                + " generation " + gen + ": " + v);
+        violation(k, () -> who + " " + (write ? "wrote" : "read") + " " + table.owner() + " address 0x"
+                + Long.toHexString((long) vpage << 12) + " through frame " + frame + " generation " + gen
+                + "; the primary maps " + table.describeEntry(vpage) + " (" + v + ")");
         return false;
     }
 
@@ -189,8 +190,8 @@ public final class Checker {
         if (samples.size() < SAMPLES) {
             String m = kind.text + ": " + message.get();
             synchronized (samples) {
-                if (samples.size() < SAMPLES) {
-                    samples.add(m);
+                if (samples.size() < SAMPLES && !samples.contains(m) && !m.equals(firstOfKind.get(kind.ordinal()))) {
+                    samples.add(m); // identical lines are kept once
                 }
             }
         }

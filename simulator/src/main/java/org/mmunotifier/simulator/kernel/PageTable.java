@@ -90,6 +90,7 @@ public final class PageTable {
     }
 
     private final FrameAllocator frames;
+    private final String owner;
     private final long[] pte;
     private final long[] stale;
     private final int[] spilled;
@@ -99,6 +100,14 @@ public final class PageTable {
     private final ReentrantLock ptl = new ReentrantLock();
 
     public PageTable(FrameAllocator frames, int pages) {
+        this(frames, pages, "a page table");
+    }
+
+    /**
+     * @param owner names the address space in the checker's messages ("pid 12")
+     */
+    public PageTable(FrameAllocator frames, int pages, String owner) {
+        this.owner = owner;
         this.frames = frames;
         this.pte = new long[pages];
         this.stale = new long[pages];
@@ -357,6 +366,27 @@ public final class PageTable {
     boolean staleLocked(int vpage) {
         assertLocked();
         return stale[vpage] != 0 || spilled[vpage] != 0;
+    }
+
+    /** @return the address space's name in messages ("pid 12") */
+    public String owner() {
+        return owner;
+    }
+
+    /**
+     * What the primary maps at {@code vpage} now, for a message: "frame F generation G
+     * (writable)", "a migration entry", or "nothing". A racy read, for diagnostics only.
+     */
+    public String describeEntry(int vpage) {
+        long e = (long) PTE.getAcquire(pte, vpage);
+        if (e == 0) {
+            return "nothing";
+        }
+        if ((e & MIGRATION) != 0) {
+            return "a migration entry";
+        }
+        int f = frameOf(e);
+        return "frame " + f + " generation " + frames.generation(f) + ((e >>> 32 & WRITE) != 0 ? " (writable)" : " (read-only)");
     }
 
     /** {@link #validate}, by a caller that holds the page-table lock. */

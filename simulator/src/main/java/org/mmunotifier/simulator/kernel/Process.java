@@ -82,7 +82,7 @@ public final class Process {
             kernel.exitMmap(this, exitStats);
         });
         this.vmas = new VmaList(pages);
-        this.table = new PageTable(frames, pages);
+        this.table = new PageTable(frames, pages, "pid " + pid);
     }
 
     /** Pins the address space unless it has exited. Pair with {@link #unpin}. */

@@ -44,7 +44,20 @@ class CheckerTest {
         assertThat(checker.violations(Checker.Kind.ACCESS_NOT_PRESENT)).isEqualTo(1);
         assertThat(checker.violations(Checker.Kind.ACCESS_WRITE_NOT_ALLOWED)).isEqualTo(1);
         assertThat(checker.violations()).isEqualTo(2);
-        assertThat(checker.samples()).hasSize(2).allMatch(s -> s.contains("page 1"));
+        assertThat(checker.samples()).hasSize(2).allMatch(s -> s.contains("address 0x1000"));
+        assertThat(checker.samples().get(0)).contains("the primary maps nothing");
+        assertThat(checker.samples().get(1)).contains("the primary maps frame " + f + " generation " + gen + " (read-only)");
+    }
+
+    @Test
+    void identicalViolationLines_areSampledOnce() {
+        int f = frames.allocate();
+        int gen = frames.generation(f);
+        for (int i = 0; i < 5; i++) {
+            check(2, f, gen, false); // the same stale read, five times
+        }
+        assertThat(checker.violations(Checker.Kind.ACCESS_NOT_PRESENT)).isEqualTo(5);
+        assertThat(checker.samples()).hasSize(1);
     }
 
     @Test
@@ -63,7 +76,8 @@ class CheckerTest {
     @Test
     void samples_keepOnlyTheFirstFew_andTheFirstOfEachKind() {
         for (int i = 0; i < 50; i++) {
-            checker.violation(Checker.Kind.FRAME_LEAK, () -> "x");
+            String distinct = "x" + i; // identical lines would be kept once
+            checker.violation(Checker.Kind.FRAME_LEAK, () -> distinct);
         }
         checker.violation(Checker.Kind.DOUBLE_FREE, () -> "late but different");
         assertThat(checker.violations()).isEqualTo(51);
