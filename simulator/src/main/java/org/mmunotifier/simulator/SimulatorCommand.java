@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
  * given with {@code --config}, then from the options. Exit codes: 0 no violation, 1 violations,
  * 2 bad input (one line on stderr, no stack trace), 3 internal failure.
  */
-@Command(name = "mmu-simulator", version = "mmu-simulator 0.1.0",
+@Command(name = "mmu-simulator", version = "mmu-simulator " + Report.TOOL_VERSION,
         sortOptions = false,
         description = {"Simulates processes whose address spaces are mirrored by secondary MMUs (GPU mirror, "
                 + "KVM shadow table, IOMMU TLB, an accelerator unloaded mid-run), all driven through the MMU "
@@ -172,9 +172,10 @@ public final class SimulatorCommand implements Callable<Integer> {
         Properties props;
         try {
             String userFile = configArgument(args);
-            props = loadDefaults(cl.getCommandSpec(), userFile);
+            Set<String> fromFile = new TreeSet<>();
+            props = loadDefaults(cl.getCommandSpec(), userFile, fromFile);
             cmd.userFile = userFile;
-            cmd.userKeys = userKeys(userFile);
+            cmd.userKeys = fromFile;
         } catch (BadInput e) {
             err.println("mmu-simulator: " + e.getMessage());
             return EXIT_BAD_INPUT;
@@ -251,11 +252,13 @@ public final class SimulatorCommand implements Callable<Integer> {
      * then overlays the user's file.
      *
      * @param spec the command built by {@link #commandLine}, with its event weights
+     * @param userFile the --config file, or null
+     * @param fromFile receives the keys the user's file sets (for --print-config's sources)
      * @throws BadInput if the user's file cannot be read, does not parse, or has an unknown key
      * @throws IllegalStateException if the shipped file misses a key or has an unknown one (a
      *     defaults file out of step with {@link Op}: an internal failure)
      */
-    static Properties loadDefaults(CommandSpec spec, String userFile) throws BadInput {
+    static Properties loadDefaults(CommandSpec spec, String userFile, Set<String> fromFile) throws BadInput {
         Properties props = shippedDefaults();
         List<String> wrong = defaultsDisagreements(props, spec);
         if (!wrong.isEmpty()) {
@@ -291,6 +294,7 @@ public final class SimulatorCommand implements Callable<Integer> {
                         + problem);
             }
             props.setProperty(key, value);
+            fromFile.add(key);
         }
         return props;
     }
@@ -469,20 +473,6 @@ public final class SimulatorCommand implements Callable<Integer> {
                     : userKeys.contains(key) ? "file " + userFile : "jar defaults";
             o.printf("%-24s = %-24s (%s)%n", key, String.valueOf((Object) option.getValue()), source);
         }
-    }
-
-    /** @return the keys {@code userFile} sets (empty without one); the file was read and checked already */
-    private static Set<String> userKeys(String userFile) throws BadInput {
-        if (userFile == null) {
-            return Set.of();
-        }
-        Properties user = new Properties();
-        try (Reader r = Files.newBufferedReader(Path.of(userFile), StandardCharsets.UTF_8)) {
-            user.load(r);
-        } catch (IOException | IllegalArgumentException e) {
-            throw new BadInput("cannot read configuration file " + userFile + ": " + e.getMessage());
-        }
-        return user.stringPropertyNames();
     }
 
     /** {@code --list}: every driver, event, injection and kernel order, one line each. */
