@@ -27,7 +27,7 @@ public enum Op {
     MUNMAP(true, "munmap", "munmap", 200, "Relative frequency of munmap."),
     MPROTECT(true, "mprotect", "mprotect", 200, "Relative frequency of mprotect."),
     /** As an event: a CPU fault on a random page of a random area. */
-    PAGE_FAULT(true, "page fault", "fault", 4200, "Relative frequency of CPU page faults."),
+    PAGE_FAULT(true, "page fault", "fault", 4100, "Relative frequency of CPU page faults."),
     COW_BREAK(true, "copy-on-write break"),
     MIGRATE(true, "page migration", "migrate", 200, "Relative frequency of page migration."),
     MREMAP(true, "mremap", "mremap", 100, "Relative frequency of mremap (MREMAP_MAYMOVE)."),
@@ -41,6 +41,17 @@ public enum Op {
      * mapped once. Off by default (weight 0): change_pte left the kernel in 6.10.
      */
     KSM_MERGE(true, "KSM merge", "ksm", 0, "Relative frequency of KSM merges (0: KSM off; change_pte left Linux in 6.10)."),
+    /** A fault that mapped a whole huge page ({@code do_huge_pmd_anonymous_page}). */
+    THP_FAULT(false, "huge page fault"),
+    /** A huge block split into page entries ({@code __split_huge_pmd}): a CLEAR bracket with no flush. */
+    THP_SPLIT(false, "huge page split"),
+    /** A write to a shared huge page that copied it whole ({@code do_huge_pmd_wp_page}). */
+    THP_COW(false, "huge page copy-on-write"),
+    /** As an event: one scan of khugepaged in a random area, which may collapse one block. */
+    THP_COLLAPSE(true, "khugepaged scan", "khugepaged", 17,
+            "Relative frequency of khugepaged scans (each may collapse a 512-page block into a huge page)."),
+    /** A block that khugepaged collapsed into a huge page. */
+    THP_COLLAPSED(false, "huge page collapsed"),
     AGE(true, "aging (clearYoung)"),
     TEST_YOUNG(true, "testYoung"),
     RECLAIM_SCAN(true, "reclaim scan (clearFlushYoung)"),
@@ -48,7 +59,7 @@ public enum Op {
      * Counts the pages reclaimed. As an event: one inline reclaim step (aging, an idle test or a
      * scan that may reclaim pages), picked only with one worker; with more, kswapd reclaims.
      */
-    RECLAIM(true, "page reclaimed", "reclaim", 400, "Relative frequency of inline reclaim (one thread only)."),
+    RECLAIM(true, "page reclaimed", "reclaim", 300, "Relative frequency of inline reclaim (one thread only)."),
     FORK(true, "fork", "fork", 1, "Relative frequency of fork."),
     SPAWN(true, "spawn"),
     EXIT(true, "exit", "exit", 1, "Relative frequency of exit."),
@@ -66,7 +77,7 @@ public enum Op {
     OOM(false, "fault refused (no free frame)"),
     ATTACH(false, "secondary attach", "attach", 180, "Relative frequency of device attach (get/register)."),
     DETACH(false, "secondary detach", "detach", 180, "Relative frequency of device detach (put/unregister)."),
-    ACCESS(false, "secondary access", "access", 4200, "Relative frequency of secondary accesses."),
+    ACCESS(false, "secondary access", "access", 4100, "Relative frequency of secondary accesses."),
     ACCESS_REFUSED(false, "secondary access refused"),
     UNLOAD(false, "driver unload");
 

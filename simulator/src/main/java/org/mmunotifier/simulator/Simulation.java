@@ -324,6 +324,7 @@ final class Simulation {
                 case PAGE_MKCLEAN -> kernel.pageMkclean(p, rng, st);
                 case SOFT_DIRTY -> kernel.clearRefsSoftDirty(p, st);
                 case KSM_MERGE -> kernel.ksmMerge(p, rng, st);
+                case THP_COLLAPSE -> kernel.khugepaged(p, rng, st);
                 case RECLAIM -> kernel.reclaimStep(p, rng, st);
                 case FORK -> fork(p, st, rng);
                 case EXIT -> {

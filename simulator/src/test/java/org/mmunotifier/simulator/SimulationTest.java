@@ -73,7 +73,7 @@ class SimulationTest {
         Report r = run(BASE.withThreads(1).withSeed(5).withEvents(200_000));
         assertThat(r.violations()).as(describe(r)).isZero();
         for (Op op : new Op[] {Op.MMAP, Op.MUNMAP, Op.MPROTECT, Op.PAGE_FAULT, Op.COW_BREAK, Op.MIGRATE, Op.MREMAP, Op.MADV_DONTNEED, Op.PAGE_MKCLEAN, Op.SOFT_DIRTY, Op.AGE,
-            Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.OOM_KILL, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
+            Op.THP_FAULT, Op.THP_SPLIT, Op.THP_COLLAPSE, Op.TEST_YOUNG, Op.RECLAIM_SCAN, Op.RECLAIM, Op.FORK, Op.EXIT, Op.OOM_KILL, Op.ATTACH, Op.DETACH, Op.ACCESS, Op.UNLOAD}) {
             assertThat(r.count(op)).as("%s happened", op).isPositive();
         }
         for (MmuNotifierEvent e : new MmuNotifierEvent[] {MmuNotifierEvent.UNMAP, MmuNotifierEvent.CLEAR,
@@ -84,6 +84,20 @@ class SimulationTest {
         assertThat(r.invalidations(MmuNotifierEvent.RELEASE)).as("5.4 has no RELEASE event (5.5 added it)").isZero();
         assertThat(r.driver("kvm").get("youngCallbacks")).as("reclaim asked kvm about young pages").isPositive();
         assertThat(r.driver("gpu").get("releases")).as("exit ran release on the gpu mirror").isPositive();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(KernelOrder.class)
+    void hugePages_faultSplitCollapseAndCopy_racingWorkersAndDevices_seeNoViolation(KernelOrder order) {
+        // khugepaged often, and partial zaps that split huge blocks inside an area for it to
+        // collapse again; forks share huge pages, so that writes copy them whole.
+        SimConfig.Weights w = BASE.weights().with(Op.THP_COLLAPSE, 1_500).with(Op.MADV_DONTNEED, 1_000).with(Op.FORK, 100)
+                .with(Op.EXIT, 100);
+        Report r = run(BASE.withOrder(order).withProcesses(8).withThreads(2).withWeights(w).withSeed(41).withEvents(150_000));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        for (Op op : new Op[] {Op.THP_FAULT, Op.THP_SPLIT, Op.THP_COLLAPSED, Op.THP_COW}) {
+            assertThat(r.count(op)).as("%s happened: %s", op, describe(r)).isPositive();
+        }
     }
 
     @Test

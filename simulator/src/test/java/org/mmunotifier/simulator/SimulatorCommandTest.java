@@ -76,7 +76,7 @@ class SimulatorCommandTest {
         "--duration=25h|at most 24h",
         "--duration=1e30h|at most 24h",
         "--processes=100000000|processes must be between",
-        "--threads=2 --weight-fault=0 --weight-access=0 --weight-mmap=0 --weight-munmap=0 --weight-mprotect=0 --weight-migrate=0 --weight-mremap=0 --weight-dontneed=0 --weight-mkclean=0 --weight-soft-dirty=0 --weight-fork=0 --weight-exit=0 --weight-oom-kill=0 --weight-attach=0 --weight-detach=0|weight-reclaim"})
+        "--threads=2 --weight-fault=0 --weight-access=0 --weight-mmap=0 --weight-munmap=0 --weight-mprotect=0 --weight-migrate=0 --weight-mremap=0 --weight-dontneed=0 --weight-mkclean=0 --weight-soft-dirty=0 --weight-fork=0 --weight-exit=0 --weight-oom-kill=0 --weight-attach=0 --weight-detach=0 --weight-khugepaged=0|weight-reclaim"})
     void badOption_isOneLineAndExitCode2(String args, String mentioning) {
         assertBadInput(run(args.split(" ")), mentioning);
     }
@@ -441,9 +441,9 @@ class SimulatorCommandTest {
         assertThat(rep.verified()).containsKeys("every notifier allocated was freed exactly once",
                 "every mm's users and count came back to 0", "every physical frame is free",
                 "no simulator thread is left running");
-        assertThat(rep.verified().get("every physical frame is free")).isEqualTo(32_768L);
+        assertThat(rep.verified().get("every physical frame is free")).isEqualTo(131_072L);
         assertThat(rep.verified().get("every mm's users and count came back to 0")).isPositive();
-        assertThat(lineOf(r.out, "  every physical frame is free")).endsWith("32,768");
+        assertThat(lineOf(r.out, "  every physical frame is free")).endsWith("131,072");
     }
 
     @Test
@@ -469,6 +469,6 @@ class SimulatorCommandTest {
                 .contains("1 to 4096").contains("16 to 65536");
         String faultWeight = help.lines().filter(l -> l.strip().startsWith("--weight-fault")).findFirst().orElseThrow();
         int at = help.indexOf(faultWeight);
-        assertThat(help.substring(at, Math.min(help.length(), at + 400))).contains("(default 4200)");
+        assertThat(help.substring(at, Math.min(help.length(), at + 400))).contains("(default 4100)");
     }
 }

@@ -61,6 +61,8 @@ public final class Kernel {
     private final boolean ksmWithoutBracket;
     final int pages;
     final int maxMapPages;
+    /** Transparent huge pages: faults, splits, khugepaged, huge copy-on-write. */
+    final HugePages thp;
     private final ConcurrentHashMap<MmStruct, Process> byMm = new ConcurrentHashMap<>();
     private final Queue<MmStruct> allMms = new ConcurrentLinkedQueue<>();
     private final AtomicInteger nextPid = new AtomicInteger(1);
@@ -91,6 +93,7 @@ public final class Kernel {
         this.ksmWithoutBracket = ksmWithoutBracket;
         this.pages = pages;
         this.maxMapPages = maxMapPages;
+        this.thp = new HugePages(this);
     }
 
     static long addr(int vpage) {
@@ -127,13 +130,20 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ process lifetime
 
-    /** Creates a process with a read-only text area and a writable heap (execve). */
+    /**
+     * Creates a process with a read-only text area and a writable heap (execve): the heap is one
+     * huge page's size at a 2 MiB-aligned place when the address space has room for two, so
+     * that its pages may be mapped huge; otherwise an eighth of the address space.
+     */
     public Process spawn(SplittableRandom rng, Stats st) {
         Process p = newProcess();
         p.mm.mmapWriteLock();
         try {
             p.vmas.mmap(Math.min(8, pages), VmaList.PROT_READ, rng);
-            p.vmas.mmap(Math.min(Math.max(1, pages / 8), pages / 2 + 1), VmaList.PROT_READ | VmaList.PROT_WRITE, rng);
+            int rw = VmaList.PROT_READ | VmaList.PROT_WRITE;
+            if (pages < 2 * PageTable.HPAGE_PAGES || p.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES, rw, rng) == null) {
+                p.vmas.mmap(Math.min(Math.max(1, pages / 8), pages / 2 + 1), rw, rng);
+            }
         } finally {
             p.mm.mmapWriteUnlock();
         }
@@ -191,6 +201,11 @@ public final class Kernel {
                         }
                         child.table.mapLocked(vp, f, fl & ~PageTable.REFERENCED);
                     }
+                    for (int b = PageTable.blockOf(v.start()); PageTable.blockStart(b) < v.end(); b++) {
+                        if (parent.table.pmdLocked(b) == PageTable.PMD_HUGE) { // copy_huge_pmd
+                            child.table.setPmdLocked(b, PageTable.PMD_HUGE);
+                        }
+                    }
                     if (!linux && bracket) {
                         PrimaryMmu.invalidateRange(parent.mm, range.start(), range.end());
                         closeWindows(parent.table, windows, areaWindows, nw);
@@ -234,15 +249,15 @@ public final class Kernel {
     }
 
     /** @return a window the caller opened: its page and its token, for {@link #closeWindows} */
-    private static long window(int vpage, long token) {
+    static long window(int vpage, long token) {
         return (long) vpage << 33 | token;
     }
 
-    private static int windowPage(long window) {
+    static int windowPage(long window) {
         return (int) (window >>> 33);
     }
 
-    private static long windowToken(long window) {
+    static long windowToken(long window) {
         return window & ((1L << 33) - 1);
     }
 
@@ -252,14 +267,14 @@ public final class Kernel {
      * that other operations opened on the same pages meanwhile (a zap under the mmap read lock
      * races page faults, reclaim and {@code page_mkclean}) stay open until their own flush.
      */
-    private static void closeWindows(PageTable t, long[] windows, int from, int to) {
+    static void closeWindows(PageTable t, long[] windows, int from, int to) {
         for (int i = from; i < to; i++) {
             t.unmarkStaleLocked(windowPage(windows[i]), windowToken(windows[i]));
         }
     }
 
     /** {@link #closeWindows} of the first {@code n}, taking the page-table lock around it. */
-    private static void closeWindowsLocking(PageTable t, long[] windows, int n) {
+    static void closeWindowsLocking(PageTable t, long[] windows, int n) {
         t.lock();
         try {
             closeWindows(t, windows, 0, n);
@@ -312,7 +327,7 @@ public final class Kernel {
      * ({@code unmap_vmas}/{@code zap_page_range} with the mmu_gather in 5.4's order; strict:
      * {@code invalidateRange} under the lock and the only-end), then frees their frames.
      */
-    private void zap(Process p, int from, int to, MmuNotifierEvent event, Stats st) {
+    void zap(Process p, int from, int to, MmuNotifierEvent event, Stats st) {
         MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), event, true);
         long t0 = beginInvalidation(range);
         zapStarted(p, range, from, to, t0, st);
@@ -333,6 +348,9 @@ public final class Kernel {
      */
     private void zapStarted(Process p, MmuNotifierRange range, int from, int to, long t0, Stats st) {
         boolean linux = order == KernelOrder.LINUX_5_4;
+        if (range.blockable()) {
+            thp.splitPartial(p, from, to, st); // zap_pmd_range: a huge block zapped in part is split first
+        }
         int n = 0;
         long[] windows = st.windows(to - from);
         PageTable t = p.table;
@@ -346,6 +364,7 @@ public final class Kernel {
                     t.clearMigrationLocked(vp);
                 }
             }
+            HugePages.zappedLocked(t, from, to); // zap_huge_pmd
             if (!linux) {
                 PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
                 closeWindows(t, windows, 0, n);
@@ -361,6 +380,13 @@ public final class Kernel {
         for (int i = 0; i < n; i++) { // tlb_finish_mmu
             frames.put(PageTable.tokenFrame(windowToken(windows[i])));
         }
+    }
+
+    // ------------------------------------------------------------------ khugepaged
+
+    /** One scan of khugepaged in a random area of {@code p}: {@link HugePages#khugepaged}. */
+    public void khugepaged(Process p, SplittableRandom rng, Stats st) {
+        thp.khugepaged(p, rng, st);
     }
 
     // ------------------------------------------------------------------ KSM
@@ -412,6 +438,7 @@ public final class Kernel {
                 return; // not a candidate: not present, shared (a KSM page already, or copy-on-write)
             }
             st.count(Op.KSM_MERGE);
+            thp.splitAt(p, vpage, st); // try_to_merge_one_page: split_huge_page
             if (!ksmWriteProtect(p, vpage, f, st)) {
                 return;
             }
@@ -429,7 +456,7 @@ public final class Kernel {
      * @return whether {@code f} is KSM's stable page: a write to it always copies, even when it is
      *     mapped once, since a merge may be mapping it elsewhere at that moment
      */
-    private boolean isKsmPage(int f) {
+    boolean isKsmPage(int f) {
         long stable = ksmPage.get();
         return stable >= 0 && (int) stable == f && (int) (stable >>> 32) == frames.generation(f);
     }
@@ -625,12 +652,24 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ address-space changes
 
-    /** mmap: a new anonymous area, writable three times in four. */
+    /** One mmap in this many asks for a 2 MiB-aligned area of one huge page's size. */
+    static final int HUGE_MMAP_ONE_IN = 8;
+
+    /**
+     * mmap: a new anonymous area, writable three times in four; one in {@value #HUGE_MMAP_ONE_IN}
+     * is one huge page's size at an aligned place (when the address space has room for two), so
+     * that it may be mapped huge.
+     */
     public void mmap(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
         try {
             int len = 1 + rng.nextInt(maxMapPages);
             int prot = rng.nextInt(4) == 0 ? VmaList.PROT_READ : VmaList.PROT_READ | VmaList.PROT_WRITE;
+            if (pages >= 2 * PageTable.HPAGE_PAGES && rng.nextInt(HUGE_MMAP_ONE_IN) == 0
+                    && p.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES, prot, rng) != null) {
+                st.count(Op.MMAP);
+                return;
+            }
             p.vmas.mmap(Math.min(len, pages), prot, rng);
         } finally {
             p.mm.mmapWriteUnlock();
@@ -654,6 +693,7 @@ public final class Kernel {
             }
             int from = v.start() + rng.nextInt(v.length());
             int to = from + 1 + rng.nextInt(v.end() - from);
+            thp.splitPartial(p, from, to, st); // __split_vma -> vma_adjust_trans_huge
             if (order == KernelOrder.LINUX_5_4) {
                 p.vmas.unmap(from, to);
                 p.mm.mmapWriteDowngrade();
@@ -663,6 +703,7 @@ public final class Kernel {
                 zap(p, from, to, MmuNotifierEvent.UNMAP, st);
                 p.vmas.unmap(from, to);
             }
+            HugePages.freeTables(p, from, to); // unmap_region -> free_pgtables
         } finally {
             if (writeHeld) {
                 p.mm.mmapWriteUnlock();
@@ -694,10 +735,12 @@ public final class Kernel {
             if (dest < 0) {
                 return; // no room: -ENOMEM
             }
+            thp.splitPartial(p, from, to, st); // vma_adjust_trans_huge where the area is cut
             p.vmas.insert(new VmaList.Vma(dest, dest + (to - from), v.prot())); // copy_vma
             movePageTables(p, from, dest, to - from, st);
             p.vmas.unmap(from, to); // do_munmap: the areas are detached, then unmap_region
             zap(p, from, to, MmuNotifierEvent.UNMAP, st);
+            HugePages.freeTables(p, from, to);
         } finally {
             p.mm.mmapWriteUnlock();
         }
@@ -714,10 +757,16 @@ public final class Kernel {
      * the secondary TLBs, which closes the windows. Strict: {@code invalidateRange} under the
      * lock after the move, and the only-end. Mmap write lock held; the new range holds no entry.
      */
-    private void movePageTables(Process p, int from, int dest, int len, Stats st) {
+    void movePageTables(Process p, int from, int dest, int len, Stats st) {
         boolean linux = order == KernelOrder.LINUX_5_4;
         MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(from + len), MmuNotifierEvent.UNMAP, true);
         long t0 = beginInvalidation(range);
+        boolean hugeMoves = (dest - from) % PageTable.HPAGE_PAGES == 0;
+        if (!hugeMoves) { // a huge block moves whole only to an aligned place: split_huge_pmd
+            for (int b = PageTable.blockOf(from); PageTable.blockStart(b) < from + len; b++) {
+                thp.split(p, b, st);
+            }
+        }
         long[] windows = st.windows(len);
         int n = 0;
         PageTable t = p.table;
@@ -732,6 +781,14 @@ public final class Kernel {
                 windows[n++] = window(from + i, t.markStaleLocked(from + i));
                 t.clearLocked(from + i);      // ptep_get_and_clear(old)
                 t.mapLocked(dest + i, f, fl); // set_pte_at(new): the same frame, its mapping moves
+            }
+            if (hugeMoves) { // move_huge_pmd: the old PMD cleared, the new one huge
+                for (int b = PageTable.blockOf(from); PageTable.blockStart(b) < from + len; b++) {
+                    if (t.pmdLocked(b) == PageTable.PMD_HUGE) {
+                        t.setPmdLocked(b, PageTable.PMD_NONE);
+                        t.setPmdLocked(PageTable.blockOf(dest + PageTable.blockStart(b) - from), PageTable.PMD_HUGE);
+                    }
+                }
             }
             if (!linux) {
                 PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
@@ -791,6 +848,7 @@ public final class Kernel {
             int from = v.start() + rng.nextInt(v.length());
             int to = from + 1 + rng.nextInt(v.end() - from);
             int prot = v.writable() ? VmaList.PROT_READ : VmaList.PROT_READ | VmaList.PROT_WRITE;
+            thp.splitPartial(p, from, to, st); // mprotect_fixup -> split_vma -> vma_adjust_trans_huge
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.PROTECTION_VMA, true);
             boolean linux = order == KernelOrder.LINUX_5_4;
             long t0 = beginInvalidation(range);
@@ -832,8 +890,9 @@ public final class Kernel {
      * {@code rmap_walk} → {@code page_mkclean_one}, which holds no mmap lock (the page lock and
      * the rmap walk; here the rmap lock for read, as reclaim). For the one mapping of the page
      * in this process (the simulator keeps no reverse map; 5.4 visits every mapping of the page):
-     * a blockable PROTECTION_PAGE bracket over the page; under the page-table lock, if the entry
-     * is writable or dirty, {@code ptep_clear_flush} (the primary flush) and {@code set_pte_at}
+     * a blockable PROTECTION_PAGE bracket over the page (over its whole block if it is mapped
+     * huge: the range is {@code page_size(page)}, and the PMD is write-protected and cleaned
+     * whole); under the page-table lock, if the entry is writable or dirty, {@code ptep_clear_flush} (the primary flush) and {@code set_pte_at}
      * of the entry write-protected and clean, with no {@code invalidateRange} (a downgrade does
      * not need one: 0f10851ea475, "mm/mmu_notifier: avoid double notification when it is
      * useless"); the full end flushes the secondary TLBs, which closes the window. The next write
@@ -846,15 +905,16 @@ public final class Kernel {
             return;
         }
         int vpage = v.start() + rng.nextInt(v.length());
-        long a = addr(vpage);
         boolean linux = order == KernelOrder.LINUX_5_4;
         PageTable t = p.table;
         p.rmapLock.readLock().lock();
         try {
             int f;
+            boolean huge;
             t.lock();
             try {
                 f = t.frameLocked(vpage);
+                huge = f >= 0 && t.pmdLocked(PageTable.blockOf(vpage)) == PageTable.PMD_HUGE;
             } finally {
                 t.unlock();
             }
@@ -862,32 +922,34 @@ public final class Kernel {
                 return; // not mapped here: the rmap walk does not visit this mm
             }
             st.count(Op.PAGE_MKCLEAN);
-            MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.PROTECTION_PAGE, true);
+            // A huge page is cleaned whole: the range is page_size(page), the PMD write-protected.
+            int from = huge ? PageTable.blockStart(PageTable.blockOf(vpage)) : vpage;
+            int to = huge ? from + PageTable.HPAGE_PAGES : vpage + 1;
+            MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.PROTECTION_PAGE, true);
             long t0 = beginInvalidation(range);
-            long token = 0;
+            long[] windows = st.windows(to - from);
+            int n = 0;
             t.lock();
             try {
-                int fl = t.flagsLocked(vpage);
-                if (t.frameLocked(vpage) == f && (fl & (PageTable.WRITE | PageTable.DIRTY)) != 0) {
-                    token = t.markStaleLocked(vpage);
-                    t.setFlagsLocked(vpage, fl & ~(PageTable.WRITE | PageTable.DIRTY)); // ptep_clear_flush, set_pte_at
-                    if (!linux) {
-                        PrimaryMmu.invalidateRange(p.mm, a, a + PAGE_SIZE);
-                        t.unmarkStaleLocked(vpage, token);
-                        token = 0;
+                boolean same = huge ? t.pmdLocked(PageTable.blockOf(vpage)) == PageTable.PMD_HUGE : t.frameLocked(vpage) == f;
+                for (int vp = from; same && vp < to; vp++) {
+                    int fl = t.flagsLocked(vp);
+                    if ((fl & (PageTable.WRITE | PageTable.DIRTY)) != 0) {
+                        windows[n++] = window(vp, t.markStaleLocked(vp));
+                        t.setFlagsLocked(vp, fl & ~(PageTable.WRITE | PageTable.DIRTY)); // ptep_clear_flush, set_pte_at
                     }
+                }
+                if (!linux && n > 0) {
+                    PrimaryMmu.invalidateRange(p.mm, range.start(), range.end());
+                    closeWindows(t, windows, 0, n);
+                    n = 0;
                 }
             } finally {
                 t.unlock();
             }
             endInvalidation(range, t0, st, !linux); // 5.4: the full end flushes the secondary TLBs
-            if (token != 0) {
-                t.lock();
-                try {
-                    t.unmarkStaleLocked(vpage, token);
-                } finally {
-                    t.unlock();
-                }
+            if (n > 0) {
+                closeWindowsLocking(t, windows, n);
             }
         } finally {
             p.rmapLock.readLock().unlock();
@@ -1009,6 +1071,10 @@ public final class Kernel {
                                 st.count(Op.SIGBUS);
                                 return 0;
                             }
+                            long huge = thp.hugeFaultLocked(p, v, vpage, write, st);
+                            if (huge != 0) {
+                                return huge;
+                            }
                             int nf = frames.allocate();
                             if (nf < 0) {
                                 st.count(Op.OOM);
@@ -1024,15 +1090,28 @@ public final class Kernel {
                             t.setFlagsLocked(vpage, fl);
                             return Mirror.pack(f, frames.generation(f), (fl & PageTable.WRITE) != 0);
                         }
-                        if (frames.mapCount(f) == 1 && !isKsmPage(f)) {
+                        if (t.pmdLocked(PageTable.blockOf(vpage)) == PageTable.PMD_HUGE) { // do_huge_pmd_wp_page
+                            if (thp.wpReuseLocked(t, PageTable.blockOf(vpage))) {
+                                return Mirror.pack(f, frames.generation(f), true);
+                            }
+                            shared = HUGE_COPY;
+                        } else if (frames.mapCount(f) == 1 && !isKsmPage(f)) {
                             // Only mapping left: reuse the frame (wp_page_reuse), no notifier needed.
                             t.setFlagsLocked(vpage, fl | PageTable.WRITE | PageTable.YOUNG | PageTable.DIRTIED);
                             return Mirror.pack(f, frames.generation(f), true);
+                        } else {
+                            shared = f;
                         }
-                        shared = f;
                     }
                 } finally {
                     t.unlock();
+                }
+                if (shared == HUGE_COPY) {
+                    long copied = thp.wpCopy(p, vpage, st);
+                    if (copied != 0) {
+                        return copied;
+                    }
+                    continue; // the block changed or was split: fault again
                 }
                 if (shared >= 0) {
                     return order == KernelOrder.LINUX_5_4 ? wpPageCopy(p, vpage, shared, st) : cowBreakStrict(p, vpage, shared, st);
@@ -1043,6 +1122,9 @@ public final class Kernel {
             p.mm.mmapReadUnlock();
         }
     }
+
+    /** {@link #fault}'s mark for a write to a huge page that must be copied. */
+    private static final int HUGE_COPY = -2;
 
     /** migration_entry_wait: until the entry at {@code vpage} is no migration entry. No lock held. */
     private static void awaitMigration(PageTable t, int vpage) {
@@ -1158,6 +1240,7 @@ public final class Kernel {
                 return;
             }
             int vpage = v.start() + rng.nextInt(v.length());
+            thp.splitAt(p, vpage, st); // a simplification: 5.4 on x86-64 would migrate the huge page whole
             if (order == KernelOrder.LINUX_5_4) {
                 migrateTwoPhase(p, vpage, st);
             } else {
@@ -1360,6 +1443,7 @@ public final class Kernel {
      * only-end in the strict one; the frame freed last.
      */
     private void reclaimPage(Process p, int vpage, int frame, Stats st) {
+        thp.splitAt(p, vpage, st); // shrink_page_list: split_huge_page_to_list, try_to_unmap(TTU_SPLIT_HUGE_PMD)
         long a = addr(vpage);
         MmuNotifierRange range = new MmuNotifierRange(p.mm, a, a + PAGE_SIZE, MmuNotifierEvent.CLEAR, true);
         long t0 = beginInvalidation(range);
@@ -1390,7 +1474,7 @@ public final class Kernel {
      *
      * @return the start time, for the invalidate start-to-end latency
      */
-    private static long beginInvalidation(MmuNotifierRange range) {
+    static long beginInvalidation(MmuNotifierRange range) {
         long t0 = System.nanoTime();
         PrimaryMmu.invalidateRangeStart(range);
         return t0;
@@ -1400,7 +1484,7 @@ public final class Kernel {
      * Second half: the only-end if {@code invalidateRange} already ran for the whole range
      * under the lock ({@code invalidate_range_only_end}), else the full end; then the stats.
      */
-    private static void endInvalidation(MmuNotifierRange range, long t0, Stats st, boolean onlyEnd) {
+    static void endInvalidation(MmuNotifierRange range, long t0, Stats st, boolean onlyEnd) {
         if (onlyEnd) {
             PrimaryMmu.invalidateRangeOnlyEnd(range);
         } else {

@@ -55,6 +55,7 @@ public final class PageTable {
      *
      * Guards
      * ------
+     *   pmd[b]                      read and written under ptl only
      *   pte[v], stale[v], spilled[v], spill, present
      *                               written under ptl; pte, stale, spilled and spill read under ptl,
      *                               or without it with acquire loads (read, validate; spill is a
@@ -81,6 +82,15 @@ public final class PageTable {
     private static final long STALE_COUNT = 0xffL << 33;
     private static final long TOKEN = (1L << 33) - 1;
 
+    /** {@code HPAGE_PMD_NR} on x86-64: the pages of one huge page, and of one PMD's block. */
+    public static final int HPAGE_PAGES = 512;
+    /** A block's PMD: no page table ({@code pmd_none}); the next fault there may map a huge page. */
+    public static final byte PMD_NONE = 0;
+    /** A block's PMD points to a table of page entries. */
+    public static final byte PMD_TABLE = 1;
+    /** A block's PMD maps one huge page: its {@value #HPAGE_PAGES} entries change together. */
+    public static final byte PMD_HUGE = 2;
+
     /** What a validation found: {@link #OK} and {@link #WINDOW} are allowed, the rest violations. */
     public enum Verdict {
         OK,
@@ -97,6 +107,13 @@ public final class PageTable {
     /** Created by the first spilled window; see Guards. */
     private volatile ConcurrentHashMap<Long, Integer> spill;
     private int present;
+    /**
+     * The PMD of each block of {@value #HPAGE_PAGES} pages: {@link #PMD_NONE}, {@link #PMD_TABLE}
+     * or {@link #PMD_HUGE}. A huge block's entries stay one per page here (each names its
+     * subpage's frame), so every reader and the checker work unchanged; the state says only that
+     * the kernel treats the block as one mapping. Guarded by ptl.
+     */
+    private final byte[] pmd;
     private final ReentrantLock ptl = new ReentrantLock();
 
     public PageTable(FrameAllocator frames, int pages) {
@@ -112,6 +129,49 @@ public final class PageTable {
         this.pte = new long[pages];
         this.stale = new long[pages];
         this.spilled = new int[pages];
+        this.pmd = new byte[(pages + HPAGE_PAGES - 1) / HPAGE_PAGES];
+    }
+
+    /** @return the block of {@code vpage}: the index of its PMD */
+    public static int blockOf(int vpage) {
+        return vpage / HPAGE_PAGES;
+    }
+
+    /** @return the first page of block {@code b} */
+    public static int blockStart(int b) {
+        return b * HPAGE_PAGES;
+    }
+
+    /** @return the state of block {@code b}'s PMD: {@link #PMD_NONE}, {@link #PMD_TABLE} or {@link #PMD_HUGE} */
+    public byte pmdLocked(int b) {
+        assertLocked();
+        return pmd[b];
+    }
+
+    /**
+     * Sets block {@code b}'s PMD. {@link #PMD_HUGE} needs every entry of a whole block present;
+     * {@link #PMD_NONE} needs every entry empty (no page, no migration entry).
+     */
+    void setPmdLocked(int b, byte state) {
+        assertLocked();
+        if (state == PMD_HUGE || state == PMD_NONE) {
+            int from = blockStart(b);
+            if (from + HPAGE_PAGES > pte.length) {
+                throw new IllegalStateException("block " + b + " is not a whole block of " + HPAGE_PAGES + " pages");
+            }
+            for (int v = from; v < from + HPAGE_PAGES; v++) {
+                if (state == PMD_HUGE ? !isPresent(pte[v]) : pte[v] != 0) {
+                    throw new IllegalStateException((state == PMD_HUGE ? "huge" : "empty") + " PMD for block " + b
+                            + " but page " + v + " holds entry " + Long.toHexString(pte[v]));
+                }
+            }
+        }
+        pmd[b] = state;
+    }
+
+    /** @return the number of blocks (PMDs) this table has */
+    public int blocks() {
+        return pmd.length;
     }
 
     /** @return the number of virtual pages this table covers */
@@ -217,6 +277,9 @@ public final class PageTable {
         }
         store(vpage, entry(f, flagBits));
         present++;
+        if (pmd[blockOf(vpage)] == PMD_NONE) {
+            pmd[blockOf(vpage)] = PMD_TABLE; // pte_alloc
+        }
     }
 
     /** Points a present page at another frame (the strict order's copy-on-write and migration). */

@@ -134,6 +134,48 @@ public final class VmaList {
     }
 
     /**
+     * Maps a new area of {@code length} pages starting at a multiple of {@code align}: the first
+     * such gap at or after a random aligned hint, or else from the bottom (an allocator asking
+     * for a 2 MiB-aligned region, so that the area may hold huge pages).
+     *
+     * @return the new area, or null when no aligned gap is large enough
+     */
+    Vma mmapAligned(int length, int align, int prot, SplittableRandom rng) {
+        if (length <= 0 || length > pages || align <= 0) {
+            throw new IllegalArgumentException("aligned mmap of " + length + " pages at " + align + " outside 1.." + pages);
+        }
+        int slots = (pages - length) / align + 1;
+        if (slots <= 0) {
+            return null;
+        }
+        int hint = rng.nextInt(slots);
+        for (int i = 0; i < slots; i++) {
+            int start = ((hint + i) % slots) * align;
+            if (isFree(start, start + length)) {
+                Vma v = new Vma(start, start + length, prot);
+                insert(v);
+                softDirty = true;
+                return v;
+            }
+        }
+        return null;
+    }
+
+    private boolean isFree(int start, int end) {
+        for (Vma v : areas) {
+            if (v.start < end && start < v.end) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return whether some area overlaps pages {@code [start, end)} */
+    boolean overlaps(int start, int end) {
+        return !isFree(start, end);
+    }
+
+    /**
      * @return the start of the first gap of {@code length} pages at or after a random hint, or
      *     else the first from the bottom; -1 when no gap is large enough
      */

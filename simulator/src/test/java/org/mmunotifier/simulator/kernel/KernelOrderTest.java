@@ -22,7 +22,7 @@ import org.mmunotifier.simulator.check.Checker;
  * its old frame was still mapped: the three facts in which the orders differ.
  */
 class KernelOrderTest {
-    private final FrameAllocator frames = new FrameAllocator(1024);
+    private final FrameAllocator frames = new FrameAllocator(4096);
     private final Stats st = new Stats();
     private final List<String> calls = new ArrayList<>();
     /** The ranges of the starts and the {@code invalidateRange} calls, as {@code [start, end)} in hex. */
@@ -38,6 +38,8 @@ class KernelOrderTest {
     private java.util.function.BooleanSupplier atInvalidateRange;
     /** How many more non-blockable starts the recorder refuses, as a driver whose lock is busy. */
     private int refuseNonblocking;
+    /** What the recorder's {@code testYoung} answers: whether its secondary saw the page used. */
+    private boolean secondaryYoung;
 
     /** Records every callback with its context. */
     private final MmuNotifierOps<MmuNotifier> recorder = new MmuNotifierOps<>() {
@@ -92,7 +94,7 @@ class KernelOrderTest {
         @Override
         public boolean testYoung(MmuNotifier mn, MmStruct mm, long address) {
             record("testYoung");
-            return false;
+            return secondaryYoung;
         }
     };
 
@@ -109,7 +111,11 @@ class KernelOrderTest {
     }
 
     private Kernel kernel(KernelOrder order) {
-        Kernel k = new Kernel(frames, new Checker(true), 64, 8, order);
+        return kernel(order, 64);
+    }
+
+    private Kernel kernel(KernelOrder order, int pages) {
+        Kernel k = new Kernel(frames, new Checker(true), pages, 8, order);
         kernel = k;
         process = k.spawn(new SplittableRandom(1), st);
         MmuNotifiers.register(new MmuNotifier(recorder) {
@@ -165,6 +171,216 @@ class KernelOrderTest {
         calls.clear();
         unmapAll(k);
         assertThat(calls).containsExactly("start UNMAP old", "invalidateRange [ptl] none", "end none");
+    }
+
+    // ------------------------------------------------------------------ transparent huge pages
+
+    /** A kernel whose heap is one aligned huge block; faults its page {@code offset} in huge. */
+    private int hugeHeap(KernelOrder order, int offset, boolean write) {
+        Kernel k = kernel(order, 2 * PageTable.HPAGE_PAGES);
+        int hp = heapPage();
+        assertThat(hp % PageTable.HPAGE_PAGES).as("the heap is 2 MiB-aligned").isZero();
+        touch(k, hp + offset, write);
+        return hp;
+    }
+
+    private byte pmd(int vpage) {
+        process.table.lock();
+        try {
+            return process.table.pmdLocked(PageTable.blockOf(vpage));
+        } finally {
+            process.table.unlock();
+        }
+    }
+
+    private String blockRange(String what, int hp) {
+        return what + " [" + Long.toHexString(Kernel.addr(hp)) + ", " + Long.toHexString(Kernel.addr(hp + PageTable.HPAGE_PAGES)) + ")";
+    }
+
+    @Test
+    void thp_fault_mapsTheWholeBlockHuge_withNoNotifierCall() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, false);
+        assertThat(calls).as("do_huge_pmd_anonymous_page: a new mapping").isEmpty();
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_HUGE);
+        for (int vp = hp; vp < hp + PageTable.HPAGE_PAGES; vp++) {
+            assertThat(process.table.read(vp)).as("page %d", vp).isGreaterThanOrEqualTo(0);
+        }
+        assertThat(PageTable.readWritable(process.table.read(hp))).as("maybe_pmd_mkwrite on a read fault too").isTrue();
+    }
+
+    @Test
+    void thp_split_isAClearBracket_withTheOnlyEnd_andNoFlush_everyTranslationStays() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        calls.clear();
+        kernel.thp.split(process, PageTable.blockOf(hp), st);
+        assertThat(calls).containsExactly("start CLEAR old", "end old");
+        assertThat(ranges).containsExactly(blockRange("start", hp));
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_TABLE);
+        assertThat(PageTable.readFrame(process.table.read(hp + 5))).isEqualTo(watchedFrame);
+        calls.clear();
+        kernel.thp.split(process, PageTable.blockOf(hp), st);
+        assertThat(calls).as("split_huge_pmd of a block that is no longer huge does nothing").isEmpty();
+    }
+
+    @Test
+    void thp_partialZap_splitsTheBlockInsideTheZapsBracket_thenZapsThePart() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        calls.clear();
+        kernel.zap(process, hp, hp + 10, org.mmunotifier.mm.MmuNotifierEvent.CLEAR, st); // MADV_DONTNEED of a part
+        assertThat(calls).as("zap_pmd_range: __split_huge_pmd nested in the zap's bracket").containsExactly(
+                "start CLEAR old", "start CLEAR old", "end old", "invalidateRange none", "invalidateRange none", "end none");
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_TABLE);
+        assertThat(process.table.read(hp + 10)).as("the rest of the block stays mapped").isGreaterThanOrEqualTo(0);
+    }
+
+    @Test
+    void thp_wholeZap_emptiesThePmd_andTheNextFaultMapsAHugePageAgain() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        calls.clear();
+        kernel.zap(process, hp, hp + PageTable.HPAGE_PAGES, org.mmunotifier.mm.MmuNotifierEvent.CLEAR, st);
+        assertThat(calls).as("zap_huge_pmd inside the zap's own bracket: no split")
+                .containsExactly("start CLEAR old", "invalidateRange none", "invalidateRange none", "end none");
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_NONE);
+        assertThat(frames.mapCount(watchedFrame)).isZero();
+        kernel.fault(process, hp + 7, false, st);
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_HUGE);
+    }
+
+    @Test
+    void thp_cow_copiesTheWholeHugePage_flushingUnderTheLock_thenTheOnlyEnd() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        kernel.fork(process, st); // copy_huge_pmd: both write-protected, the huge page shared
+        calls.clear();
+        ranges.clear();
+        kernel.fault(process, hp + 5, true, st);
+        assertThat(calls).as("do_huge_pmd_wp_page: pmdp_huge_clear_flush_notify, set_pmd_at, only-end")
+                .containsExactly("start CLEAR old", "invalidateRange [ptl] none", "end new");
+        assertThat(ranges).containsExactly(blockRange("start", hp), blockRange("invalidateRange", hp));
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_HUGE);
+        assertThat(frames.mapCount(watchedFrame)).as("the child keeps the old page").isEqualTo(1);
+    }
+
+    @Test
+    void thp_writeToAProtectedHugePageMappedOnce_reusesItWhole_withNoNotifierCall() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        kernel.clearRefsSoftDirty(process, st); // write-protects every entry
+        calls.clear();
+        kernel.fault(process, hp + 5, true, st);
+        assertThat(calls).isEmpty();
+        assertThat(PageTable.readWritable(process.table.read(hp + 300))).as("the whole PMD made writable").isTrue();
+        assertThat(PageTable.readFrame(process.table.read(hp + 5))).isEqualTo(watchedFrame);
+    }
+
+    @Test
+    void thp_pageMkclean_cleansTheWholeHugePage_inOneBracketOverTheBlock() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        SplittableRandom rng = new SplittableRandom(29);
+        calls.clear();
+        ranges.clear();
+        while (calls.isEmpty()) { // page_mkclean picks a random page; the text area has none mapped
+            kernel.pageMkclean(process, rng, st);
+        }
+        assertThat(calls).containsExactly("start PROTECTION_PAGE old", "invalidateRange old", "end old");
+        assertThat(ranges).containsExactly(blockRange("start", hp), blockRange("invalidateRange", hp));
+        assertThat(PageTable.readWritable(process.table.read(hp + 400))).isFalse();
+    }
+
+    /** Splits the huge heap block and ages every page of it, as khugepaged would find it. */
+    private void splitAndAge(int hp) {
+        kernel.thp.split(process, PageTable.blockOf(hp), st);
+        process.table.lock();
+        try {
+            for (int vp = hp; vp < hp + PageTable.HPAGE_PAGES; vp++) {
+                process.table.setFlagsLocked(vp, process.table.flagsLocked(vp) & ~(PageTable.YOUNG | PageTable.REFERENCED));
+            }
+        } finally {
+            process.table.unlock();
+        }
+    }
+
+    /** Runs khugepaged scans until one picks the heap (the text area holds no whole block). */
+    private void khugepagedOnTheHeap(int hp) {
+        SplittableRandom rng = new SplittableRandom(31);
+        for (int i = 0; i < 64 && calls.isEmpty(); i++) {
+            kernel.khugepaged(process, rng, st);
+        }
+    }
+
+    @Test
+    void thp_collapse_54_testYoungPerPage_aClearBracketFlushedInTheFullEnd_thenTheHugePage() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        splitAndAge(hp);
+        secondaryYoung = true;
+        calls.clear();
+        ranges.clear();
+        khugepagedOnTheHeap(hp);
+        assertThat(calls).as("scan, collapse bracket, isolate").containsExactly(
+                "testYoung [ptl] old", "start CLEAR old", "invalidateRange none", "end none", "testYoung [ptl] none");
+        assertThat(ranges).containsExactly(blockRange("start", hp), blockRange("invalidateRange", hp));
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_HUGE);
+        assertThat(PageTable.readFrame(process.table.read(hp + 5))).as("a new huge page").isNotEqualTo(watchedFrame);
+        assertThat(frames.mapCount(watchedFrame)).as("the old pages freed after the flush").isZero();
+    }
+
+    @Test
+    void thp_collapse_strict_flushesUnderTheLock_andEndsWithTheOnlyEnd() {
+        int hp = hugeHeap(KernelOrder.STRICT, 5, true);
+        splitAndAge(hp);
+        secondaryYoung = true;
+        calls.clear();
+        khugepagedOnTheHeap(hp);
+        assertThat(calls).containsExactly(
+                "testYoung [ptl] old", "start CLEAR old", "invalidateRange [ptl] none", "end none", "testYoung [ptl] none");
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_HUGE);
+    }
+
+    @Test
+    void thp_collapse_needsAReferencedPage_askingEverySecondaryPerPresentPage() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        splitAndAge(hp);
+        calls.clear();
+        khugepagedOnTheHeap(hp);
+        assertThat(calls).as("SCAN_LACK_REFERENCED_PAGE: one testYoung per page, no bracket")
+                .hasSize(PageTable.HPAGE_PAGES).allMatch(c -> c.startsWith("testYoung [ptl]"));
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_TABLE);
+    }
+
+    @Test
+    void thp_collapse_refusesAPageMappedTwice() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        splitAndAge(hp);
+        kernel.fork(process, st); // every page now mapped twice
+        secondaryYoung = true;
+        calls.clear();
+        SplittableRandom rng = new SplittableRandom(31);
+        for (int i = 0; i < 64; i++) {
+            kernel.khugepaged(process, rng, st);
+        }
+        assertThat(calls).as("SCAN_PAGE_COUNT before any young test").isEmpty();
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_TABLE);
+    }
+
+    @Test
+    void thp_mremap_movesAHugeBlockWhole_toAnAlignedPlace_andSplitsItForAnyOther() {
+        int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
+        int dest = hp == 0 ? PageTable.HPAGE_PAGES : 0;
+        process.mm.mmapWriteLock();
+        try {
+            process.vmas.unmap(dest, dest + PageTable.HPAGE_PAGES); // the text area, never faulted in
+            process.vmas.insert(new VmaList.Vma(dest, dest + PageTable.HPAGE_PAGES, VmaList.PROT_READ | VmaList.PROT_WRITE));
+            calls.clear();
+            kernel.movePageTables(process, hp, dest, PageTable.HPAGE_PAGES, st);
+            assertThat(calls).as("move_huge_pmd: no split").containsExactly("start UNMAP old", "invalidateRange none", "end none");
+            assertThat(pmd(dest)).isEqualTo(PageTable.PMD_HUGE);
+            assertThat(pmd(hp)).isEqualTo(PageTable.PMD_NONE);
+            calls.clear();
+            kernel.movePageTables(process, dest, hp + 1, PageTable.HPAGE_PAGES - 1, st);
+            assertThat(calls).as("a misaligned move splits first, inside the move's bracket")
+                    .startsWith("start UNMAP none", "start CLEAR none", "end none");
+            assertThat(pmd(dest)).isEqualTo(PageTable.PMD_TABLE);
+        } finally {
+            process.mm.mmapWriteUnlock();
+        }
     }
 
     /** munmap until the watched page's area is gone (munmap picks a random part of an area). */
