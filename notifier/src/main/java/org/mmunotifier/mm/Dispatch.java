@@ -214,9 +214,11 @@ final class Dispatch {
      * __mmu_notifier_invalidate_range_start with per-range tracking (5.12's pairing fix). The
      * caller has checked the range's state and that {@code s} is neither null nor the poison.
      *
+     * @param pairEnds whether a failed start ends the starts that succeeded (5.12's fix); false
+     *     only for {@link PrimaryMmu#invalidateRangeStartNonblockUnpaired}
      * @return whether every start succeeded
      */
-    static boolean start(MmuNotifierRange range, Subscriptions s) {
+    static boolean start(MmuNotifierRange range, Subscriptions s, boolean pairEnds) {
         boolean blockable = range.blockable();
         Srcu.Reader reader = SRCU.reader(); // one lookup for the read section and the frames
         ExecutionContext ctx = reader.context();
@@ -243,9 +245,10 @@ final class Dispatch {
             } finally {
                 ctx.exit();
             }
-            if (failures != null) {
+            if (failures != null && pairEnds) {
                 // c2655835fd8c: the starts that succeeded expect their end; deliver it now, in
-                // this section, where every element of 'list' is still alive.
+                // this section, where every element of 'list' is still alive. (Without pairEnds:
+                // 5.4's bug, reproduced on request: they never get it.)
                 failures.endSucceeded(ctx, list, range);
             }
         } finally {

@@ -50,7 +50,7 @@ public final class PrimaryMmu {
         if (s == Subscriptions.POISON) {
             throw range.mm().destroyedError("PrimaryMmu.invalidateRangeStart");
         }
-        Dispatch.start(range, s);
+        Dispatch.start(range, s, true);
     }
 
     /**
@@ -70,6 +70,36 @@ public final class PrimaryMmu {
      * @throws RuntimeException as {@link #invalidateRangeStart}
      */
     public static boolean invalidateRangeStartNonblock(MmuNotifierRange range) {
+        return startNonblock(range, true, "PrimaryMmu.invalidateRangeStartNonblock");
+    }
+
+    /**
+     * Linux 5.4's own {@code mmu_notifier_invalidate_range_start_nonblock}, bug included: as
+     * {@link #invalidateRangeStartNonblock}, except that when a start fails, the notifiers whose
+     * start succeeded receive <em>no</em> end, now or later. This is the bug that 5.12 fixed
+     * (c2655835fd8c, "mm/mmu_notifiers: ensure range_end() is paired with range_start()"): a
+     * driver that counts invalidations in at its start (KVM's {@code mmu_notifier_count}) is left
+     * with the count raised for good, and its faults retry until the mm dies.
+     *
+     * <p>It exists so that a model of the 5.4 kernel can reproduce that bug (the simulator's
+     * {@code --inject oom-reaper-unpaired-end}); code that means to be correct calls
+     * {@link #invalidateRangeStartNonblock}. The range is left as after a failed start of that
+     * method: the caller must neither touch the primary mappings nor end it (ending it is a
+     * no-op).
+     *
+     * <p><b>Context:</b> as {@link #invalidateRangeStartNonblock}.
+     *
+     * @param range the range; not started
+     * @return true if every start succeeded: end the range later; false otherwise, with the
+     *     successful starts left unpaired
+     * @throws IllegalStateException if the range is already started
+     * @throws RuntimeException as {@link #invalidateRangeStart}, with no end delivered either
+     */
+    public static boolean invalidateRangeStartNonblockUnpaired(MmuNotifierRange range) {
+        return startNonblock(range, false, "PrimaryMmu.invalidateRangeStartNonblockUnpaired");
+    }
+
+    private static boolean startNonblock(MmuNotifierRange range, boolean pairEnds, String op) {
         beginStart(range, false);
         Subscriptions s = range.mm().subscriptions;
         if (s == null) {
@@ -77,9 +107,9 @@ public final class PrimaryMmu {
             return true;
         }
         if (s == Subscriptions.POISON) {
-            throw range.mm().destroyedError("PrimaryMmu.invalidateRangeStartNonblock");
+            throw range.mm().destroyedError(op);
         }
-        return Dispatch.start(range, s);
+        return Dispatch.start(range, s, pairEnds);
     }
 
     /**

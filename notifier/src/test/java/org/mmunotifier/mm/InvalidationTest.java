@@ -133,6 +133,32 @@ class InvalidationTest extends NotifierTestBase {
     }
 
     @Test
+    void B29_unpairedNonblockStart_reproduces54_theSuccessfulStartsGetNoEnd_everAndTheRangeIsAborted() {
+        MmStruct mm = new MmStruct();
+        Logging ops = new Logging("l") {
+            @Override
+            boolean onStart(Recorder mn, MmuNotifierRange range) {
+                super.onStart(mn, range);
+                return !mn.name.equals("b");
+            }
+        };
+        Recorder a = reg(mm, "a", ops);
+        Recorder b = reg(mm, "b", ops);
+        Recorder c = reg(mm, "c", ops);
+        MmuNotifierRange r = range(mm);
+        assertThat(PrimaryMmu.invalidateRangeStartNonblockUnpaired(r)).isFalse();
+        assertThat(events).as("every start called, no end: Linux 5.4 before c2655835fd8c")
+                .containsExactly("c:start(nb)", "b:start(nb)", "a:start(nb)");
+        assertThat(a.open.get()).as("a's invalidation stays open").isEqualTo(1);
+        assertThat(c.open.get()).isEqualTo(1);
+        PrimaryMmu.invalidateRangeEnd(r); // an aborted range: ending it does nothing
+        assertThat(events).hasSize(3);
+        a.open.set(0); // the open pairs are the bug's effect, asserted above; the teardown checks for none
+        c.open.set(0);
+        unregisterAll(mm, a, b, c);
+    }
+
+    @Test
     void B29_successfulNonblockStart_returnsTrue_andItsEndRunsNonBlocking() {
         MmStruct mm = new MmStruct();
         AtomicReference<Throwable> inEnd = new AtomicReference<>();

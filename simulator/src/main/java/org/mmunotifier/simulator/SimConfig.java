@@ -148,6 +148,8 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         require(order != null, "kernel order must be set");
         require(inject != Inject.KSM_WITHOUT_BRACKET || weights == null || weights.get(Op.KSM_MERGE) > 0,
                 "fault injection " + inject + " needs KSM in the mix: give " + Op.KSM_MERGE.weightKey() + " a positive weight");
+        require(inject != Inject.OOM_REAPER_UNPAIRED_END || weights == null || weights.get(Op.OOM_KILL) > 0,
+                "fault injection " + inject + " needs OOM kills in the mix: give " + Op.OOM_KILL.weightKey() + " a positive weight");
         require(weights != null, "weights must be set");
         int sum = 0; // at most MAX_WEIGHT per event: the sum cannot overflow
         for (Op event : Op.events()) {

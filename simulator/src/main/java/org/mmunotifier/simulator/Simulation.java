@@ -67,8 +67,7 @@ final class Simulation {
         this.config = config;
         this.checker = new Checker(config.check());
         this.frames = new FrameAllocator(config.frames());
-        this.kernel = new Kernel(frames, checker, config.pages(), config.maxMapPages(), config.order(),
-                config.inject() == Inject.KSM_WITHOUT_BRACKET);
+        this.kernel = new Kernel(frames, checker, config.pages(), config.maxMapPages(), config.order(), config.inject());
         if (config.drivers().contains(SimConfig.Driver.GPU)) {
             drivers.add(new GpuMirrorDriver(kernel, config.inject()));
         }

@@ -288,6 +288,34 @@ class SimulationTest {
         assertThat(good.violations()).as(describe(good)).isZero();
     }
 
+    @Test
+    void oomReaperUnpairedEnd_isCaughtAsAStartNeverEnded_andWithoutItTheRefusedStartsArePaired() {
+        // A race: some driver must refuse a non-blockable start (its lock busy) while another's
+        // start succeeds. Busy devices on few processes make that frequent; a few runs must see it.
+        SimConfig cfg = BASE.withProcesses(3).withThreads(2).withEvents(200_000)
+                .withWeights(BASE.weights().with(Op.OOM_KILL, 400).with(Op.ACCESS, 8_000));
+        long caught = 0;
+        StringBuilder seen = new StringBuilder();
+        for (int attempt = 0; attempt < 6 && caught == 0; attempt++) {
+            Report r = run(cfg.withSeed(70 + attempt).withInject(Inject.OOM_REAPER_UNPAIRED_END));
+            caught = r.violationsByKind().getOrDefault(Checker.Kind.START_WITHOUT_END, 0L);
+            assertThat(r.violations()).as("nothing but the unpaired starts: %s", describe(r)).isEqualTo(caught);
+            seen.append(describe(r)).append('\n');
+            if (caught > 0) {
+                assertThat(r.exitCode()).isEqualTo(1);
+                assertThat(r.count(Op.OOM_REAP_SKIP)).as("a refused start is what leaves the others unended").isPositive();
+            }
+        }
+        assertThat(caught).as(seen.toString()).isPositive();
+        long refusedAndPaired = 0;
+        for (int attempt = 0; attempt < 6 && refusedAndPaired == 0; attempt++) {
+            Report good = run(cfg.withSeed(70 + attempt));
+            assertThat(good.violations()).as(describe(good)).isZero();
+            refusedAndPaired += good.count(Op.OOM_REAP_SKIP);
+        }
+        assertThat(refusedAndPaired).as("the fixed start met a refusal too, and ended the others").isPositive();
+    }
+
     @ParameterizedTest(name = "threads {0}")
     @ValueSource(ints = {1, 2})
     void ksmWithoutBracket_isCaughtAsStaleMirrorAccesses_andTheSameSeedWithoutItPasses(int threads) {

@@ -48,6 +48,12 @@ public final class Checker {
         /** a notifier received invalidateRangeEnd without the matching start */
         END_WITHOUT_START("invalidate end without its start"),
         /**
+         * an invalidation that a mirror counted in at its start never ended before the mm's
+         * release, after which no end can come: its count stays raised and every later fault of
+         * that mirror retries (the liveness bug c2655835fd8c fixed)
+         */
+        START_WITHOUT_END("invalidate start never ended (count left raised)"),
+        /**
          * a callback of a non-blockable range (the OOM reaper's) made a blocking call: it took a
          * sleeping lock where it must try the lock and refuse (93065ac753e4)
          */

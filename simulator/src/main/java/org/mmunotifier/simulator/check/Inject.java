@@ -57,7 +57,16 @@ public enum Inject {
      * was write-protected and then replaced. A kernel bug, not a driver's: it needs KSM in the mix
      * ({@code --weight-ksm} above 0).
      */
-    KSM_WITHOUT_BRACKET("ksm-without-bracket");
+    KSM_WITHOUT_BRACKET("ksm-without-bracket"),
+    /**
+     * The simulated kernel's OOM reaper runs Linux 5.4's non-blocking start with its bug: when one
+     * notifier refuses, the others whose start succeeded never get their end, as before
+     * c2655835fd8c ("mm/mmu_notifiers: ensure range_end() is paired with range_start()", 5.12).
+     * A sequence-count mirror (KVM's {@code mmu_notifier_count}) keeps its count raised, and its
+     * faults retry until the mm dies. A kernel bug: it needs OOM kills in the mix and a start
+     * refused, which is a race.
+     */
+    OOM_REAPER_UNPAIRED_END("oom-reaper-unpaired-end");
 
     final String cliName;
 
@@ -74,7 +83,7 @@ public enum Inject {
         throw new IllegalArgumentException("unknown fault injection '" + s
                 + "' (expected one of: none, skip-invalidation, free-without-grace-period, unload-without-put, "
                 + "iommu-ignores-invalidate-range, kvm-retry-check-before-lock, oom-reaper-blocking, "
-                + "ksm-without-bracket)");
+                + "ksm-without-bracket, oom-reaper-unpaired-end)");
     }
 
     /** @return the driver the bug is planted in, or null for {@link #NONE} */
@@ -84,7 +93,7 @@ public enum Inject {
             case SKIP_INVALIDATION, FREE_WITHOUT_GRACE_PERIOD, OOM_REAPER_BLOCKING, KSM_WITHOUT_BRACKET -> SimConfig.Driver.GPU;
             case UNLOAD_WITHOUT_PUT -> SimConfig.Driver.ACCEL;
             case IOMMU_IGNORES_INVALIDATE_RANGE -> SimConfig.Driver.IOMMU;
-            case KVM_RETRY_CHECK_BEFORE_LOCK -> SimConfig.Driver.KVM;
+            case KVM_RETRY_CHECK_BEFORE_LOCK, OOM_REAPER_UNPAIRED_END -> SimConfig.Driver.KVM;
         };
     }
 
@@ -99,6 +108,7 @@ public enum Inject {
             case KVM_RETRY_CHECK_BEFORE_LOCK -> "the kvm fault path checks the sequence before its lock (a355aa54f1d2)";
             case OOM_REAPER_BLOCKING -> "the gpu driver sleeps in the OOM reaper's non-blockable start (93065ac753e4)";
             case KSM_WITHOUT_BRACKET -> "KSM calls changePte without its start/end bracket (6bdb913f0a70); needs --weight-ksm";
+            case OOM_REAPER_UNPAIRED_END -> "the OOM reaper leaves started notifiers without their end (c2655835fd8c); needs --weight-oom-kill";
         };
     }
 

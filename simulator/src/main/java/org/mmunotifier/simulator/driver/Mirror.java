@@ -87,6 +87,11 @@ public final class Mirror {
         return seq;
     }
 
+    /** @return the invalidations counted in and not yet ended ({@code mmu_notifier_count}) */
+    int countLocked() {
+        return count;
+    }
+
     boolean deadLocked() {
         return dead;
     }

@@ -170,11 +170,21 @@ final class MirrorNotifier extends TrackedNotifier {
         enter();
         try {
             driver.releases.increment();
+            int open;
             mirror.lock.lock();
             try {
+                open = mirror.countLocked();
                 mirror.killLocked();
             } finally {
                 mirror.lock.unlock();
+            }
+            // Exit's release (no user left): no invalidation can be running on this mm, and no
+            // end can come after it, so an invalidation still counted in has lost its end. (An
+            // unregister's release may meet a running one: it is not checked there.)
+            if (open != 0 && process.mm.users() == 0) {
+                driver.checker.violation(Checker.Kind.START_WITHOUT_END, () -> driver.name + " on " + process + ": "
+                        + open + " invalidation(s) counted in at their start never ended before release (the count "
+                        + "stayed at " + open + ", so the retry check refused every install until the mirror died)");
             }
             if (then != null) {
                 then.run();

@@ -13,6 +13,7 @@ import org.mmunotifier.mm.PrimaryMmu;
 import org.mmunotifier.simulator.Op;
 import org.mmunotifier.simulator.Stats;
 import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.check.Inject;
 import org.mmunotifier.simulator.driver.Handle;
 import org.mmunotifier.simulator.driver.Mirror;
 
@@ -59,6 +60,8 @@ public final class Kernel {
     public final KernelOrder order;
     /** Injected: KSM's set_pte_at_notify without its bracket (see the constructor). */
     private final boolean ksmWithoutBracket;
+    /** Injected: 5.4's non-blocking start, which leaves the started notifiers unended on a failure. */
+    private final boolean unpairedNonblockEnd;
     final int pages;
     final int maxMapPages;
     /** Transparent huge pages: faults, splits, khugepaged, huge copy-on-write. */
@@ -78,19 +81,22 @@ public final class Kernel {
     }
 
     public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages, KernelOrder order) {
-        this(frames, checker, pages, maxMapPages, order, false);
+        this(frames, checker, pages, maxMapPages, order, Inject.NONE);
     }
 
     /**
-     * @param ksmWithoutBracket the injected kernel bug: KSM calls {@code changePte} without the
-     *     start/end bracket (KSM before 6bdb913f0a70)
+     * @param inject the planted bug; two are the kernel's own: {@link Inject#KSM_WITHOUT_BRACKET}
+     *     (KSM calls {@code changePte} without the start/end bracket, as before 6bdb913f0a70) and
+     *     {@link Inject#OOM_REAPER_UNPAIRED_END} (the OOM reaper's failed non-blocking start
+     *     leaves the started notifiers without their end, as before c2655835fd8c); the kernel
+     *     ignores the drivers' bugs
      */
-    public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages, KernelOrder order,
-            boolean ksmWithoutBracket) {
+    public Kernel(FrameAllocator frames, Checker checker, int pages, int maxMapPages, KernelOrder order, Inject inject) {
         this.frames = frames;
         this.checker = checker;
         this.order = order;
-        this.ksmWithoutBracket = ksmWithoutBracket;
+        this.ksmWithoutBracket = inject == Inject.KSM_WITHOUT_BRACKET;
+        this.unpairedNonblockEnd = inject == Inject.OOM_REAPER_UNPAIRED_END;
         this.pages = pages;
         this.maxMapPages = maxMapPages;
         this.thp = new HugePages(this);
@@ -629,8 +635,10 @@ public final class Kernel {
      *
      * <p>5.4 itself calls no end for the notifiers whose start succeeded when another refused
      * (c2655835fd8c, "mm/mmu_notifiers: ensure range_end() is paired with range_start()",
-     * fixed that in 5.12); the library implements the fix: those notifiers get their end inside
-     * the failed start, so the drivers' invalidation counts stay balanced.
+     * fixed that in 5.12); the library's {@code invalidateRangeStartNonblock} implements the fix:
+     * those notifiers get their end inside the failed start, so the drivers' invalidation counts
+     * stay balanced. {@code --inject oom-reaper-unpaired-end} runs 5.4's own start instead
+     * ({@code invalidateRangeStartNonblockUnpaired}).
      *
      * @return false if some area was skipped
      */
@@ -640,7 +648,9 @@ public final class Kernel {
         for (VmaList.Vma v : p.vmas.all()) {
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(v.start()), addr(v.end()), MmuNotifierEvent.UNMAP, false);
             long t0 = System.nanoTime();
-            if (!PrimaryMmu.invalidateRangeStartNonblock(range)) {
+            boolean started = unpairedNonblockEnd ? PrimaryMmu.invalidateRangeStartNonblockUnpaired(range)
+                    : PrimaryMmu.invalidateRangeStartNonblock(range);
+            if (!started) {
                 st.count(Op.OOM_REAP_SKIP); // tlb_finish_mmu of the empty gather; try again later
                 all = false;
                 continue;
