@@ -188,4 +188,22 @@ class PageTableTest {
             table.unlock();
         }
     }
+
+    @Test
+    void pmd_startsEmpty_becomesATableWithItsFirstEntry_andRefusesAHugeStateWithoutAWholeBlock() {
+        PageTable big = new PageTable(new FrameAllocator(PageTable.HPAGE_PAGES + 1), PageTable.HPAGE_PAGES + 16);
+        big.lock();
+        try {
+            assertThat(big.blocks()).isEqualTo(2);
+            assertThat(big.pmdLocked(0)).isEqualTo(PageTable.PMD_NONE);
+            big.mapLocked(3, 0, PageTable.WRITE);
+            assertThat(big.pmdLocked(0)).as("pte_alloc").isEqualTo(PageTable.PMD_TABLE);
+            assertThatThrownBy(() -> big.setPmdLocked(0, PageTable.PMD_HUGE)).hasMessageContaining("huge PMD for block 0");
+            assertThatThrownBy(() -> big.setPmdLocked(0, PageTable.PMD_NONE)).hasMessageContaining("page 3");
+            assertThatThrownBy(() -> big.setPmdLocked(1, PageTable.PMD_HUGE)).hasMessageContaining("not a whole block");
+            assertThat(big.pmdLocked(0)).as("unchanged by the refusals").isEqualTo(PageTable.PMD_TABLE);
+        } finally {
+            big.unlock();
+        }
+    }
 }

@@ -112,4 +112,18 @@ class VmaListTest {
             assertThat(covered).as("seed %d step %d", seed, i).isEqualTo(mappedPages);
         }
     }
+
+    @Test
+    void mmapAligned_placesTheAreaAtAMultipleOfTheAlignment_orNowhere() {
+        VmaList vmas = new VmaList(64);
+        vmas.insert(new VmaList.Vma(3, 5, VmaList.PROT_READ)); // blocks [0, 16) for an aligned 16
+        vmas.insert(new VmaList.Vma(40, 41, VmaList.PROT_READ)); // and [32, 48)
+        SplittableRandom rng = new SplittableRandom(1);
+        VmaList.Vma a = vmas.mmapAligned(16, 16, VmaList.PROT_READ | VmaList.PROT_WRITE, rng);
+        VmaList.Vma b = vmas.mmapAligned(16, 16, VmaList.PROT_READ | VmaList.PROT_WRITE, rng);
+        assertThat(java.util.List.of(a.start(), b.start())).containsExactlyInAnyOrder(16, 48);
+        assertThat(vmas.mmapAligned(16, 16, VmaList.PROT_READ, rng)).as("no aligned gap left").isNull();
+        assertThat(vmas.overlaps(5, 16)).isFalse();
+        assertThat(vmas.overlaps(4, 16)).isTrue();
+    }
 }
