@@ -87,7 +87,7 @@ public final class IommuTlbDriver extends SecondaryMmu {
 
         @Override
         public void freeNotifier(Bond b) {
-            b.free();
+            b.freeDeferred();
         }
 
         @Override
@@ -105,6 +105,7 @@ public final class IommuTlbDriver extends SecondaryMmu {
 
         @Override
         public void release(Bond b, MmStruct mm) {
+            long t0 = System.nanoTime();
             b.enter();
             try {
                 releases.increment();
@@ -112,6 +113,7 @@ public final class IommuTlbDriver extends SecondaryMmu {
             } finally {
                 b.exit();
             }
+            recordShared(Stats.Latency.RELEASE, System.nanoTime() - t0);
         }
     };
 
@@ -154,6 +156,7 @@ public final class IommuTlbDriver extends SecondaryMmu {
             if (--b.contexts == 0) {
                 b.kill();
             }
+            b.markPut();
             long t0 = System.nanoTime();
             MmuNotifiers.put(b);
             puts.increment();

@@ -67,6 +67,26 @@ abstract class TrackedNotifier extends MmuNotifier {
         inCallback.decrementAndGet();
     }
 
+    /** When the driver last called {@code put} on this notifier ({@link System#nanoTime}); 0 if never. */
+    private volatile long lastPutNanos;
+
+    /** Notes the time of a put, just before the driver calls {@code MmuNotifiers.put}. */
+    final void markPut() {
+        lastPutNanos = System.nanoTime();
+    }
+
+    /**
+     * {@code freeNotifier}'s free: records the time since the last put (the grace period the
+     * deferred free waited for), then frees the state.
+     */
+    final void freeDeferred() {
+        long put = lastPutNanos;
+        if (put != 0) {
+            driver.recordShared(org.mmunotifier.simulator.Stats.Latency.DEFERRED_FREE, System.nanoTime() - put);
+        }
+        free();
+    }
+
     /** Frees the driver's state: from {@code freeNotifier}, after {@code unregister}, or too early. */
     final void free() {
         free(false);
