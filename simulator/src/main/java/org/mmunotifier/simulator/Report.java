@@ -201,6 +201,7 @@ final class Report {
         procs.put("spawned", stats.get(Op.SPAWN));
         procs.put("forked", stats.get(Op.FORK));
         procs.put("exited", stats.get(Op.EXIT));
+        procs.put("exitedDuringRun", stats.get(Op.EXIT) - liveAtEnd);
         procs.put("liveAtEnd", liveAtEnd);
         root.put("processes", procs);
         root.put("operations", operations());
