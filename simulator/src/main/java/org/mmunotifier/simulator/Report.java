@@ -350,8 +350,9 @@ final class Report {
     /** The footnotes under the latency table, in the text report and the HTML page. */
     static final List<String> LATENCY_NOTES = List.of(
             "  (-: nothing measured. Indented: the invalidate row again, by event. get, put: every call the",
-            "   drivers made, the same counts as the driver table's. synchronize: one at the accel unload",
-            "   and one at the end of the run. last mmput: the exits during the run; the end-of-run",
+            "   drivers made, the same counts as the driver table's. synchronize: one at the accel driver's",
+            "   unload (half-way, or in the teardown with --unload false) and one at the end of the run.",
+            "   last mmput: the exits during the run; the end-of-run",
             "   teardown's are not timed. last put->freeNotifier: the deferred free, after a grace period)");
 
     /** Prints the readable table. */

@@ -19,7 +19,7 @@ public final class Stats {
     public enum Latency {
         /** A primary bracket, from before invalidateRangeStart to after the end (every event). */
         INVALIDATE("invalidate start->end", "invalidate"),
-        /** {@code MmuNotifiers.synchronize()}: a grace period, then srcu_barrier (unload, end of run). */
+        /** {@code MmuNotifiers.synchronize()}: a grace period, then srcu_barrier: at the accel driver's unload and at the end of the run. */
         SYNCHRONIZE("synchronize", "synchronize"),
         /** {@code MmuNotifiers.get} or {@code getLocked}. */
         GET("get", "get"),

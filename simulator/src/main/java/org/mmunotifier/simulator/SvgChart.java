@@ -19,8 +19,8 @@ final class SvgChart {
     /** The width and height of every chart, in SVG user units (pixels at 100%). */
     static final int WIDTH = 640;
     static final int HEIGHT = 280;
-    private static final int LEFT = 72;
-    private static final int RIGHT = 24;
+    private static final int LEFT = 86;
+    private static final int RIGHT = 36;
     private static final int TOP = 34;
     private static final int BOTTOM = 46;
     private static final int PLOT_W = WIDTH - LEFT - RIGHT;
@@ -55,7 +55,7 @@ final class SvgChart {
         for (double[] p : points) {
             maxX = Math.max(maxX, p[0]);
         }
-        int nines = (int) Math.max(2, Math.min(7, Math.ceil(Math.log10(maxX) - 1e-9)));
+        int nines = (int) Math.max(3, Math.min(7, Math.ceil(Math.log10(maxX) - 1e-9)));
         double maxY = nanos.getTotalCount() == 0 ? 1 : nanos.getMaxValue() / 1e3;
         double yTop = niceCeiling(maxY);
         StringBuilder b = open(title, standalone);
