@@ -157,7 +157,7 @@ public final class GpuMirrorDriver extends SecondaryMmu {
             recordShared(Stats.Latency.PUT, System.nanoTime() - t0);
         }
         if (last && inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
-            mn.free(st == null); // st == null: this put is release's, made inside that callback
+            mn.free(st == null ? "release" : null); // st == null: this put is release's, made inside that callback
         }
     }
 

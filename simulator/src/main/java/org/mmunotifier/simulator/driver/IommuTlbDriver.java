@@ -92,26 +92,26 @@ public final class IommuTlbDriver extends SecondaryMmu {
 
         @Override
         public void invalidateRange(Bond b, MmStruct mm, long start, long end) {
-            b.enter();
+            b.enter("invalidateRange", null);
             try {
                 invalidations.increment();
                 if (inject != Inject.IOMMU_IGNORES_INVALIDATE_RANGE) {
                     b.flush(Kernel.firstPage(start), Kernel.endPage(end));
                 }
             } finally {
-                b.exit();
+                b.exit("invalidateRange", null);
             }
         }
 
         @Override
         public void release(Bond b, MmStruct mm) {
             long t0 = System.nanoTime();
-            b.enter();
+            b.enter("release", null);
             try {
                 releases.increment();
                 b.kill();
             } finally {
-                b.exit();
+                b.exit("release", null);
             }
             recordShared(Stats.Latency.RELEASE, System.nanoTime() - t0);
         }
