@@ -190,7 +190,8 @@ final class Simulation {
             }
         }
         long elapsed = System.nanoTime() - start;
-        sample(start, start + elapsed); // the end: every worker has published its last count
+        // the end: every worker has published its last count
+        timeline.addLast(TimeUnit.NANOSECONDS.toMillis(elapsed), publishedPrimaryEvents(), checker.violations());
         if (progressOut != null && repaint) {
             progressOut.print("\r\033[K");
             progressOut.flush();
@@ -229,11 +230,16 @@ final class Simulation {
 
     /** Adds a sample to the timeline: the time, the primary events published so far, the violations. */
     private void sample(long start, long now) {
+        timeline.add(TimeUnit.NANOSECONDS.toMillis(now - start), publishedPrimaryEvents(), checker.violations());
+    }
+
+    /** @return the primary events the workers and kswapd have published so far */
+    private long publishedPrimaryEvents() {
         long events = 0;
         for (int i = 0; i < primaryProgress.length(); i++) {
             events += primaryProgress.get(i);
         }
-        timeline.add(TimeUnit.NANOSECONDS.toMillis(now - start), events, checker.violations());
+        return events;
     }
 
     /**

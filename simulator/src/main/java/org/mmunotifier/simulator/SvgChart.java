@@ -57,13 +57,12 @@ final class SvgChart {
         }
         int nines = (int) Math.max(3, Math.min(7, Math.ceil(Math.log10(maxX) - 1e-9)));
         double maxY = nanos.getTotalCount() == 0 ? 1 : nanos.getMaxValue() / 1e3;
-        double yTop = niceCeiling(maxY);
         StringBuilder b = open(title, standalone);
+        double yTop = yAxis(b, maxY, "latency (µs)");
         for (int k = 0; k <= nines; k++) { // x ticks: 0%, 90%, 99%, 99.9%, ...
             double px = LEFT + PLOT_W * (double) k / nines;
             gridLineX(b, px, percentileLabel(k));
         }
-        yAxis(b, yTop, "latency (µs)");
         b.append("<text x=\"").append(LEFT + PLOT_W / 2).append("\" y=\"").append(HEIGHT - 8)
                 .append("\" text-anchor=\"middle\" class=\"axis\">percentile (log scale of 1/(1-p))</text>\n");
         StringBuilder pts = new StringBuilder();
@@ -99,13 +98,13 @@ final class SvgChart {
             maxX = Math.max(maxX, seconds[i]);
             maxY = Math.max(maxY, values[i]);
         }
-        double xRight = niceCeiling(Math.max(maxX, 0.1));
-        double yTop = niceCeiling(Math.max(maxY, 1));
+        double xStep = niceCeiling(Math.max(maxX, 0.1) / 6);
+        double xRight = xStep * Math.ceil(Math.max(maxX, 0.1) / xStep - 1e-9);
         StringBuilder b = open(title, standalone);
-        for (int k = 0; k <= 5; k++) {
-            gridLineX(b, LEFT + PLOT_W * k / 5.0, number(xRight * k / 5));
+        double yTop = yAxis(b, maxY, yLabel);
+        for (int k = 0; k * xStep <= xRight + 1e-9; k++) {
+            gridLineX(b, LEFT + PLOT_W * k * xStep / xRight, number(k * xStep));
         }
-        yAxis(b, yTop, yLabel);
         b.append("<text x=\"").append(LEFT + PLOT_W / 2).append("\" y=\"").append(HEIGHT - 8)
                 .append("\" text-anchor=\"middle\" class=\"axis\">time since the workers started (s)</text>\n");
         StringBuilder pts = new StringBuilder();
@@ -178,18 +177,28 @@ final class SvgChart {
                 .append("\" text-anchor=\"middle\" class=\"axis\">").append(Html.escape(label)).append("</text>\n");
     }
 
-    private static void yAxis(StringBuilder b, double yTop, String label) {
-        for (int k = 0; k <= 4; k++) {
-            double py = TOP + PLOT_H - PLOT_H * k / 4.0;
+    /**
+     * Draws a y axis from 0 for values up to {@code max}: a nice step (1, 2, 2.5 or 5 times a
+     * power of ten) for at most five ticks, and a top that is a whole number of steps.
+     *
+     * @return the value at the top of the axis
+     */
+    private static double yAxis(StringBuilder b, double max, String label) {
+        double step = niceCeiling(Math.max(max, 1) / 5);
+        int ticks = (int) Math.max(1, Math.ceil(Math.max(max, 1) / step - 1e-9));
+        double yTop = step * ticks;
+        for (int k = 0; k <= ticks; k++) {
+            double py = TOP + PLOT_H - PLOT_H * k / (double) ticks;
             b.append("<line class=\"grid\" x1=\"").append(LEFT).append("\" y1=\"").append(f(py)).append("\" x2=\"")
                     .append(LEFT + PLOT_W).append("\" y2=\"").append(f(py)).append("\"/>\n");
             b.append("<text x=\"").append(LEFT - 6).append("\" y=\"").append(f(py + 4))
-                    .append("\" text-anchor=\"end\" class=\"axis\">").append(Html.escape(number(yTop * k / 4)))
+                    .append("\" text-anchor=\"end\" class=\"axis\">").append(Html.escape(number(step * k)))
                     .append("</text>\n");
         }
         b.append("<text x=\"14\" y=\"").append(TOP + PLOT_H / 2).append("\" text-anchor=\"middle\" class=\"axis\" "
                 + "transform=\"rotate(-90 14 ").append(TOP + PLOT_H / 2).append(")\">").append(Html.escape(label))
                 .append("</text>\n");
+        return yTop;
     }
 
     private static void polyline(StringBuilder b, StringBuilder points, String cssClass) {

@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * The run over time: every {@value #INTERVAL_MILLIS} ms the thread that waits for the workers
  * notes the time, the primary events the workers and kswapd have made so far, and the
- * violations found so far; one more sample when the workers stop. The report draws the
+ * violations found so far; one more sample when the workers stop, which replaces a tick sample
+ * taken less than half an interval before it. The report draws the
  * throughput and the violations over time from it, and writes it in the JSON.
  *
  * <p>Written by one thread during the run, read after it.
@@ -31,6 +32,18 @@ final class Timeline {
     /** Adds a sample; samples come in time order. */
     void add(long millis, long primaryEvents, long violations) {
         samples.add(new Sample(millis, primaryEvents, violations));
+    }
+
+    /**
+     * Adds the last sample, taken when the workers stopped. A tick sample less than half an
+     * interval before it is dropped first, so that the last rate is not taken over a few
+     * milliseconds (the end of the run would read as a drop in throughput).
+     */
+    void addLast(long millis, long primaryEvents, long violations) {
+        if (!samples.isEmpty() && millis - samples.get(samples.size() - 1).millis() < INTERVAL_MILLIS / 2) {
+            samples.remove(samples.size() - 1);
+        }
+        add(millis, primaryEvents, violations);
     }
 
     /** @return the samples, oldest first */
