@@ -498,7 +498,7 @@ final class Simulation {
             notifiers += a;
             if (a != f) { // one violation per notifier not freed (or freed too often)
                 checker.violations(Checker.Kind.NOTIFIER_LEAK, Math.abs(a - f),
-                        () -> d.name + ": " + a + " notifiers allocated, " + f + " freed");
+                        () -> String.format("%s: %,d notifiers allocated, %,d freed", d.name, a, f));
             }
         }
         long mms = 0;
@@ -510,7 +510,7 @@ final class Simulation {
         }
         int free = frames.freeFrames();
         if (free != frames.frames()) {
-            checker.violation(Checker.Kind.FRAME_LEAK, () -> (frames.frames() - free) + " frames still mapped");
+            checker.violation(Checker.Kind.FRAME_LEAK, () -> String.format("%,d frames still mapped", frames.frames() - free));
         }
         for (Thread t : threads) {
             if (t.isAlive()) {
