@@ -241,8 +241,7 @@ class ReportOutputsTest {
         long puts = 0;
         long releases = 0;
         long deferredFrees = 0;
-        for (Iterator<Map.Entry<String, JsonNode>> it = json.path("drivers").fields(); it.hasNext();) {
-            Map.Entry<String, JsonNode> d = it.next();
+        for (Map.Entry<String, JsonNode> d : json.path("drivers").properties()) {
             gets += d.getValue().path("gets").asLong();
             puts += d.getValue().path("puts").asLong();
             releases += d.getValue().path("releases").asLong();
@@ -259,8 +258,7 @@ class ReportOutputsTest {
         assertThat(lat.path("lastMmput").path("count").asLong()).isPositive()
                 .isLessThanOrEqualTo(json.path("processes").path("exitedDuringRun").asLong());
         long byEvent = 0;
-        for (Iterator<Map.Entry<String, JsonNode>> it = json.path("invalidations").fields(); it.hasNext();) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : json.path("invalidations").properties()) {
             String key = "invalidate" + Character.toUpperCase(e.getKey().charAt(0))
                     + e.getKey().substring(1).toLowerCase(java.util.Locale.ROOT);
             key = Pattern.compile("_([a-z])").matcher(key).replaceAll(m -> m.group(1).toUpperCase(java.util.Locale.ROOT));
@@ -284,8 +282,8 @@ class ReportOutputsTest {
     @Test
     void textReport_hasEveryJsonLatencyRow_andThousandsSeparatorsInEveryNumber() {
         List<String> lines = run.out.lines().toList();
-        for (Iterator<Map.Entry<String, JsonNode>> it = json.path("latency").fields(); it.hasNext();) {
-            JsonNode row = it.next().getValue();
+        for (Map.Entry<String, JsonNode> entry : json.path("latency").properties()) {
+            JsonNode row = entry.getValue();
             String label = row.path("label").asText();
             String count = String.format("%,d", row.path("count").asLong());
             assertThat(lines).as(label).anyMatch(l -> l.startsWith(label) && l.substring(label.length()).strip()
