@@ -317,19 +317,9 @@ final class Report {
         return timeline;
     }
 
-    /** @return the run's counts (for the HTML page) */
-    Stats stats() {
-        return stats;
-    }
-
     /** @return the configuration of the run */
     SimConfig config() {
         return config;
-    }
-
-    /** @return the number of processes still live when the workers stopped */
-    int liveAtEnd() {
-        return liveAtEnd;
     }
 
     /** @return each driver's counters, by driver name, in the report's order */
@@ -340,11 +330,6 @@ final class Report {
     /** @return the violation messages kept as samples */
     List<String> samples() {
         return samples;
-    }
-
-    /** @return the elapsed time of the run in seconds */
-    double elapsedSeconds() {
-        return seconds();
     }
 
     /** The footnotes under the latency table, in the text report and the HTML page. */

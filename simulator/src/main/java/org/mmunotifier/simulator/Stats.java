@@ -115,10 +115,6 @@ public final class Stats {
         }
     }
 
-    /** @return a histogram of {@link #record}'s range, for latencies recorded outside a Stats */
-    public static Histogram newHistogram() {
-        return new Histogram(MAX_NANOS, 2);
-    }
 
     /** @return one operation's count */
     long get(Op op) {
