@@ -201,22 +201,24 @@ final class Report {
         procs.put("spawned", stats.get(Op.SPAWN));
         procs.put("forked", stats.get(Op.FORK));
         procs.put("exited", stats.get(Op.EXIT));
+        procs.put("exitedDuringRun", stats.get(Op.EXIT) - liveAtEnd);
         procs.put("liveAtEnd", liveAtEnd);
         root.put("processes", procs);
         root.put("operations", operations());
         root.put("invalidations", invalidationsMap());
         root.put("drivers", drivers);
         Map<String, Object> lat = new LinkedHashMap<>();
-        for (Stats.Latency l : Stats.Latency.values()) {
-            Histogram h = stats.latency[l.ordinal()];
+        for (LatencyRow row : latencyRows()) {
+            Histogram h = row.histogram();
             Map<String, Object> one = new LinkedHashMap<>();
+            one.put("label", row.label());
             one.put("count", h.getTotalCount());
             one.put("p50Micros", micros(h, 50));
             one.put("p90Micros", micros(h, 90));
             one.put("p99Micros", micros(h, 99));
             one.put("p999Micros", micros(h, 99.9));
-            one.put("maxMicros", h.getTotalCount() == 0 ? 0.0 : h.getMaxValue() / 1e3);
-            lat.put(l.name().toLowerCase(java.util.Locale.ROOT), one);
+            one.put("maxMicros", maxMicros(h));
+            lat.put(row.key(), one);
         }
         root.put("latency", lat);
         Map<String, Object> tp = new LinkedHashMap<>();
@@ -225,6 +227,22 @@ final class Report {
         tp.put("allEvents", stats.allEvents());
         tp.put("allEventsPerSecond", eventsPerSecond());
         root.put("throughput", tp);
+        Map<String, Object> tl = new LinkedHashMap<>();
+        tl.put("intervalMillis", Timeline.INTERVAL_MILLIS);
+        List<Map<String, Object>> points = new java.util.ArrayList<>();
+        double[] rates = timeline.primaryEventsPerSecond();
+        List<Timeline.Sample> samples = timeline.samples();
+        for (int i = 0; i < samples.size(); i++) {
+            Timeline.Sample sample = samples.get(i);
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("millis", sample.millis());
+            one.put("primaryEvents", sample.primaryEvents());
+            one.put("primaryEventsPerSecond", rates[i]);
+            one.put("violations", sample.violations());
+            points.add(one);
+        }
+        tl.put("samples", points);
+        root.put("timeline", tl);
         Map<String, Object> chk = new LinkedHashMap<>();
         chk.put("accessesValidated", accessChecks);
         chk.put("violations", violations);
@@ -241,20 +259,98 @@ final class Report {
         return root;
     }
 
-    private static double micros(Histogram h, double percentile) {
+    static double micros(Histogram h, double percentile) {
         return h.getTotalCount() == 0 ? 0.0 : h.getValueAtPercentile(percentile) / 1e3;
     }
 
+    static double maxMicros(Histogram h) {
+        return h.getTotalCount() == 0 ? 0.0 : h.getMaxValue() / 1e3;
+    }
+
+    /**
+     * One latency row: its JSON key, its label and its histogram (nanoseconds).
+     *
+     * @param key the key in the JSON {@code latency} object and the {@code .hgrm} file's name
+     * @param label the row's label in the text report and the HTML page
+     * @param histogram the recorded latencies, in nanoseconds
+     */
+    record LatencyRow(String key, String label, Histogram histogram) {
+    }
+
+    /**
+     * The latency rows, in the report's order: each of {@link Stats.Latency}, with the
+     * invalidations by event right after the invalidation row. The text report, the JSON, the
+     * HTML page and {@code --hgrm} are all made from this one list.
+     */
+    List<LatencyRow> latencyRows() {
+        List<LatencyRow> rows = new java.util.ArrayList<>();
+        for (Stats.Latency l : Stats.Latency.values()) {
+            rows.add(new LatencyRow(l.key(), l.label(), stats.latency[l.ordinal()]));
+            if (l == Stats.Latency.INVALIDATE) {
+                for (MmuNotifierEvent e : MmuNotifierEvent.values()) {
+                    rows.add(new LatencyRow(l.key() + camel(e.name()), "  " + e.name(),
+                            stats.invalidateByEvent[e.ordinal()]));
+                }
+            }
+        }
+        return rows;
+    }
+
+    /** @return PROTECTION_VMA as ProtectionVma */
+    private static String camel(String constant) {
+        StringBuilder b = new StringBuilder();
+        for (String part : constant.toLowerCase(java.util.Locale.ROOT).split("_")) {
+            b.append(Character.toUpperCase(part.charAt(0))).append(part.substring(1));
+        }
+        return b.toString();
+    }
+
+    private Timeline timeline = new Timeline();
+
+    /** Sets the samples taken during the run. */
+    void setTimeline(Timeline timeline) {
+        this.timeline = timeline;
+    }
+
+    /** @return the samples taken during the run */
+    Timeline timeline() {
+        return timeline;
+    }
+
+    /** @return the configuration of the run */
+    SimConfig config() {
+        return config;
+    }
+
+    /** @return each driver's counters, by driver name, in the report's order */
+    Map<String, Map<String, Long>> drivers() {
+        return drivers;
+    }
+
+    /** @return the violation messages kept as samples */
+    List<String> samples() {
+        return samples;
+    }
+
+    /** The footnotes under the latency table, in the text report and the HTML page. */
+    static final List<String> LATENCY_NOTES = List.of(
+            "  (-: nothing measured. Indented: the invalidate row again, by event. get, put: every call the",
+            "   drivers made, the same counts as the driver table's. synchronize: one at the accel driver's",
+            "   unload (half-way, or in the teardown with --unload false) and one at the end of the run.",
+            "   last mmput: the exits during the run; the end-of-run",
+            "   teardown's are not timed. last put->freeNotifier: the deferred free, after a grace period)");
+
     /** Prints the readable table. */
     void print(PrintStream out) {
-        out.printf("MMU notifier simulator: seed %d, %d worker thread%s, %s, checker %s, fault injection: %s, "
+        out.printf("MMU notifier simulator: seed %d, %,d worker thread%s, %s, checker %s, fault injection: %s, "
                 + "kernel order: %s%n", config.seed(), config.threads(), config.threads() == 1 ? "" : "s",
                 config.events() > 0 ? String.format("%,d primary events per worker in %.3f s", config.events(), seconds())
-                        : String.format("%.1f s", seconds()),
+                        : String.format("%,.1f s", seconds()),
                 config.check() ? "on" : "OFF", config.inject(), config.order());
         out.printf("drivers: %s%n%n", String.join(", ", drivers.keySet()));
-        out.printf("Processes       spawned %,d   forked %,d   exited %,d   live at the end %,d (all torn down)%n%n",
-                stats.get(Op.SPAWN), stats.get(Op.FORK), stats.get(Op.EXIT), liveAtEnd);
+        out.printf("Processes       spawned %,d   forked %,d   exited %,d (%,d during the run, %,d in the end-of-run "
+                + "teardown: the processes live when the workers stopped)%n%n", stats.get(Op.SPAWN), stats.get(Op.FORK),
+                stats.get(Op.EXIT), stats.get(Op.EXIT) - liveAtEnd, liveAtEnd);
         out.println("Operations                                   count");
         for (Op op : Op.values()) {
             out.printf("  %-38s %,14d%n", op.label, stats.get(op));
@@ -277,8 +373,8 @@ final class Report {
             gets += c.get("gets");
             puts += c.get("puts");
         }
-        out.printf("  (opens/closes: device files; allocated/freed: notifiers; %,d gets and %,d puts in all)%n%n", gets,
-                puts);
+        out.printf("  (opens/closes: device files; allocated/freed: notifiers; %,d gets and %,d puts in all, each timed "
+                + "in the latency table)%n%n", gets, puts);
         out.printf("%-8s %13s %11s %9s %13s %10s %9s%n", "Driver", "accesses", "dev faults", "retries",
                 "invalidations", "young", "releases");
         for (Map.Entry<String, Map<String, Long>> e : drivers.entrySet()) {
@@ -296,19 +392,25 @@ final class Report {
         out.println("  (stale in window: a translation the kernel had just changed, used before the secondary flush that 5.4");
         out.println("   makes before freeing the page: allowed; access violations: every other stale use)");
         out.println();
-        out.printf("%-24s %10s %10s %10s %10s %10s %10s%n", "Latency (us)", "count", "p50", "p90", "p99", "p99.9", "max");
-        for (Stats.Latency l : Stats.Latency.values()) {
-            Histogram h = stats.latency[l.ordinal()];
+        out.printf("%-28s %10s %10s %10s %10s %10s %10s%n", "Latency (us)", "count", "p50", "p90", "p99", "p99.9",
+                "max");
+        for (LatencyRow row : latencyRows()) {
+            Histogram h = row.histogram();
             if (h.getTotalCount() == 0) { // nothing measured: no percentiles, rather than zeros that read as fast
-                out.printf("%-24s %,10d %10s %10s %10s %10s %10s%n", l.label, 0, "-", "-", "-", "-", "-");
+                out.printf("%-28s %,10d %10s %10s %10s %10s %10s%n", row.label(), 0, "-", "-", "-", "-", "-");
                 continue;
             }
-            out.printf("%-24s %,10d %,10.1f %,10.1f %,10.1f %,10.1f %,10.1f%n", l.label, h.getTotalCount(), micros(h, 50),
-                    micros(h, 90), micros(h, 99), micros(h, 99.9), h.getMaxValue() / 1e3);
+            out.printf("%-28s %,10d %,10.1f %,10.1f %,10.1f %,10.1f %,10.1f%n", row.label(), h.getTotalCount(),
+                    micros(h, 50), micros(h, 90), micros(h, 99), micros(h, 99.9), maxMicros(h));
+        }
+        for (String note : LATENCY_NOTES) {
+            out.println(note);
         }
         out.println();
-        out.printf("Throughput      %,.0f primary events/s (%,d in %.1f s); %,.0f events/s with secondary accesses%n",
+        out.printf("Throughput      %,.0f primary events/s (%,d in %,.1f s); %,.0f events/s with secondary accesses%n",
                 primaryEventsPerSecond(), stats.primaryEvents(), seconds(), eventsPerSecond());
+        out.printf("Timeline        %,d samples, one every %,d ms while the workers ran (--json, --html)%n",
+                timeline.samples().size(), Timeline.INTERVAL_MILLIS);
         out.printf("Checker         %,d secondary accesses validated (%,d stale inside the allowed window); %,d violation%s%n",
                 accessChecks, windowUses, violations, violations == 1 ? "" : "s");
         for (Map.Entry<Checker.Kind, Long> e : byKind.entrySet()) {
@@ -371,11 +473,11 @@ final class Report {
     /** @return the report's last line: the verdict */
     String resultLine() {
         if (interrupted) {
-            return "RESULT: INTERRUPTED (stopped by Ctrl-C after " + String.format("%.1f", seconds())
-                    + " s; the checks cover the partial run: " + violations + " violation"
+            return "RESULT: INTERRUPTED (stopped by Ctrl-C after " + String.format("%,.1f", seconds())
+                    + " s; the checks cover the partial run: " + String.format("%,d", violations) + " violation"
                     + (violations == 1 ? "" : "s") + ")";
         }
-        return violations != 0 ? "RESULT: FAIL (" + violations + " violations)"
+        return violations != 0 ? "RESULT: FAIL (" + String.format("%,d", violations) + " violations)"
                 : nothingChecked() ? "RESULT: NOTHING CHECKED (no violation, but no secondary access was validated: "
                         + "the run was too short or had no access events; exit status " + EXIT_NOTHING_CHECKED + ")"
                 : config.check() ? "RESULT: PASS (no violation)"

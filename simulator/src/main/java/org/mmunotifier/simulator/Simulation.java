@@ -61,6 +61,9 @@ final class Simulation {
     private volatile boolean interrupted;
     private volatile long unloadAtNanos;
     private final AtomicLongArray progress;
+    /** Primary events made so far by each worker (and kswapd, last), published every few hundred. */
+    private final AtomicLongArray primaryProgress;
+    private final Timeline timeline = new Timeline();
     private final List<Thread> threads = new ArrayList<>();
 
     Simulation(SimConfig config) {
@@ -93,6 +96,7 @@ final class Simulation {
         }
         totalWeight = sum;
         progress = new AtomicLongArray(config.threads() + 1);
+        primaryProgress = new AtomicLongArray(config.threads() + 1);
     }
 
     /**
@@ -145,13 +149,20 @@ final class Simulation {
         }
         List<Thread> workers = threads.subList(0, config.threads());
         long lastDraw = 0;
+        long sampleEvery = TimeUnit.MILLISECONDS.toNanos(Timeline.INTERVAL_MILLIS);
+        long nextSample = start + sampleEvery;
         // A duration-bounded run whose workers outlive the deadline by a minute is stuck (a
         // deadlock or a grace period that never ends): report it rather than hang.
         long giveUp = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : deadline + TimeUnit.SECONDS.toNanos(STUCK_SECONDS);
         boolean stuck = false;
         for (Thread w : workers) {
             while (w.isAlive() && !stuck) {
-                joinQuietly(w, 200);
+                joinQuietly(w, Math.max(1, TimeUnit.NANOSECONDS.toMillis(nextSample - System.nanoTime())));
+                long now = System.nanoTime();
+                if (now - nextSample >= 0) {
+                    sample(start, now);
+                    nextSample += sampleEvery * (1 + (now - nextSample) / sampleEvery); // skip missed ticks
+                }
                 long every = repaint ? 500_000_000L : PLAIN_PROGRESS_SECONDS * 1_000_000_000L;
                 if (progressOut != null && System.nanoTime() - lastDraw > every) {
                     lastDraw = System.nanoTime();
@@ -178,6 +189,8 @@ final class Simulation {
             }
         }
         long elapsed = System.nanoTime() - start;
+        // the end: every worker has published its last count
+        timeline.addLast(TimeUnit.NANOSECONDS.toMillis(elapsed), publishedPrimaryEvents(), checker.violations());
         if (progressOut != null && repaint) {
             progressOut.print("\r\033[K");
             progressOut.flush();
@@ -192,7 +205,11 @@ final class Simulation {
         for (Stats s : perThread) {
             total.add(s);
         }
+        for (SecondaryMmu d : drivers) {
+            d.addCallbackLatenciesTo(total);
+        }
         Report report = new Report(config, elapsed, total, checker, drivers, liveAtEnd);
+        report.setTimeline(timeline);
         report.setVerified(verified);
         if (interrupted) {
             report.markInterrupted();
@@ -208,6 +225,36 @@ final class Simulation {
     void interrupt() {
         interrupted = true;
         stop = true;
+    }
+
+    /** Adds a sample to the timeline: the time, the primary events published so far, the violations. */
+    private void sample(long start, long now) {
+        timeline.add(TimeUnit.NANOSECONDS.toMillis(now - start), publishedPrimaryEvents(), checker.violations());
+    }
+
+    /** @return the primary events the workers and kswapd have published so far */
+    private long publishedPrimaryEvents() {
+        long events = 0;
+        for (int i = 0; i < primaryProgress.length(); i++) {
+            events += primaryProgress.get(i);
+        }
+        return events;
+    }
+
+    /**
+     * Drops a pin taken by a worker or kswapd. When it is the last pin, the {@code mmput} it runs
+     * (release, unlink, grace period, teardown) is timed: the teardown ({@code exit_mmap}) raises
+     * exactly one {@code UNMAP} range on this thread's statistics, and nothing else in an unpin
+     * does.
+     */
+    private void unpin(Process p, Stats st) {
+        long unmaps = st.invalidations[org.mmunotifier.mm.MmuNotifierEvent.UNMAP.ordinal()];
+        long t0 = System.nanoTime();
+        p.unpin(kernel, st);
+        long t1 = System.nanoTime();
+        if (st.invalidations[org.mmunotifier.mm.MmuNotifierEvent.UNMAP.ordinal()] != unmaps) {
+            st.record(Stats.Latency.MMPUT, t1 - t0);
+        }
     }
 
     /** Seconds between two plain progress lines (progress not on a terminal). */
@@ -251,10 +298,15 @@ final class Simulation {
                 if ((n & 1023) == 0) {
                     progress.set(index, n);
                 }
+                if ((n & 255) == 0) {
+                    primaryProgress.set(index, st.primaryEvents());
+                }
             }
         } catch (Throwable t) {
             checker.violation(Checker.Kind.WORKER_FAILED, () -> Thread.currentThread().getName() + ": " + t);
             stop = true;
+        } finally {
+            primaryProgress.set(index, st.primaryEvents());
         }
     }
 
@@ -267,15 +319,18 @@ final class Simulation {
                         try {
                             kernel.reclaimStep(p, rng, st);
                         } finally {
-                            p.unpin(kernel, st);
+                            unpin(p, st);
                         }
                     }
                 }
+                primaryProgress.set(config.threads(), st.primaryEvents());
                 LockSupport.parkNanos(20_000);
             }
         } catch (Throwable t) {
             checker.violation(Checker.Kind.WORKER_FAILED, () -> Thread.currentThread().getName() + ": " + t);
             stop = true;
+        } finally {
+            primaryProgress.set(config.threads(), st.primaryEvents());
         }
     }
 
@@ -350,7 +405,7 @@ final class Simulation {
                 default -> throw new AssertionError(ev + " has a weight but no case here");
             }
         } finally {
-            p.unpin(kernel, st);
+            unpin(p, st);
         }
     }
 
@@ -443,7 +498,7 @@ final class Simulation {
             notifiers += a;
             if (a != f) { // one violation per notifier not freed (or freed too often)
                 checker.violations(Checker.Kind.NOTIFIER_LEAK, Math.abs(a - f),
-                        () -> d.name + ": " + a + " notifiers allocated, " + f + " freed");
+                        () -> String.format("%s: %,d notifiers allocated, %,d freed", d.name, a, f));
             }
         }
         long mms = 0;
@@ -455,7 +510,7 @@ final class Simulation {
         }
         int free = frames.freeFrames();
         if (free != frames.frames()) {
-            checker.violation(Checker.Kind.FRAME_LEAK, () -> (frames.frames() - free) + " frames still mapped");
+            checker.violation(Checker.Kind.FRAME_LEAK, () -> String.format("%,d frames still mapped", frames.frames() - free));
         }
         for (Thread t : threads) {
             if (t.isAlive()) {

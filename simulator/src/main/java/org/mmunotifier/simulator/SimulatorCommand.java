@@ -55,7 +55,8 @@ public final class SimulatorCommand implements Callable<Integer> {
     /** The help order of the output options, after the weights. */
     private static final int OUTPUT_ORDER = 200;
     /** Keys a configuration file may set that the shipped defaults leave out: outputs, not settings. */
-    static final Set<String> OUTPUT_KEYS = Set.of("json", "progress", "quiet", "list", "print-config");
+    static final Set<String> OUTPUT_KEYS = Set.of("json", "html", "hgrm", "svg", "progress", "quiet", "list",
+            "print-config");
 
     @Spec
     CommandSpec spec;
@@ -111,6 +112,15 @@ public final class SimulatorCommand implements Callable<Integer> {
 
     @Option(names = "--json", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as JSON to FILE, checked writable before the run; - for stdout (the text report then goes to stderr).")
     Path json;
+
+    @Option(names = "--html", paramLabel = "FILE", order = OUTPUT_ORDER, description = "Also write the report as one self-contained HTML page (tables, latency percentile plots, invalidations by event, throughput and violations over time), checked writable before the run.")
+    Path html;
+
+    @Option(names = "--hgrm", paramLabel = "DIR", order = OUTPUT_ORDER, description = "Also write each latency row with a count as an HdrHistogram percentile distribution, DIR/KEY.hgrm (KEY: the row's JSON key; values in microseconds); DIR is created if missing and checked writable before the run.")
+    Path hgrm;
+
+    @Option(names = "--svg", paramLabel = "DIR", order = OUTPUT_ORDER, description = "Also write each chart of the HTML page as a standalone SVG file, DIR/NAME.svg; DIR is created if missing and checked writable before the run.")
+    Path svg;
 
     @Option(names = "--print-config", order = OUTPUT_ORDER + 1, description = "Print the effective configuration, each value with where it came from (the jar's defaults, the --config file or the command line), and exit.")
     boolean printConfig;
@@ -510,12 +520,13 @@ public final class SimulatorCommand implements Callable<Integer> {
     }
 
     /**
-     * Refuses a {@code --json} path that cannot be written, before the run: a directory, a path
-     * under a file or a missing directory, or a file that refuses a write (read-only, a full
-     * device). Leaves an empty line in the file, which the report replaces.
+     * Refuses an output file that cannot be written, before the run, without writing anything: a
+     * directory, a path under a file or a missing directory. {@link #probeFile} then tries a write.
+     *
+     * @param option the option's name, for the message
      */
-    private void checkJsonWritable(Path path) {
-        String prefix = "cannot write --json " + path + ": ";
+    private void checkFilePath(Path path, String option) {
+        String prefix = "cannot write " + option + " " + path + ": ";
         if (Files.isDirectory(path)) {
             throw new ParameterException(spec.commandLine(), prefix + "it is a directory");
         }
@@ -528,10 +539,49 @@ public final class SimulatorCommand implements Callable<Integer> {
         if (parent != null && !Files.isDirectory(parent)) {
             throw new ParameterException(spec.commandLine(), prefix + "directory " + parent + " does not exist");
         }
+    }
+
+    /**
+     * Tries a write to an output file before the run (a read-only file, a full device such as
+     * {@code /dev/full} refuse it). Leaves an empty line in the file, which the report replaces.
+     */
+    private void probeFile(Path path, String option) {
         try {
             Files.writeString(path, System.lineSeparator());
         } catch (IOException | SecurityException e) {
-            throw new ParameterException(spec.commandLine(), prefix + e.getMessage());
+            throw new ParameterException(spec.commandLine(), "cannot write " + option + " " + path + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Refuses an output directory that cannot be made or written, before the run, without making
+     * anything: a path that is a file, or whose nearest existing ancestor is a file or not
+     * writable. {@link #makeDirectory} then makes it.
+     */
+    private void checkDirectoryPath(Path dir, String option) {
+        String prefix = "cannot write " + option + " " + dir + ": ";
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new ParameterException(spec.commandLine(), prefix + "it is a file, not a directory");
+        }
+        Path existing = dir.toAbsolutePath();
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing != null && !Files.isDirectory(existing)) {
+            throw new ParameterException(spec.commandLine(), prefix + existing + " is a file, not a directory");
+        }
+        if (existing != null && !Files.isWritable(existing)) {
+            throw new ParameterException(spec.commandLine(), prefix + existing + " is not writable");
+        }
+    }
+
+    /** Makes an output directory (and its parents) and tries a write in it, before the run. */
+    private void makeDirectory(Path dir, String option) {
+        try {
+            Files.createDirectories(dir);
+            Files.delete(Files.createTempFile(dir, ".mmu-simulator-probe", ".tmp"));
+        } catch (IOException | SecurityException e) {
+            throw new ParameterException(spec.commandLine(), "cannot write " + option + " " + dir + ": " + e.getMessage());
         }
     }
 
@@ -590,9 +640,35 @@ public final class SimulatorCommand implements Callable<Integer> {
                     + " both bound the run; give one (--events N makes each worker run N primary events, whatever "
                     + "the time)");
         }
+        // Before the run: a long run must not lose its outputs at the end. Every path is checked
+        // first, and only then written to, so that a bad one changes nothing.
         boolean jsonToStdout = json != null && json.toString().equals("-");
+        if (html != null && html.toString().equals("-")) {
+            throw new ParameterException(spec.commandLine(), "--html needs a file: only --json writes to stdout (-)");
+        }
         if (json != null && !jsonToStdout) {
-            checkJsonWritable(json); // before the run: a long run must not lose its JSON at the end
+            checkFilePath(json, "--json");
+        }
+        if (html != null) {
+            checkFilePath(html, "--html");
+        }
+        if (hgrm != null) {
+            checkDirectoryPath(hgrm, "--hgrm");
+        }
+        if (svg != null) {
+            checkDirectoryPath(svg, "--svg");
+        }
+        if (json != null && !jsonToStdout) {
+            probeFile(json, "--json");
+        }
+        if (html != null) {
+            probeFile(html, "--html");
+        }
+        if (hgrm != null) {
+            makeDirectory(hgrm, "--hgrm");
+        }
+        if (svg != null) {
+            makeDirectory(svg, "--svg");
         }
         // The progress goes to stderr, so whether stderr is a terminal decides: repainted in place
         // there by default; elsewhere (a log) only with --progress, as plain lines.
@@ -613,21 +689,63 @@ public final class SimulatorCommand implements Callable<Integer> {
         } else {
             report.print(text);
         }
-        if (json != null) {
-            ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            try {
+        Map<String, Object> tree = report.toJsonTree();
+        String option = "--json";
+        Path where = json;
+        try {
+            if (json != null) {
+                ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
                 if (jsonToStdout) {
-                    out.println(mapper.writeValueAsString(report.toJsonTree()));
+                    out.println(mapper.writeValueAsString(tree));
                 } else {
-                    mapper.writeValue(json.toFile(), report.toJsonTree());
+                    mapper.writeValue(json.toFile(), tree);
                 }
-            } catch (IOException e) {
-                err.println("mmu-simulator: cannot write --json " + json + ": " + e.getMessage());
-                // A run that found violations still says so (1); otherwise the output failed (2).
-                return report.exitCode() != 0 ? report.exitCode() : EXIT_BAD_INPUT;
             }
+            option = "--html";
+            where = html;
+            if (html != null) {
+                Files.writeString(html, HtmlReport.page(report, tree), StandardCharsets.UTF_8);
+            }
+            option = "--hgrm";
+            where = hgrm;
+            if (hgrm != null) {
+                writeHistograms(report, hgrm);
+            }
+            option = "--svg";
+            where = svg;
+            if (svg != null) {
+                for (Map.Entry<String, String> chart : HtmlReport.standaloneCharts(report).entrySet()) {
+                    Files.writeString(svg.resolve(chart.getKey() + ".svg"), chart.getValue(), StandardCharsets.UTF_8);
+                }
+            }
+        } catch (IOException e) {
+            err.println("mmu-simulator: cannot write " + option + " " + where + ": " + e.getMessage());
+            // A run that found violations still says so (1); otherwise the output failed (2).
+            return report.exitCode() != 0 ? report.exitCode() : EXIT_BAD_INPUT;
         }
         out.flush();
         return report.exitCode();
+    }
+
+    /** The unit of the {@code .hgrm} files: the histograms hold nanoseconds, the files microseconds. */
+    static final double HGRM_NANOS_PER_UNIT = 1000.0;
+
+    /**
+     * {@code --hgrm}: each latency row with a count, as {@code DIR/KEY.hgrm} in HdrHistogram's
+     * percentile-distribution format, in microseconds. A row with no count has no file.
+     */
+    static void writeHistograms(Report report, Path dir) throws IOException {
+        for (Report.LatencyRow row : report.latencyRows()) {
+            if (row.histogram().getTotalCount() == 0) {
+                continue;
+            }
+            Path file = dir.resolve(row.key() + ".hgrm");
+            try (PrintStream ps = new PrintStream(Files.newOutputStream(file), false, StandardCharsets.UTF_8)) {
+                row.histogram().outputPercentileDistribution(ps, HGRM_NANOS_PER_UNIT);
+                if (ps.checkError()) {
+                    throw new IOException("write error on " + file);
+                }
+            }
+        }
     }
 }

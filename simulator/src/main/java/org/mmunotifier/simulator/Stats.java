@@ -11,19 +11,50 @@ import org.mmunotifier.mm.MmuNotifierEvent;
  * path never shares a cache line.
  */
 public final class Stats {
-    /** The latencies the report shows. */
+    /**
+     * The latencies the report shows, each a row of the text table, a key of the JSON
+     * {@code latency} object ({@link #key}) and a chart of the HTML page. The invalidations are
+     * also split by event ({@link #invalidateByEvent}).
+     */
     public enum Latency {
-        INVALIDATE("invalidate start->end"),
-        SYNCHRONIZE("synchronize"),
-        GET("get"),
-        PUT("put"),
-        REGISTER("register"),
-        UNREGISTER("unregister");
+        /** A primary bracket, from before invalidateRangeStart to after the end (every event). */
+        INVALIDATE("invalidate start->end", "invalidate"),
+        /** {@code MmuNotifiers.synchronize()}: a grace period, then srcu_barrier: at the accel driver's unload and at the end of the run. */
+        SYNCHRONIZE("synchronize", "synchronize"),
+        /** {@code MmuNotifiers.get} or {@code getLocked}. */
+        GET("get", "get"),
+        /** {@code MmuNotifiers.put}, from a close or from inside {@code release}. */
+        PUT("put", "put"),
+        /** {@code MmuNotifiers.register}. */
+        REGISTER("register", "register"),
+        /** {@code MmuNotifiers.unregister} (waits for a grace period). */
+        UNREGISTER("unregister", "unregister"),
+        /** A driver's {@code release} callback, from its entry to its return. */
+        RELEASE("release callback", "release"),
+        /** From a notifier's last put to its {@code freeNotifier} (after a grace period). */
+        DEFERRED_FREE("last put->freeNotifier", "deferredFree"),
+        /**
+         * The last {@code mmput} of a process (release, unlink, grace period, teardown), when a
+         * worker or kswapd drops the last pin; the end-of-run teardown's exits are not timed.
+         */
+        MMPUT("last mmput", "lastMmput");
 
         final String label;
+        final String key;
 
-        Latency(String label) {
+        Latency(String label, String key) {
             this.label = label;
+            this.key = key;
+        }
+
+        /** @return the row's label in the text report and the HTML page */
+        public String label() {
+            return label;
+        }
+
+        /** @return the row's key in the JSON {@code latency} object (camelCase) */
+        public String key() {
+            return key;
         }
     }
 
@@ -32,10 +63,18 @@ public final class Stats {
     final long[] ops = new long[Op.values().length];
     final long[] invalidations = new long[MmuNotifierEvent.values().length];
     final Histogram[] latency = new Histogram[Latency.values().length];
+    /** The {@link Latency#INVALIDATE} brackets again, by the range's event. */
+    final Histogram[] invalidateByEvent = new Histogram[MmuNotifierEvent.values().length];
+    /** The last {@link Latency#INVALIDATE} recorded and not yet given its event; -1 if none. */
+    private long pendingInvalidateNanos = -1;
 
+    /** Makes empty counters and histograms. */
     public Stats() {
         for (int i = 0; i < latency.length; i++) {
             latency[i] = new Histogram(MAX_NANOS, 2);
+        }
+        for (int i = 0; i < invalidateByEvent.length; i++) {
+            invalidateByEvent[i] = new Histogram(MAX_NANOS, 2);
         }
     }
 
@@ -49,25 +88,41 @@ public final class Stats {
         return windows;
     }
 
+    /** Counts one operation. */
     public void count(Op op) {
         ops[op.ordinal()]++;
     }
 
+    /**
+     * Counts one invalidation range of {@code event}. The kernel calls it right after it records
+     * the bracket's {@link Latency#INVALIDATE} latency on the same thread's statistics; that
+     * latency is then recorded again under {@code event} ({@link #invalidateByEvent}).
+     */
     public void invalidation(MmuNotifierEvent event) {
         invalidations[event.ordinal()]++;
+        if (pendingInvalidateNanos >= 0) {
+            invalidateByEvent[event.ordinal()].recordValue(pendingInvalidateNanos);
+            pendingInvalidateNanos = -1;
+        }
     }
 
     /** Records a latency in nanoseconds, clamped to the histogram's range. */
     public void record(Latency which, long nanos) {
-        latency[which.ordinal()].recordValue(Math.max(0, Math.min(nanos, MAX_NANOS)));
+        long clamped = Math.max(0, Math.min(nanos, MAX_NANOS));
+        latency[which.ordinal()].recordValue(clamped);
+        if (which == Latency.INVALIDATE) {
+            pendingInvalidateNanos = clamped;
+        }
     }
 
+
+    /** @return one operation's count */
     long get(Op op) {
         return ops[op.ordinal()];
     }
 
     /** Adds another thread's figures to this one. */
-    void add(Stats other) {
+    public void add(Stats other) {
         for (int i = 0; i < ops.length; i++) {
             ops[i] += other.ops[i];
         }
@@ -76,6 +131,9 @@ public final class Stats {
         }
         for (int i = 0; i < latency.length; i++) {
             latency[i].add(other.latency[i]);
+        }
+        for (int i = 0; i < invalidateByEvent.length; i++) {
+            invalidateByEvent[i].add(other.invalidateByEvent[i]);
         }
     }
 

@@ -170,7 +170,8 @@ class SimulatorCommandTest {
         for (OptionSpec o : spec().options()) {
             options.add(o.longestName().replaceFirst("^-+", ""));
         }
-        options.removeAll(Set.of("config", "help", "version", "json", "progress", "quiet", "list", "print-config"));
+        options.removeAll(Set.of("config", "help", "version", "json", "html", "hgrm", "svg", "progress", "quiet", "list",
+                "print-config"));
         assertThat(new TreeSet<>(loadShipped().stringPropertyNames())).isEqualTo(options);
         assertThat(SimulatorCommand.defaultsDisagreements(loadShipped(), spec())).isEmpty();
     }

@@ -108,6 +108,19 @@ public final class Checker {
      * @return true if the access is allowed (always true with the checker off)
      */
     public boolean checkAccess(String who, PageTable table, int vpage, int frame, int gen, boolean write) {
+        return checkAccess(who, table, vpage, frame, gen, write, null);
+    }
+
+    /**
+     * {@link #checkAccess(String, PageTable, int, int, int, boolean)}, with what the driver knows
+     * of the moment (the invalidation brackets open on its notifier), added to a violation's
+     * message.
+     *
+     * @param context called only to describe a violation, on the caller's thread and under its
+     *     locks; null for nothing
+     */
+    public boolean checkAccess(String who, PageTable table, int vpage, int frame, int gen, boolean write,
+            java.util.function.Supplier<String> context) {
         if (!enabled) {
             return true;
         }
@@ -130,7 +143,8 @@ public final class Checker {
         driver(who).violations.increment();
         violation(k, () -> who + " " + (write ? "wrote" : "read") + " " + table.owner() + " address 0x"
                 + Long.toHexString((long) vpage << 12) + " through frame " + frame + " generation " + gen
-                + "; the primary maps " + table.describeEntry(vpage) + " (" + v + ")");
+                + "; the primary maps " + table.describeEntry(vpage) + " (" + v + ")"
+                + (context == null ? "" : "; " + context.get()));
         return false;
     }
 

@@ -51,7 +51,7 @@ public final class AccelDriver extends SecondaryMmu {
             if (unloaded) {
                 checker.violation(Checker.Kind.CALLBACK_AFTER_UNLOAD, () -> "accel freeNotifier on " + mn.process + " after unload");
             }
-            mn.free();
+            mn.freeDeferred();
         }
 
         @Override
@@ -66,7 +66,9 @@ public final class AccelDriver extends SecondaryMmu {
 
         @Override
         public void release(MirrorNotifier mn, MmStruct mm) {
+            long t0 = System.nanoTime();
             mn.release();
+            recordShared(Stats.Latency.RELEASE, System.nanoTime() - t0);
         }
     };
 
@@ -136,6 +138,7 @@ public final class AccelDriver extends SecondaryMmu {
                 if (--mn.contexts == 0) {
                     mn.shutDown();
                 }
+                mn.markPut();
                 long t0 = System.nanoTime();
                 MmuNotifiers.put(mn);
                 puts.increment();

@@ -54,7 +54,7 @@ public final class GpuMirrorDriver extends SecondaryMmu {
             if (inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
                 return; // the injected bug: the last close freed the state already, without waiting
             }
-            mn.free();
+            mn.freeDeferred();
         }
 
         @Override
@@ -75,11 +75,13 @@ public final class GpuMirrorDriver extends SecondaryMmu {
 
         @Override
         public void release(MirrorNotifier mn, MmStruct mm) {
+            long t0 = System.nanoTime();
             mn.release(() -> {
                 if (mn.processRef.compareAndSet(true, false)) {
                     dropRef(mn, null);
                 }
             });
+            recordShared(Stats.Latency.RELEASE, System.nanoTime() - t0);
         }
     };
 
@@ -106,8 +108,10 @@ public final class GpuMirrorDriver extends SecondaryMmu {
             mn.refs.incrementAndGet();
             boolean takesProcessRef = inject != Inject.FREE_WITHOUT_GRACE_PERIOD || (p.pid & 1) == 1;
             if (takesProcessRef && mn.processRef.compareAndSet(false, true)) {
+                long t1 = System.nanoTime();
                 MmuNotifiers.get(ops, p.mm);
                 gets.increment();
+                st.record(Stats.Latency.GET, System.nanoTime() - t1);
                 mn.refs.incrementAndGet();
             }
         } finally {
@@ -143,14 +147,17 @@ public final class GpuMirrorDriver extends SecondaryMmu {
         if (last && inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
             mn.shutDown(); // B-19's duty, done right; the bug is the free below
         }
+        mn.markPut();
         long t0 = System.nanoTime();
         MmuNotifiers.put(mn);
         puts.increment();
         if (st != null) {
             st.record(Stats.Latency.PUT, System.nanoTime() - t0);
+        } else { // release's put, inside the callback: no per-thread statistics there
+            recordShared(Stats.Latency.PUT, System.nanoTime() - t0);
         }
         if (last && inject == Inject.FREE_WITHOUT_GRACE_PERIOD) {
-            mn.free(st == null); // st == null: this put is release's, made inside that callback
+            mn.free(st == null ? "release" : null); // st == null: this put is release's, made inside that callback
         }
     }
 

@@ -87,31 +87,33 @@ public final class IommuTlbDriver extends SecondaryMmu {
 
         @Override
         public void freeNotifier(Bond b) {
-            b.free();
+            b.freeDeferred();
         }
 
         @Override
         public void invalidateRange(Bond b, MmStruct mm, long start, long end) {
-            b.enter();
+            b.enter("invalidateRange", null);
             try {
                 invalidations.increment();
                 if (inject != Inject.IOMMU_IGNORES_INVALIDATE_RANGE) {
                     b.flush(Kernel.firstPage(start), Kernel.endPage(end));
                 }
             } finally {
-                b.exit();
+                b.exit("invalidateRange", null);
             }
         }
 
         @Override
         public void release(Bond b, MmStruct mm) {
-            b.enter();
+            long t0 = System.nanoTime();
+            b.enter("release", null);
             try {
                 releases.increment();
                 b.kill();
             } finally {
-                b.exit();
+                b.exit("release", null);
             }
+            recordShared(Stats.Latency.RELEASE, System.nanoTime() - t0);
         }
     };
 
@@ -154,6 +156,7 @@ public final class IommuTlbDriver extends SecondaryMmu {
             if (--b.contexts == 0) {
                 b.kill();
             }
+            b.markPut();
             long t0 = System.nanoTime();
             MmuNotifiers.put(b);
             puts.increment();

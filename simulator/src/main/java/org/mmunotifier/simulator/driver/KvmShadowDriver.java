@@ -51,7 +51,9 @@ public final class KvmShadowDriver extends SecondaryMmu {
 
         @Override
         public void release(MirrorNotifier mn, MmStruct mm) {
+            long t0 = System.nanoTime();
             mn.release();
+            recordShared(Stats.Latency.RELEASE, System.nanoTime() - t0);
         }
     };
 

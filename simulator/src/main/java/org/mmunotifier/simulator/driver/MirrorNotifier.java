@@ -22,6 +22,27 @@ final class MirrorNotifier extends TrackedNotifier {
     /** GPU driver: whether the process reference (taken at the first open, dropped by release) is held. */
     final java.util.concurrent.atomic.AtomicBoolean processRef = new java.util.concurrent.atomic.AtomicBoolean();
 
+    /**
+     * The invalidation brackets this notifier has started and not yet ended, as the driver saw
+     * them (a driver that ignores its starts records none); guarded by the mirror lock.
+     */
+    private final java.util.List<MmuNotifierRange> openBrackets = new java.util.ArrayList<>(2);
+
+    /**
+     * @return what a violation sample says of the open brackets, e.g. "open brackets on its
+     *     notifier: CLEAR [0x1000, 0x2000)"; the caller holds the mirror lock
+     */
+    String openBracketsLocked() {
+        if (openBrackets.isEmpty()) {
+            return "no invalidation bracket open on its notifier";
+        }
+        StringBuilder b = new StringBuilder("open on its notifier: ");
+        for (int i = 0; i < openBrackets.size(); i++) {
+            b.append(i == 0 ? "" : ", ").append(bracket(openBrackets.get(i)));
+        }
+        return b.toString();
+    }
+
     /** For {@code allocNotifier}. */
     MirrorNotifier(SecondaryMmu driver, Process process) {
         super(driver, process);
@@ -53,7 +74,7 @@ final class MirrorNotifier extends TrackedNotifier {
      * @return false if the range is not blockable and the mirror lock is busy (-EAGAIN)
      */
     boolean invalidateStart(MmuNotifierRange range) {
-        enter();
+        enter("invalidateRangeStart", range);
         try {
             int from = Kernel.firstPage(range.start());
             int to = Kernel.endPage(range.end());
@@ -66,13 +87,14 @@ final class MirrorNotifier extends TrackedNotifier {
             }
             try {
                 mirror.startLocked(from, to);
+                openBrackets.add(range);
             } finally {
                 mirror.lock.unlock();
             }
             driver.invalidations.increment();
             return true;
         } finally {
-            exit();
+            exit("invalidateRangeStart", range);
         }
     }
 
@@ -94,27 +116,28 @@ final class MirrorNotifier extends TrackedNotifier {
 
     /** invalidate_range_end body. */
     void invalidateEnd(MmuNotifierRange range) {
-        enter();
+        enter("invalidateRangeEnd", range);
         try {
             boolean balanced;
             mirror.lock.lock();
             try {
                 balanced = mirror.endLocked();
+                openBrackets.remove(range);
             } finally {
                 mirror.lock.unlock();
             }
             if (!balanced) {
                 driver.checker.violation(Checker.Kind.END_WITHOUT_START,
-                        () -> driver.name + " on " + process + ": end of [" + range.start() + ", " + range.end() + ")");
+                        () -> driver.name + " on " + process + ": invalidateRangeEnd of " + bracket(range));
             }
         } finally {
-            exit();
+            exit("invalidateRangeEnd", range);
         }
     }
 
     /** clear_young / clear_flush_young body. */
     boolean clearYoung(long start, long end) {
-        enter();
+        enter("clearYoung", null);
         try {
             driver.youngCalls.increment();
             mirror.lock.lock();
@@ -124,13 +147,13 @@ final class MirrorNotifier extends TrackedNotifier {
                 mirror.lock.unlock();
             }
         } finally {
-            exit();
+            exit("clearYoung", null);
         }
     }
 
     /** test_young body. */
     boolean testYoung(long address) {
-        enter();
+        enter("testYoung", null);
         try {
             driver.youngCalls.increment();
             mirror.lock.lock();
@@ -140,7 +163,7 @@ final class MirrorNotifier extends TrackedNotifier {
                 mirror.lock.unlock();
             }
         } finally {
-            exit();
+            exit("testYoung", null);
         }
     }
 
@@ -167,7 +190,7 @@ final class MirrorNotifier extends TrackedNotifier {
      * GPU driver drops its process reference there, the amdkfd pattern of putting from release).
      */
     void release(Runnable then) {
-        enter();
+        enter("release", null);
         try {
             driver.releases.increment();
             int open;
@@ -190,7 +213,7 @@ final class MirrorNotifier extends TrackedNotifier {
                 then.run();
             }
         } finally {
-            exit();
+            exit("release", null);
         }
     }
 
@@ -216,7 +239,8 @@ final class MirrorNotifier extends TrackedNotifier {
                     // Under the mirror lock, which every invalidation of the mirror takes: the
                     // check needs no page-table lock (5.4 calls changePte and the young callbacks
                     // under that lock, so taking it here would invert the lock order).
-                    driver.checker.checkAccess(driver.name, table, vpage, Mirror.frame(e), Mirror.generation(e), write);
+                    driver.checker.checkAccess(driver.name, table, vpage, Mirror.frame(e), Mirror.generation(e), write,
+                            this::openBracketsLocked);
                     driver.accesses.increment();
                     return true;
                 }

@@ -40,6 +40,12 @@ public abstract class SecondaryMmu {
     final LongAdder youngCalls = new LongAdder();
     final LongAdder releases = new LongAdder();
 
+    /**
+     * Latencies measured where no per-thread {@link Stats} is at hand (callbacks, the SRCU
+     * callback thread's {@code freeNotifier}); guarded by itself. Rare events only.
+     */
+    private final Stats callbackLatencies = new Stats();
+
     /** Every handle not yet closed, so that an unload can close them all. */
     final Set<Handle> open = ConcurrentHashMap.newKeySet();
 
@@ -121,6 +127,23 @@ public abstract class SecondaryMmu {
         open.remove(h);
         detaches.increment();
         return true;
+    }
+
+    /** Records a latency measured on any thread (a callback, a put made inside one). */
+    final void recordShared(Stats.Latency which, long nanos) {
+        synchronized (callbackLatencies) {
+            callbackLatencies.record(which, nanos);
+        }
+    }
+
+    /**
+     * Adds the latencies this driver measured in callbacks (release, the deferred free, the puts
+     * made inside release) to {@code total}.
+     */
+    public final void addCallbackLatenciesTo(Stats total) {
+        synchronized (callbackLatencies) {
+            total.add(callbackLatencies);
+        }
     }
 
     /** The driver's counters, for the report. */

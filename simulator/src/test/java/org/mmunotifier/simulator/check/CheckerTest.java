@@ -85,4 +85,25 @@ class CheckerTest {
         assertThat(checker.samples()).hasSize(2 + Checker.SAMPLES)
                 .contains("notifier freed twice: late but different");
     }
+
+    @Test
+    void accessViolationSample_endsWithTheDriversContext_builtOnlyForTheMessage() {
+        int[] built = new int[1];
+        java.util.function.Supplier<String> context = () -> {
+            built[0]++;
+            return "open on its notifier: CLEAR [0x1000, 0x2000)";
+        };
+        int f = frames.allocate();
+        table.lock();
+        try {
+            table.mapLocked(1, f, PageTable.WRITE);
+            assertThat(checker.checkAccess("gpu", table, 1, f, frames.generation(f), true, context)).isTrue();
+            assertThat(built[0]).as("no violation, no message").isZero();
+            assertThat(checker.checkAccess("gpu", table, 2, f, frames.generation(f), false, context)).isFalse();
+        } finally {
+            table.unlock();
+        }
+        assertThat(checker.samples()).singleElement().asString().startsWith("access to an unmapped page: gpu read")
+                .contains("address 0x2000").endsWith("; open on its notifier: CLEAR [0x1000, 0x2000)");
+    }
 }
