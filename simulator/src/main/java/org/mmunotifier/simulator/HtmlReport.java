@@ -95,7 +95,7 @@ final class HtmlReport {
         section("Operations");
         List<List<Cell>> ops = new ArrayList<>();
         for (Op op : Op.values()) {
-            ops.add(List.of(Cell.text(op.label, false), num("operations", op.name().toLowerCase(Locale.ROOT))));
+            ops.add(List.of(Cell.text(op.label, false), num("operations", Report.jsonKey(op.name()))));
         }
         table(List.of("operation", "count"), ops);
 
@@ -103,7 +103,7 @@ final class HtmlReport {
         b.append("<div class=\"charts\">\n").append(invalidationChart(report, false)).append("</div>\n");
         List<List<Cell>> inv = new ArrayList<>();
         for (MmuNotifierEvent e : MmuNotifierEvent.values()) {
-            inv.add(List.of(Cell.text(e.name(), false), num("invalidations", e.name())));
+            inv.add(List.of(Cell.text(e.name(), false), num("invalidations", Report.jsonKey(e.name()))));
         }
         table(List.of("event", "ranges"), inv);
 
@@ -163,7 +163,7 @@ final class HtmlReport {
         if (!report.violationsByKind().isEmpty()) {
             List<List<Cell>> kinds = new ArrayList<>();
             for (Checker.Kind k : report.violationsByKind().keySet()) {
-                kinds.add(List.of(Cell.text(k.text, false), num("checker", "byKind", k.name().toLowerCase(Locale.ROOT))));
+                kinds.add(List.of(Cell.text(k.text, false), num("checker", "byKind", Report.jsonKey(k.name()))));
             }
             table(List.of("violation", "count"), kinds);
         }

@@ -143,7 +143,7 @@ final class Report {
     private Map<String, Long> operations() {
         Map<String, Long> m = new LinkedHashMap<>();
         for (Op op : Op.values()) {
-            m.put(op.name().toLowerCase(java.util.Locale.ROOT), stats.get(op));
+            m.put(jsonKey(op.name()), stats.get(op));
         }
         return m;
     }
@@ -151,14 +151,14 @@ final class Report {
     private Map<String, Long> invalidationsMap() {
         Map<String, Long> m = new LinkedHashMap<>();
         for (MmuNotifierEvent e : MmuNotifierEvent.values()) {
-            m.put(e.name(), stats.invalidations[e.ordinal()]);
+            m.put(jsonKey(e.name()), stats.invalidations[e.ordinal()]);
         }
         return m;
     }
 
     /** @return the whole report as maps, lists, strings and numbers, for a JSON writer */
     /** The JSON document's version: bumped when a key changes meaning or goes away. */
-    static final int SCHEMA_VERSION = 1;
+    static final int SCHEMA_VERSION = 2;
     /** The tool's version, as {@code --version} prints it. */
     static final String TOOL_VERSION = "0.1.0";
 
@@ -192,7 +192,7 @@ final class Report {
         cfg.put("maxHandles", config.maxHandles());
         Map<String, Integer> weights = new LinkedHashMap<>();
         for (Op e : Op.events()) {
-            weights.put(e.weightKey().substring(Op.WEIGHT_PREFIX.length()), config.weights().get(e));
+            weights.put(jsonKey(e.weightKey().substring(Op.WEIGHT_PREFIX.length())), config.weights().get(e));
         }
         cfg.put("weights", weights);
         root.put("config", cfg);
@@ -248,7 +248,7 @@ final class Report {
         chk.put("violations", violations);
         chk.put("staleWindowUses", windowUses);
         Map<String, Long> kinds = new LinkedHashMap<>();
-        byKind.forEach((k, v) -> kinds.put(k.name().toLowerCase(java.util.Locale.ROOT), v));
+        byKind.forEach((k, v) -> kinds.put(jsonKey(k.name()), v));
         chk.put("byKind", kinds);
         chk.put("samples", samples);
         root.put("checker", chk);
@@ -294,6 +294,15 @@ final class Report {
             }
         }
         return rows;
+    }
+
+    /**
+     * @return a constant or option name as a JSON key, in lower camelCase: {@code PAGE_FAULT} as
+     *     {@code pageFault}, {@code soft-dirty} as {@code softDirty}
+     */
+    static String jsonKey(String name) {
+        String upper = camel(name.replace('-', '_'));
+        return Character.toLowerCase(upper.charAt(0)) + upper.substring(1);
     }
 
     /** @return PROTECTION_VMA as ProtectionVma */

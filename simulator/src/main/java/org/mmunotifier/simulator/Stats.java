@@ -65,8 +65,6 @@ public final class Stats {
     final Histogram[] latency = new Histogram[Latency.values().length];
     /** The {@link Latency#INVALIDATE} brackets again, by the range's event. */
     final Histogram[] invalidateByEvent = new Histogram[MmuNotifierEvent.values().length];
-    /** The last {@link Latency#INVALIDATE} recorded and not yet given its event; -1 if none. */
-    private long pendingInvalidateNanos = -1;
 
     /** Makes empty counters and histograms. */
     public Stats() {
@@ -94,27 +92,28 @@ public final class Stats {
     }
 
     /**
-     * Counts one invalidation range of {@code event}. The kernel calls it right after it records
-     * the bracket's {@link Latency#INVALIDATE} latency on the same thread's statistics; that
-     * latency is then recorded again under {@code event} ({@link #invalidateByEvent}).
+     * Counts one invalidation range of {@code event} whose bracket took {@code nanos} from its
+     * start to its end: recorded as {@link Latency#INVALIDATE} and again under {@code event}
+     * ({@link #invalidateByEvent}).
      */
-    public void invalidation(MmuNotifierEvent event) {
+    public void invalidation(MmuNotifierEvent event, long nanos) {
+        long clamped = clamp(nanos);
         invalidations[event.ordinal()]++;
-        if (pendingInvalidateNanos >= 0) {
-            invalidateByEvent[event.ordinal()].recordValue(pendingInvalidateNanos);
-            pendingInvalidateNanos = -1;
-        }
+        latency[Latency.INVALIDATE.ordinal()].recordValue(clamped);
+        invalidateByEvent[event.ordinal()].recordValue(clamped);
     }
 
     /** Records a latency in nanoseconds, clamped to the histogram's range. */
     public void record(Latency which, long nanos) {
-        long clamped = Math.max(0, Math.min(nanos, MAX_NANOS));
-        latency[which.ordinal()].recordValue(clamped);
         if (which == Latency.INVALIDATE) {
-            pendingInvalidateNanos = clamped;
+            throw new IllegalArgumentException("an invalidation's latency is recorded with its event: invalidation(event, nanos)");
         }
+        latency[which.ordinal()].recordValue(clamp(nanos));
     }
 
+    private static long clamp(long nanos) {
+        return Math.max(0, Math.min(nanos, MAX_NANOS));
+    }
 
     /** @return one operation's count */
     long get(Op op) {

@@ -237,7 +237,7 @@ class SimulatorCommandTest {
         JsonNode root = new ObjectMapper().readTree(json.toFile());
         assertThat(root.path("checker").path("violations").asLong(-1)).isZero();
         assertThat(root.path("config").path("seed").asLong()).isEqualTo(7);
-        assertThat(root.path("operations").path("page_fault").asLong()).isPositive();
+        assertThat(root.path("operations").path("pageFault").asLong()).isPositive();
         assertThat(root.path("latency").path("invalidate").path("count").asLong()).isPositive();
         assertThat(root.path("throughput").path("primaryEventsPerSecond").asDouble()).isPositive();
         assertThat(root.path("drivers").path("gpu").path("notifiersAllocated").asLong()).isPositive();
@@ -454,7 +454,7 @@ class SimulatorCommandTest {
         assertThat(r.code).as(r.err).isZero();
         com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(json.toFile());
-        assertThat(root.path("schemaVersion").asInt()).isEqualTo(1);
+        assertThat(root.path("schemaVersion").asInt()).isEqualTo(2);
         assertThat(root.path("toolVersion").asText()).isEqualTo("0.1.0");
         assertThat(java.time.Instant.parse(root.path("finishedAt").asText())).isNotNull();
         assertThat(root.path("result").asText()).isEqualTo("PASS");

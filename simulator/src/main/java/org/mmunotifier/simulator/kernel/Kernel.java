@@ -1500,7 +1500,6 @@ public final class Kernel {
         } else {
             PrimaryMmu.invalidateRangeEnd(range);
         }
-        st.record(Stats.Latency.INVALIDATE, System.nanoTime() - t0);
-        st.invalidation(range.event());
+        st.invalidation(range.event(), System.nanoTime() - t0);
     }
 }
