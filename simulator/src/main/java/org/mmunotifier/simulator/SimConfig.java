@@ -112,7 +112,7 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
      * SimulatorCommandTest keeps the two in step).
      */
     static SimConfig defaults() {
-        return new SimConfig(15_000, 0, 2, 1, 64, 1024, 131_072, 16, 8,
+        return new SimConfig(15_000, 0, 2, 1, 64, 1024, 65_536, 16, 8,
                 EnumSet.allOf(Driver.class), Inject.NONE, true, true, KernelOrder.LINUX_5_4,
                 Weights.defaults());
     }

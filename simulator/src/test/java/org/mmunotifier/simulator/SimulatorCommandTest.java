@@ -442,9 +442,9 @@ class SimulatorCommandTest {
         assertThat(rep.verified()).containsKeys("every notifier allocated was freed exactly once",
                 "every mm's users and count came back to 0", "every physical frame is free",
                 "no simulator thread is left running");
-        assertThat(rep.verified().get("every physical frame is free")).isEqualTo(131_072L);
+        assertThat(rep.verified().get("every physical frame is free")).isEqualTo(65_536L);
         assertThat(rep.verified().get("every mm's users and count came back to 0")).isPositive();
-        assertThat(lineOf(r.out, "  every physical frame is free")).endsWith("131,072");
+        assertThat(lineOf(r.out, "  every physical frame is free")).endsWith("65,536");
     }
 
     @Test

@@ -46,8 +46,13 @@ abstract class TrackedNotifier extends MmuNotifier {
         this.process = process;
     }
 
-    /** The callback that entered last (its name, and its range's event if it has one), for messages. */
-    private volatile String lastEntered = "none";
+    /**
+     * The callback that entered last (its name), for messages. A plain field on purpose: every
+     * callback writes it, and a volatile store would add a fence to each; the thread that builds
+     * a message reads it racily and may see an older name, which is all a diagnostic needs (a
+     * reference is never torn).
+     */
+    private String lastEntered = "none";
 
     /**
      * Marks the start of a callback on this notifier.

@@ -136,10 +136,16 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ process lifetime
 
+    /** One process in this many gets a heap of one huge page's size (see {@link #spawn}). */
+    static final int HUGE_HEAP_ONE_IN = 8;
+    /** The heap of the other processes, in pages. */
+    static final int SMALL_HEAP_PAGES = 32;
+
     /**
-     * Creates a process with a read-only text area and a writable heap (execve): the heap is one
-     * huge page's size at a 2 MiB-aligned place when the address space has room for two, so
-     * that its pages may be mapped huge; otherwise an eighth of the address space.
+     * Creates a process with a read-only text area and a writable heap (execve). One process in
+     * {@value #HUGE_HEAP_ONE_IN} (when the address space has room for two huge pages) has an
+     * allocator that asks for a 2 MiB-aligned heap of one huge page's size, whose pages may be
+     * mapped huge; the others get a heap of {@value #SMALL_HEAP_PAGES} pages.
      */
     public Process spawn(SplittableRandom rng, Stats st) {
         Process p = newProcess();
@@ -147,8 +153,9 @@ public final class Kernel {
         try {
             p.vmas.mmap(Math.min(8, pages), VmaList.PROT_READ, rng);
             int rw = VmaList.PROT_READ | VmaList.PROT_WRITE;
-            if (pages < 2 * PageTable.HPAGE_PAGES || p.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES, rw, rng) == null) {
-                p.vmas.mmap(Math.min(Math.max(1, pages / 8), pages / 2 + 1), rw, rng);
+            boolean huge = pages >= 2 * PageTable.HPAGE_PAGES && rng.nextInt(HUGE_HEAP_ONE_IN) == 0;
+            if (!huge || p.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES, rw, rng) == null) {
+                p.vmas.mmap(Math.min(SMALL_HEAP_PAGES, pages / 2 + 1), rw, rng);
             }
         } finally {
             p.mm.mmapWriteUnlock();
@@ -662,6 +669,15 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ address-space changes
 
+    /**
+     * @return the end of a random part of {@code v} that starts at {@code from}: at most
+     *     {@code maxMapPages} long, as an mmap is (a program unmaps, protects, moves and drops
+     *     parts of about the size it maps; a huge heap is changed a part at a time)
+     */
+    private int partEnd(VmaList.Vma v, int from, SplittableRandom rng) {
+        return from + 1 + rng.nextInt(Math.min(v.end() - from, maxMapPages));
+    }
+
     /** One mmap in this many asks for a 2 MiB-aligned area of one huge page's size. */
     static final int HUGE_MMAP_ONE_IN = 8;
 
@@ -702,7 +718,7 @@ public final class Kernel {
                 return;
             }
             int from = v.start() + rng.nextInt(v.length());
-            int to = from + 1 + rng.nextInt(v.end() - from);
+            int to = partEnd(v, from, rng);
             thp.splitPartial(p, from, to, st); // __split_vma -> vma_adjust_trans_huge
             if (order == KernelOrder.LINUX_5_4) {
                 p.vmas.unmap(from, to);
@@ -740,7 +756,7 @@ public final class Kernel {
                 return;
             }
             int from = v.start() + rng.nextInt(v.length());
-            int to = from + 1 + rng.nextInt(v.end() - from);
+            int to = partEnd(v, from, rng);
             int dest = p.vmas.findGap(to - from, rng);
             if (dest < 0) {
                 return; // no room: -ENOMEM
@@ -832,7 +848,7 @@ public final class Kernel {
                 return;
             }
             int from = v.start() + rng.nextInt(v.length());
-            int to = from + 1 + rng.nextInt(v.end() - from);
+            int to = partEnd(v, from, rng);
             zap(p, from, to, MmuNotifierEvent.CLEAR, st);
         } finally {
             p.mm.mmapReadUnlock();
@@ -856,7 +872,7 @@ public final class Kernel {
                 return;
             }
             int from = v.start() + rng.nextInt(v.length());
-            int to = from + 1 + rng.nextInt(v.end() - from);
+            int to = partEnd(v, from, rng);
             int prot = v.writable() ? VmaList.PROT_READ : VmaList.PROT_READ | VmaList.PROT_WRITE;
             thp.splitPartial(p, from, to, st); // mprotect_fixup -> split_vma -> vma_adjust_trans_huge
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.PROTECTION_VMA, true);

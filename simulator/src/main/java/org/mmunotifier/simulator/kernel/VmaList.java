@@ -34,6 +34,14 @@ public final class VmaList {
 
     private final int pages;
     /**
+     * Where {@link #mmap} and {@link #findGap} place areas: below this page. A quarter of the
+     * address space, at least 256 pages (all of a small one): the rest is left to the areas that
+     * {@link #mmapAligned} places at 2 MiB boundaries, as a program's small mappings cluster in
+     * one part of its address space. It keeps the pages a process touches, and so the
+     * simulator's working set, independent of the address space's size.
+     */
+    private final int smallLimit;
+    /**
      * Sorted, disjoint, merged; never modified in place. Written under the mmap write lock;
      * volatile so that {@link #randomUnlocked} may read a consistent snapshot without the lock.
      */
@@ -46,7 +54,11 @@ public final class VmaList {
 
     VmaList(int pages) {
         this.pages = pages;
+        this.smallLimit = Math.min(pages, Math.max(SMALL_AREAS_MIN, pages / 4));
     }
+
+    /** The least {@link #smallLimit}. */
+    static final int SMALL_AREAS_MIN = 256;
 
     /** @return the area containing {@code vpage}, or null */
     Vma find(int vpage) {
@@ -114,8 +126,8 @@ public final class VmaList {
     }
 
     /**
-     * Maps a new area of {@code length} pages in the first gap at or after a random hint, or else
-     * the first gap from the bottom.
+     * Maps a new area of {@code length} pages in the first gap below the small areas' limit at or
+     * after a random hint, or else the first gap from the bottom.
      *
      * @return the new area, or null when no gap is large enough
      */
@@ -176,11 +188,11 @@ public final class VmaList {
     }
 
     /**
-     * @return the start of the first gap of {@code length} pages at or after a random hint, or
-     *     else the first from the bottom; -1 when no gap is large enough
+     * @return the start of the first gap of {@code length} pages below the small areas' limit at
+     *     or after a random hint, or else the first from the bottom; -1 when no gap is large enough
      */
     int findGap(int length, SplittableRandom rng) {
-        int hint = rng.nextInt(pages);
+        int hint = rng.nextInt(smallLimit);
         int start = firstFit(hint, length);
         return start >= 0 ? start : firstFit(0, length);
     }
@@ -196,7 +208,7 @@ public final class VmaList {
             }
             cursor = Math.max(cursor, v.end);
         }
-        return cursor + length <= pages ? cursor : -1;
+        return cursor + length <= smallLimit ? cursor : -1;
     }
 
     /** Inserts an area exactly as given. */

@@ -175,11 +175,18 @@ class KernelOrderTest {
 
     // ------------------------------------------------------------------ transparent huge pages
 
-    /** A kernel whose heap is one aligned huge block; faults its page {@code offset} in huge. */
+    /** A kernel with one writable area that is an aligned huge block; faults its page {@code offset} in huge. */
     private int hugeHeap(KernelOrder order, int offset, boolean write) {
         Kernel k = kernel(order, 2 * PageTable.HPAGE_PAGES);
-        int hp = heapPage();
-        assertThat(hp % PageTable.HPAGE_PAGES).as("the heap is 2 MiB-aligned").isZero();
+        process.mm.mmapWriteLock();
+        int hp;
+        try {
+            hp = process.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES,
+                    VmaList.PROT_READ | VmaList.PROT_WRITE, new SplittableRandom(2)).start();
+        } finally {
+            process.mm.mmapWriteUnlock();
+        }
+        assertThat(hp % PageTable.HPAGE_PAGES).as("2 MiB-aligned").isZero();
         touch(k, hp + offset, write);
         return hp;
     }
