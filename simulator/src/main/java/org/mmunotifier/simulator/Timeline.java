@@ -10,6 +10,10 @@ import java.util.List;
  * taken less than half an interval before it. The report draws the
  * throughput and the violations over time from it, and writes it in the JSON.
  *
+ * <p>A long run keeps at most {@value #MAX_SAMPLES} samples: when that many are taken, every
+ * other one is dropped and the interval doubles from then on (100 ms for the first six minutes,
+ * then 200 ms, and so on), so a 24-hour run writes a few thousand samples, not 864,000.
+ *
  * <p>Written by one thread during the run, read after it.
  */
 final class Timeline {
@@ -27,11 +31,37 @@ final class Timeline {
     record Sample(long millis, long primaryEvents, long violations) {
     }
 
-    private final List<Sample> samples = new ArrayList<>();
+    /** The most samples kept; see the class comment. */
+    static final int MAX_SAMPLES = 3_600;
 
-    /** Adds a sample; samples come in time order. */
+    private final List<Sample> samples = new ArrayList<>();
+    /** The interval now kept between two tick samples: {@value #INTERVAL_MILLIS} ms, doubled at each thinning. */
+    private long intervalMillis = INTERVAL_MILLIS;
+
+    /**
+     * Adds a tick sample, taken every {@value #INTERVAL_MILLIS} ms; samples come in time order. A
+     * tick closer than the kept interval to the last sample is skipped once the samples have been
+     * thinned.
+     */
     void add(long millis, long primaryEvents, long violations) {
+        if (samples.size() >= MAX_SAMPLES) {
+            thin();
+        }
+        if (!samples.isEmpty() && millis - samples.get(samples.size() - 1).millis() < intervalMillis - INTERVAL_MILLIS / 2) {
+            return;
+        }
         samples.add(new Sample(millis, primaryEvents, violations));
+    }
+
+    /** Drops every other sample, keeping the last, and doubles the interval. */
+    private void thin() {
+        List<Sample> kept = new ArrayList<>(samples.size() / 2 + 1);
+        for (int i = (samples.size() - 1) % 2; i < samples.size(); i += 2) { // ends on the last
+            kept.add(samples.get(i));
+        }
+        samples.clear();
+        samples.addAll(kept);
+        intervalMillis *= 2;
     }
 
     /**
@@ -43,7 +73,10 @@ final class Timeline {
         if (!samples.isEmpty() && millis - samples.get(samples.size() - 1).millis() < INTERVAL_MILLIS / 2) {
             samples.remove(samples.size() - 1);
         }
-        add(millis, primaryEvents, violations);
+        if (samples.size() >= MAX_SAMPLES) {
+            thin();
+        }
+        samples.add(new Sample(millis, primaryEvents, violations));
     }
 
     /** @return the samples, oldest first */
