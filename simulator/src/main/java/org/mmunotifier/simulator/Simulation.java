@@ -143,6 +143,7 @@ final class Simulation {
             Stats st = perThread[config.threads()];
             threads.add(new Thread(() -> kswapd(rng, st), "sim-kswapd"));
         }
+        threads.add(new Thread(() -> gracePeriodProbe(probeStats), "sim-gp-probe"));
         for (Thread t : threads) {
             t.setDaemon(true);
             t.start();
@@ -205,6 +206,7 @@ final class Simulation {
         for (Stats s : perThread) {
             total.add(s);
         }
+        total.add(probeStats);
         for (SecondaryMmu d : drivers) {
             d.addCallbackLatenciesTo(total);
         }
@@ -225,6 +227,25 @@ final class Simulation {
     void interrupt() {
         interrupted = true;
         stop = true;
+    }
+
+    /** The grace-period probe's figures (its own thread's). */
+    private final Stats probeStats = new Stats();
+
+    /**
+     * Every {@value Timeline#INTERVAL_MILLIS} ms until the run stops (at least once), times one
+     * {@code MmuNotifiers.synchronize()} (a grace period of the notifier domain, then the wait for
+     * the callbacks queued before it) as {@link Stats.Latency#GRACE_PERIOD}: what an updater that
+     * waits for a grace period sees under the run's load. It reads no random number, so a
+     * deterministic run stays deterministic.
+     */
+    private void gracePeriodProbe(Stats st) {
+        do { // at least one probe, however short the run
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Timeline.INTERVAL_MILLIS));
+            long t0 = System.nanoTime();
+            MmuNotifiers.synchronize();
+            st.record(Stats.Latency.GRACE_PERIOD, System.nanoTime() - t0);
+        } while (!stop);
     }
 
     /** Adds a sample to the timeline: the time, the primary events published so far, the violations. */

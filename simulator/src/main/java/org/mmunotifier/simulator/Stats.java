@@ -25,6 +25,12 @@ public final class Stats {
         GET("get", "get"),
         /** {@code MmuNotifiers.put}, from a close or from inside {@code release}. */
         PUT("put", "put"),
+        /**
+         * A grace period of the notifier domain as an updater sees it under load: a probe thread
+         * times {@code MmuNotifiers.synchronize()} every 100 ms (a grace period, then the wait for
+         * the callbacks queued before it).
+         */
+        GRACE_PERIOD("grace period (probe)", "gracePeriod"),
         /** {@code MmuNotifiers.register}. */
         REGISTER("register", "register"),
         /** {@code MmuNotifiers.unregister} (waits for a grace period). */

@@ -110,6 +110,14 @@ class ReportOutputsTest {
     }
 
     @Test
+    void gracePeriodProbe_timesOneSynchronizePerIntervalOfTheRun() {
+        long probes = json.path("latency").path("gracePeriod").path("count").asLong();
+        long ticks = json.path("config").path("durationMillis").asLong() / Timeline.INTERVAL_MILLIS;
+        assertThat(probes).as("a probe every %d ms of a 300 ms run", Timeline.INTERVAL_MILLIS)
+                .isBetween(1L, Math.max(1L, ticks));
+    }
+
+    @Test
     void htmlTables_everyNumberEqualsTheJsonOfTheSameRun() {
         Document page = Jsoup.parse(html);
         int compared = 0;
