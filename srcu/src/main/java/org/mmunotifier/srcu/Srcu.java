@@ -95,6 +95,17 @@ public final class Srcu implements AutoCloseable {
     private volatile int ctrIdx;
     /** rcu_seq-style grace-period sequence; written under gpLock, read anywhere. */
     private volatile long gpSeq;
+    /**
+     * The updater parked in {@link #waitForReaders}, or null. Set by that updater (under gpLock,
+     * so there is at most one) before the scan that decides to park; cleared by whichever comes
+     * first: a reader's unlock, which then unparks it, or the updater itself when it wakes.
+     */
+    private volatile Thread gpWaiter;
+    /**
+     * The first park of a waiting updater, doubled up to {@link #MAX_PARK_NANOS}: the backstop
+     * behind the readers' wake. Tests set it long so that only a wake can end the wait.
+     */
+    private volatile long minParkNanos = MIN_PARK_NANOS;
 
     /**
      * Creates a domain whose callbacks run on a daemon thread of its own, named {@code name}.
@@ -348,6 +359,25 @@ public final class Srcu implements AutoCloseable {
             r.nest1--;
         }
         counters.unlock(r.stripe, idx);
+        wakeGracePeriod();
+    }
+
+    /**
+     * After an unlock: wakes the updater parked in {@link #waitForReaders}, if any (Tiny SRCU's
+     * {@code swake_up_one} when the last reader leaves; here any unlock wakes it, and it scans
+     * again). When no grace period waits, this is one volatile read.
+     *
+     * <p>Ordering (a store-buffering pair): the unlock's RMW precedes this read of gpWaiter; the
+     * updater's write of gpWaiter precedes its scan. In the synchronization order, either this
+     * read comes after that write (and sees the updater, or null once someone has woken it), or
+     * the unlock comes before the write and so before the scan, which then counts it. So an
+     * updater never parks on a scan that missed an unlock without a reader coming to wake it.
+     */
+    private void wakeGracePeriod() {
+        Thread w = gpWaiter;
+        if (w != null && GP_WAITER.compareAndSet(this, w, null)) {
+            LockSupport.unpark(w);
+        }
     }
 
     /**
@@ -395,6 +425,7 @@ public final class Srcu implements AutoCloseable {
             }
         } while (!outstanding.compareAndSet(n, n - 1));
         counters.unlock(readers.get().stripe, idx);
+        wakeGracePeriod();
     }
 
     /**
@@ -659,21 +690,43 @@ public final class Srcu implements AutoCloseable {
 
     private boolean waitForReaders(int idx, boolean expedited) {
         boolean interrupted = false;
-        long parkNanos = MIN_PARK_NANOS;
-        for (int attempt = 0; !counters.readersGone(idx); attempt++) {
+        long parkNanos = minParkNanos;
+        Thread me = Thread.currentThread();
+        for (int attempt = 0; ; attempt++) { // one scan per attempt
+            boolean park = attempt >= YIELD_TRIES && !expedited && expeditedWaiters.get() == 0;
+            if (park) {
+                gpWaiter = me; // before the scan: see wakeGracePeriod for the pairing
+            }
+            if (counters.readersGone(idx)) {
+                if (park) {
+                    GP_WAITER.compareAndSet(this, me, null);
+                }
+                return interrupted;
+            }
             if (attempt < SPIN_TRIES) {
                 Thread.onSpinWait();
-            } else if (attempt < YIELD_TRIES || expedited || expeditedWaiters.get() > 0) {
+            } else if (!park) {
                 Thread.yield();
             } else {
+                // Woken by the next unlock (wakeGracePeriod); the timeout is only a backstop.
                 LockSupport.parkNanos(this, parkNanos);
-                parkNanos = Math.min(MAX_PARK_NANOS, parkNanos << 1);
+                GP_WAITER.compareAndSet(this, me, null);
+                parkNanos = Math.max(parkNanos, Math.min(MAX_PARK_NANOS, parkNanos << 1));
                 if (Thread.interrupted()) { // park returns at once while interrupted
                     interrupted = true;
                 }
             }
         }
-        return interrupted;
+    }
+
+    /** Test hook: sets the first park's length (the backstop), so that only a wake ends a wait. */
+    void setBackstopParkNanos(long nanos) {
+        minParkNanos = nanos;
+    }
+
+    /** @return the updater parked waiting for readers, or null (for tests) */
+    Thread gracePeriodWaiter() {
+        return gpWaiter;
     }
 
     // ------------------------------------------------------------------ checks
@@ -711,10 +764,12 @@ public final class Srcu implements AutoCloseable {
 
     // VarHandle mechanics
     private static final VarHandle GP_SEQ;
+    private static final VarHandle GP_WAITER;
 
     static {
         try {
             GP_SEQ = java.lang.invoke.MethodHandles.lookup().findVarHandle(Srcu.class, "gpSeq", long.class);
+            GP_WAITER = java.lang.invoke.MethodHandles.lookup().findVarHandle(Srcu.class, "gpWaiter", Thread.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
