@@ -107,16 +107,21 @@ class InvalidationTest extends NotifierTestBase {
         assertThat(NotifierDomain.SRCU.gracePeriodsCompleted()).isEqualTo(gps);
     }
 
-    @Test
-    void B29_failedNonblockStart_callsEveryNotifier_endsTheSuccessfulOnes_andReturnsFalse() {
-        MmStruct mm = new MmStruct();
-        Logging ops = new Logging("l") {
+    /** Ops whose start on the notifier named "b" refuses, as a driver that would have to block. */
+    private Logging refusingB() {
+        return new Logging("l") {
             @Override
             boolean onStart(Recorder mn, MmuNotifierRange range) {
                 super.onStart(mn, range);
-                return !mn.name.equals("b"); // b would have to block
+                return !mn.name.equals("b");
             }
         };
+    }
+
+    @Test
+    void B29_failedNonblockStart_callsEveryNotifier_endsTheSuccessfulOnes_andReturnsFalse() {
+        MmStruct mm = new MmStruct();
+        Logging ops = refusingB();
         Recorder a = reg(mm, "a", ops);
         Recorder b = reg(mm, "b", ops);
         Recorder c = reg(mm, "c", ops);
@@ -135,13 +140,7 @@ class InvalidationTest extends NotifierTestBase {
     @Test
     void B29_unpairedNonblockStart_reproduces54_theSuccessfulStartsGetNoEnd_everAndTheRangeIsAborted() {
         MmStruct mm = new MmStruct();
-        Logging ops = new Logging("l") {
-            @Override
-            boolean onStart(Recorder mn, MmuNotifierRange range) {
-                super.onStart(mn, range);
-                return !mn.name.equals("b");
-            }
-        };
+        Logging ops = refusingB();
         Recorder a = reg(mm, "a", ops);
         Recorder b = reg(mm, "b", ops);
         Recorder c = reg(mm, "c", ops);

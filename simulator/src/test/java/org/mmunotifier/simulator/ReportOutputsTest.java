@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.nio.charset.StandardCharsets;
@@ -38,23 +36,15 @@ class ReportOutputsTest {
     static Path shared;
 
     /** One run of 300 ms with one worker, with every output. */
-    private static Result run;
+    private static CommandRun run;
     private static String html;
     private static JsonNode json;
 
     @TempDir
     Path tmp;
 
-    private record Result(int code, String out, String err, SimulatorCommand cmd) {
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        SimulatorCommand[] holder = new SimulatorCommand[1];
-        int code = SimulatorCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), holder);
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8), holder[0]);
+    private static CommandRun run(String... args) {
+        return CommandRun.of(args);
     }
 
     @BeforeAll
@@ -197,9 +187,9 @@ class ReportOutputsTest {
 
     @Test
     void html_isRefusedBeforeTheRun_forADirectoryOrStdout() throws IOException {
-        Result dir = run("-t", "1", "--events", "1000", "--html", tmp.toString());
+        CommandRun dir = run("-t", "1", "--events", "1000", "--html", tmp.toString());
         assertBadInput(dir, "it is a directory");
-        Result stdout = run("-t", "1", "--events", "1000", "--html", "-");
+        CommandRun stdout = run("-t", "1", "--events", "1000", "--html", "-");
         assertBadInput(stdout, "--html needs a file");
         Path file = Files.writeString(tmp.resolve("f"), "x");
         assertBadInput(run("-t", "1", "--events", "1000", "--html", file.resolve("r.html").toString()),
@@ -304,7 +294,7 @@ class ReportOutputsTest {
     void synchronize_isCountedOnce_withoutTheAccelDriver() throws IOException {
         // With the accel driver, --unload false still unloads it in the teardown: two synchronizes.
         Path j = tmp.resolve("s.json");
-        Result r = run("-t", "1", "-s", "2", "--events", "3000", "--drivers", "gpu,kvm,iommu", "--unload", "false",
+        CommandRun r = run("-t", "1", "-s", "2", "--events", "3000", "--drivers", "gpu,kvm,iommu", "--unload", "false",
                 "--json", j.toString());
         assertThat(r.code).as(r.err).isZero();
         assertThat(new ObjectMapper().readTree(j.toFile()).path("latency").path("synchronize").path("count").asLong())
@@ -346,7 +336,7 @@ class ReportOutputsTest {
         throw new AssertionError("no chart titled '" + title + "' in the page");
     }
 
-    private static void assertBadInput(Result r, String mentioning) {
+    private static void assertBadInput(CommandRun r, String mentioning) {
         assertThat(r.code).as(r.err).isEqualTo(2);
         assertThat(r.err.strip()).as("one line").doesNotContain("\n").contains(mentioning);
         assertThat(r.out).as("no run").isEmpty();

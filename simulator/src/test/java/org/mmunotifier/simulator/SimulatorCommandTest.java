@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,16 +27,8 @@ class SimulatorCommandTest {
     @TempDir
     Path tmp;
 
-    private record Result(int code, String out, String err, SimulatorCommand cmd) {
-    }
-
-    private static Result run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        SimulatorCommand[] holder = new SimulatorCommand[1];
-        int code = SimulatorCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), holder);
-        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8), holder[0]);
+    private static CommandRun run(String... args) {
+        return CommandRun.of(args);
     }
 
     private static String[] concat(String[] a, String... b) {
@@ -47,7 +37,7 @@ class SimulatorCommandTest {
         return r;
     }
 
-    private static void assertBadInput(Result r, String mentioning) {
+    private static void assertBadInput(CommandRun r, String mentioning) {
         assertThat(r.code).as(r.err).isEqualTo(2);
         assertThat(r.err.strip()).as("one line").doesNotContain("\n").contains(mentioning);
         assertThat(r.err).doesNotContain("Exception").doesNotContain("\tat ");
@@ -116,7 +106,7 @@ class SimulatorCommandTest {
 
     @Test
     void booleanOptions_takeAnExplicitValue() {
-        Result r = run(concat(SHORT, "--unload=false", "--check", "false"));
+        CommandRun r = run(concat(SHORT, "--unload=false", "--check", "false"));
         assertThat(r.code).as(r.err).isZero();
         assertThat(r.cmd.toConfig().unload()).isFalse();
         assertThat(r.cmd.toConfig().check()).isFalse();
@@ -125,14 +115,14 @@ class SimulatorCommandTest {
 
     @Test
     void help_exitsZero() {
-        Result r = run("--help");
+        CommandRun r = run("--help");
         assertThat(r.code).isZero();
         assertThat(r.out).contains("--inject").contains("Exit codes");
     }
 
     @Test
     void help_listsOneWeightOptionPerEventOfOp_afterInject_andHelpLast() {
-        Result r = run("--help");
+        CommandRun r = run("--help");
         String options = r.out.substring(r.out.indexOf("--config=FILE  "));
         int previous = options.indexOf("--inject=BUG");
         for (Op event : Op.events()) {
@@ -207,7 +197,7 @@ class SimulatorCommandTest {
     @Test
     void userConfig_overridesDefaults_andOptionsOverrideTheFile() throws IOException {
         Path f = Files.writeString(tmp.resolve("c.properties"), "processes = 5\ndrivers = kvm\n");
-        Result r = run(concat(SHORT, "--config", f.toString(), "--drivers", "iommu"));
+        CommandRun r = run(concat(SHORT, "--config", f.toString(), "--drivers", "iommu"));
         assertThat(r.code).as(r.err).isZero();
         assertThat(r.cmd.lastReport).isNotNull();
         SimConfig cfg = r.cmd.toConfig();
@@ -219,7 +209,7 @@ class SimulatorCommandTest {
     @Test
     void eventWeight_comesFromTheUserFile_andTheOptionOverridesIt() throws IOException {
         Path f = Files.writeString(tmp.resolve("c.properties"), "weight-mmap = 7\nweight-detach = 0\n");
-        Result r = run(concat(SHORT, "--config", f.toString(), "--weight-detach", "9"));
+        CommandRun r = run(concat(SHORT, "--config", f.toString(), "--weight-detach", "9"));
         assertThat(r.code).as(r.err).isZero();
         SimConfig.Weights w = r.cmd.toConfig().weights();
         assertThat(w.get(Op.MMAP)).isEqualTo(7);
@@ -230,7 +220,7 @@ class SimulatorCommandTest {
     @Test
     void cleanRun_printsTheReport_writesJson_andExitsZero() throws IOException {
         Path json = tmp.resolve("report.json");
-        Result r = run(concat(SHORT, "--json", json.toString()));
+        CommandRun r = run(concat(SHORT, "--json", json.toString()));
         assertThat(r.code).as(r.out + r.err).isZero();
         assertThat(r.out).contains("Operations").contains("Invalidations by event").contains("Latency (us)")
                 .contains("Throughput").contains("RESULT: PASS");
@@ -246,7 +236,7 @@ class SimulatorCommandTest {
 
     @Test
     void injectedBug_exitsOne_andReportsViolations() {
-        Result r = run(concat(SHORT, "--inject", "skip-invalidation"));
+        CommandRun r = run(concat(SHORT, "--inject", "skip-invalidation"));
         assertThat(r.code).isEqualTo(1);
         assertThat(r.out).contains("RESULT: FAIL").contains("gpu");
     }
@@ -274,10 +264,10 @@ class SimulatorCommandTest {
     @Test
     void aRunThatValidatedNoAccess_saysSo_andExitsWithItsOwnStatus() {
         // It used to end in "RESULT: PASS" with "0 secondary accesses validated".
-        Result r = run("--threads", "1", "--seed", "1", "--events", "2000", "--weight-access", "0");
+        CommandRun r = run("--threads", "1", "--seed", "1", "--events", "2000", "--weight-access", "0");
         assertThat(r.code).as(r.out + r.err).isEqualTo(4);
         assertThat(r.out).contains("RESULT: NOTHING CHECKED").doesNotContain("RESULT: PASS");
-        Result checked = run("--threads", "1", "--seed", "1", "--events", "2000");
+        CommandRun checked = run("--threads", "1", "--seed", "1", "--events", "2000");
         assertThat(checked.code).as(checked.out + checked.err).isZero();
         assertThat(checked.out).contains("RESULT: PASS (no violation)");
     }
@@ -286,7 +276,7 @@ class SimulatorCommandTest {
     void eventsAndDurationTogether_areRefused_andAnEventBoundRunSaysSoInItsHeader() {
         // --events used to win silently, the header then showing the elapsed time as if timed.
         assertBadInput(run("--events", "1000", "--duration", "5s"), "both bound the run");
-        Result r = run("--threads", "1", "--seed", "1", "--events", "1000");
+        CommandRun r = run("--threads", "1", "--seed", "1", "--events", "1000");
         assertThat(r.out).as(r.err).contains("1,000 primary events per worker in ");
     }
 
@@ -301,7 +291,7 @@ class SimulatorCommandTest {
         if (java.nio.file.Files.exists(Path.of("/dev/full"))) {
             assertBadInput(run("--threads", "1", "--events", "1000", "--json", "/dev/full"), "/dev/full");
         }
-        Result r = run("--threads", "1", "--seed", "1", "--events", "2000", "--json", "-");
+        CommandRun r = run("--threads", "1", "--seed", "1", "--events", "2000", "--json", "-");
         assertThat(r.code).as(r.err).isZero();
         com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out);
         assertThat(root.path("exitCode").asInt(-1)).as("stdout is the JSON alone").isZero();
@@ -328,7 +318,7 @@ class SimulatorCommandTest {
     void progressOnANonTerminal_isPlainLines_neverRepaints() {
         // The test's stderr is no terminal. --progress used to write "\r\033[K" repaints into it.
         assertThat(SimulatorCommand.stderrIsTerminal()).as("surefire's stderr").isFalse();
-        Result r = run("--threads", "1", "--duration", "3500ms", "--progress");
+        CommandRun r = run("--threads", "1", "--duration", "3500ms", "--progress");
         assertThat(r.code).as(r.err).isZero();
         assertThat(r.err).doesNotContain("\033[").doesNotContain("\r");
         assertThat(r.err).contains("progress: ");
@@ -364,10 +354,10 @@ class SimulatorCommandTest {
 
     @Test
     void shortOptions_andQuiet_printOnlyTheResultLine() {
-        Result r = run("-t", "1", "-s", "7", "--events", "2000", "-q");
+        CommandRun r = run("-t", "1", "-s", "7", "--events", "2000", "-q");
         assertThat(r.code).as(r.err).isZero();
         assertThat(r.out.strip()).isEqualTo("RESULT: PASS (no violation)");
-        Result full = run("--threads", "1", "--seed", "7", "--events", "2000");
+        CommandRun full = run("--threads", "1", "--seed", "7", "--events", "2000");
         assertThat(full.out).startsWith("MMU notifier simulator: seed 7, 1 worker thread,")
                 .endsWith("RESULT: PASS (no violation)" + System.lineSeparator());
         assertBadInput(run("-d", "5s", "--events", "10"), "both bound the run");
@@ -375,7 +365,7 @@ class SimulatorCommandTest {
 
     @Test
     void list_namesEveryDriverEventInjectionAndKernelOrder_andRunsNothing() {
-        Result r = run("--list");
+        CommandRun r = run("--list");
         assertThat(r.code).as(r.err).isZero();
         for (SimConfig.Driver d : SimConfig.Driver.values()) {
             assertThat(r.out).contains("  " + d + " ");
@@ -393,7 +383,7 @@ class SimulatorCommandTest {
     void printConfig_showsEachValueWithItsSource_andRunsNothing() throws Exception {
         Path cfg = tmp.resolve("mine.properties");
         java.nio.file.Files.writeString(cfg, "processes = 9\nthreads = 3\n");
-        Result r = run("--config", cfg.toString(), "--threads", "1", "--print-config");
+        CommandRun r = run("--config", cfg.toString(), "--threads", "1", "--print-config");
         assertThat(r.code).as(r.err).isZero();
         assertThat(r.out).doesNotContain("RESULT:");
         assertThat(lineOf(r.out, "threads ")).contains("= 1").contains("(command line)");
@@ -410,14 +400,14 @@ class SimulatorCommandTest {
     void reproductionLine_runsTheSameRunAgain_withOneThreadAndEvents() throws Exception {
         Path cfg = tmp.resolve("odd.properties");
         java.nio.file.Files.writeString(cfg, "processes = 7\nweight-mmap = 900\n");
-        Result first = run("--config", cfg.toString(), "-t", "1", "-s", "42", "--events", "3000");
+        CommandRun first = run("--config", cfg.toString(), "-t", "1", "-s", "42", "--events", "3000");
         assertThat(first.code).as(first.err).isZero();
         String line = first.out.lines().filter(l -> l.startsWith("Reproduce ")).findFirst().orElseThrow();
         String command = line.substring("Reproduce".length()).strip();
         assertThat(command).startsWith("java -jar simulator/target/mmu-simulator.jar ").contains("--processes 7")
                 .contains("--weight-mmap 900").doesNotContain("--config");
         String[] args = command.substring("java -jar simulator/target/mmu-simulator.jar ".length()).split(" ");
-        Result again = run(args);
+        CommandRun again = run(args);
         assertThat(again.code).as(again.err).isZero();
         assertThat(again.cmd.lastReport.deterministicCounts()).isEqualTo(first.cmd.lastReport.deterministicCounts());
         assertThat(first.out).doesNotContain("the same seed makes the same run only");
@@ -427,7 +417,7 @@ class SimulatorCommandTest {
     @Test
     void latencyRowsWithNothingMeasured_showDashes_notZeros() {
         // The iommu driver alone never registers: the register/unregister rows have count 0.
-        Result r = run("-t", "1", "-s", "3", "--events", "2000", "--drivers", "iommu", "--unload", "false");
+        CommandRun r = run("-t", "1", "-s", "3", "--events", "2000", "--drivers", "iommu", "--unload", "false");
         assertThat(r.code).as(r.err).isZero();
         String register = r.out.lines().filter(l -> l.startsWith("register")).findFirst().orElseThrow();
         assertThat(register).matches("register\\s+0(\\s+-){5}");
@@ -435,7 +425,7 @@ class SimulatorCommandTest {
 
     @Test
     void aPassingReport_saysWhatWasVerified_withTheObjectsEachCheckCovered() {
-        Result r = run("-t", "1", "-s", "4", "--events", "3000");
+        CommandRun r = run("-t", "1", "-s", "4", "--events", "3000");
         assertThat(r.code).as(r.err).isZero();
         assertThat(r.out).contains("Verified at the end");
         Report rep = r.cmd.lastReport;
@@ -450,7 +440,7 @@ class SimulatorCommandTest {
     @Test
     void json_carriesSchemaVersion_toolVersion_time_result_andTheWholeConfiguration() throws Exception {
         Path json = tmp.resolve("full.json");
-        Result r = run("-t", "1", "-s", "5", "--events", "2000", "--weight-mmap", "321", "--json", json.toString());
+        CommandRun r = run("-t", "1", "-s", "5", "--events", "2000", "--weight-mmap", "321", "--json", json.toString());
         assertThat(r.code).as(r.err).isZero();
         com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(json.toFile());
