@@ -169,9 +169,10 @@ public final class MmStruct {
     private void exit() {
         Throwable failure = null;
         try {
-            // Linux 5.5 adds here, first, the interval notifiers' whole-address-space RELEASE
-            // invalidation (mn_itree_release), before the list's release.
-            failure = Dispatch.releaseAll(this);  // steps 1 and 2
+            // Linux 5.5: first the interval notifiers' whole-address-space RELEASE invalidation
+            // (mn_itree_release), then the list's release.
+            failure = Dispatch.itreeRelease(this); // step 0
+            failure = Dispatch.addFailure(failure, Dispatch.releaseAll(this)); // steps 1 and 2
             if (teardown != null) {
                 try {
                     teardown.exitMmap(this);      // step 3
@@ -380,6 +381,15 @@ public final class MmStruct {
                     + "-> mmap lock) that lockdep reports; nothing changed");
         }
         checkNotHeld(call, write);
+    }
+
+    /**
+     * The kernel's {@code might_lock(mmap_lock)}: refuses {@code call} where taking the mmap lock
+     * for write would be refused (a destroyed mm, a callback, a thread that holds it), even when
+     * this call does not end up taking it.
+     */
+    void mightLockMmap(String call) {
+        checkMmapLock(call, true);
     }
 
     private void checkNotHeld(String call, boolean write) {

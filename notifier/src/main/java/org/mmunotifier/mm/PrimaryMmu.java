@@ -212,5 +212,6 @@ public final class PrimaryMmu {
         }
         range.setBlockable(blockable);
         range.started = null;
+        range.itree = null;
     }
 }

@@ -47,6 +47,13 @@ final class Subscriptions {
     volatile MmuNotifier[] list = EMPTY;
 
     /**
+     * The interval notifiers' state (Linux 5.5's {@code has_itree} and what it guards): null
+     * until the first interval insert registers "itree mode". Written once (null to object)
+     * under the mmap write lock and this monitor; volatile read by every start, end and exit.
+     */
+    volatile Itree itree;
+
+    /**
      * hlist_add_head_rcu under the lock, newest first, unless {@code mm} has exited: the check
      * and the link are atomic with respect to the exit path's {@link #unlinkAll()}, so no notifier
      * can stay linked on an exited mm (the kernel's second {@code BUG_ON(mm_users <= 0)}).
