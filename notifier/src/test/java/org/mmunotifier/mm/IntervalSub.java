@@ -21,10 +21,16 @@ class IntervalSub extends MmuIntervalNotifier {
         this.name = name;
     }
 
-    /** The recording callback; {@code behaviour} decides the answer (and may do more). */
+    /**
+     * The recording callback; {@code behaviour} decides the answer (and may do more). On a plain
+     * {@link MmuIntervalNotifier} it only sets the sequence.
+     */
     static MmuIntervalNotifierOps ops(Behaviour behaviour) {
         return (sub, range, curSeq) -> {
-            IntervalSub s = (IntervalSub) sub;
+            if (!(sub instanceof IntervalSub s)) { // a plain subscription: only the driver's duty
+                sub.setSeq(curSeq);
+                return true;
+            }
             if (s.removeReturned) {
                 s.violation("invalidate after remove returned: " + range);
             }
