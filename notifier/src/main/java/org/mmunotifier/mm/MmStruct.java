@@ -123,8 +123,13 @@ public final class MmStruct {
 
     /**
      * Drops a user reference (Linux {@code mmput}). The last one runs the exit path of Linux 5.4
-     * ({@code __mmput} → {@code exit_mmap}), in this order, on the calling thread:
+     * ({@code __mmput} → {@code exit_mmap}), with the interval step of 5.5, in this order, on
+     * the calling thread:
      * <ol>
+     *   <li>if interval subscriptions were ever inserted: one blockable {@code RELEASE}
+     *       invalidation of the whole address space through the interval tree (every
+     *       subscription is called; Linux 5.5 {@code mn_itree_release}); interval subscriptions
+     *       must still be removed;</li>
      *   <li>every linked notifier's {@code release}, newest first, inside one SRCU read section;
      *       each notifier is still linked while its {@code release} runs (events that reach the
      *       mm meanwhile still call it);</li>

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
  * range is not blockable), calls setSeq and zaps; the fault path is the readBegin, snapshot,
  * lock, readRetry, install loop, bounded in time; a snapshot takes a temporary subscription.
  * (test_hmm also skips MIGRATE events that its own device started, by the range's owner: the
- * owner field is Linux 5.7+, and this port's ranges do not have it.)
+ * owner field was added to the range after 5.5, and this port's ranges do not have it.)
  */
 class IntervalDriverPatternTest extends NotifierTestBase {
     static final long PAGE = 0x1000;
