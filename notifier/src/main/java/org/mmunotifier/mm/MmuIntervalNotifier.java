@@ -131,8 +131,18 @@ public class MmuIntervalNotifier {
                     + "callback (the kernel's lockdep map reports it); nothing changed");
         }
         Itree it = insertedItree("readBegin");
+        // Fast path, without the lock (the kernel reads both under it): two volatile loads. It
+        // answers as the locked read would. The mm's sequence never decreases, and a
+        // subscription's sequence is always a value the mm's had (setSeq's curSeq, or insert's),
+        // or one below it: so once the mm's differs from the value read here, it stays different
+        // from it. "Different" seen here was true at any later moment a lock could have been
+        // taken, or became true after an equal moment, which is what the locked read would have
+        // waited for; either way the locked read returns this same value.
+        long seq = invalidateSeq;              // first the subscription's...
+        if (it.invalidateSeq != seq) {         // ...then the mm's (volatile: ordered)
+            return seq;
+        }
         boolean interrupted = false;
-        long seq;
         synchronized (it) {
             seq = invalidateSeq; // read under the lock: pairs with setSeq of a callback that ran in a walk
             // Equal to the mm's (odd) sequence: an invalidation that calls this subscription is in
