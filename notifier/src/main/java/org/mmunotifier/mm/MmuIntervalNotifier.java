@@ -51,7 +51,11 @@ public class MmuIntervalNotifier {
      *                    goes back to what it claimed from
      *   ops, mm, itree,  written by the insert that claimed the object, before it is published
      *   start, last      by Itree.insert (monitor); then read-only until the next insert, which
-     *                    needs REMOVED, i.e. after remove has waited out every walk
+     *                    needs REMOVED, i.e. after remove has waited out every walk. Exception:
+     *                    remove clears itree after its wait; readBegin's fast path reads it
+     *                    without synchronization (a reference: no tearing; a stale non-null only
+     *                    skips the not-inserted check of a misused readBegin, a stale null only
+     *                    sends it to the slow path)
      *   invalidateSeq    volatile: written by Itree.insert (monitor) and by setSeq (the driver's
      *                    user lock); read by readBegin (monitor), readRetry (user lock),
      *                    checkRetry (no lock: a hint)
@@ -113,16 +117,37 @@ public class MmuIntervalNotifier {
      *
      * <p><b>Context:</b> may block; not from any notifier callback (the kernel's lockdep map makes
      * it count as an invalidation start there: a callback of this subscription would wait for
-     * itself). Waits uninterruptibly; the interrupt status is kept.
+     * itself). The port refuses it there whenever it would have to wait; a call that need not
+     * wait costs two loads and is not checked. Waits uninterruptibly; the interrupt status is
+     * kept.
      * <p><b>Pairing:</b> pass the result to {@link #readRetry} under the user lock.
      * <p><b>Memory consistency effects:</b> the invalidations that ended before this returned
      * happen-before its return.
      *
      * @return the sequence to pass to {@link #readRetry} (always odd)
-     * @throws IllegalStateException if the subscription is not inserted, or from a callback;
-     *     nothing changes
+     * @throws IllegalStateException if the subscription is not inserted, or from a callback
+     *     while it would wait; nothing changes
      */
     public final long readBegin() {
+        // Fast path, without the lock (the kernel reads both sequences under it) and without the
+        // context checks: two volatile loads and a plain one. It answers as the locked read would.
+        // The mm's sequence never decreases, and a subscription's sequence is always a value the
+        // mm's had (setSeq's curSeq, or insert's) or one below it: so once the mm's differs from
+        // the value read here, it stays different from it. "Different" seen here was true at any
+        // later moment a lock could have been taken, or became true after an equal moment, which
+        // is what the locked read would have waited for; either way it returns this same value.
+        Itree it = itree;                          // null: never inserted, or removed (slow path throws)
+        if (it != null) {
+            long seq = invalidateSeq;              // first the subscription's...
+            if (it.invalidateSeq != seq) {         // ...then the mm's (volatile: in this order)
+                return seq;
+            }
+        }
+        return readBeginWait();
+    }
+
+    /** readBegin when the subscription may be under invalidation: checks, then the locked read and wait. */
+    private long readBeginWait() {
         ExecutionContext ctx = ExecutionContext.current();
         ctx.mightSleep("MmuIntervalNotifier.readBegin");
         if (ctx.depth() != 0) {
@@ -131,17 +156,7 @@ public class MmuIntervalNotifier {
                     + "callback (the kernel's lockdep map reports it); nothing changed");
         }
         Itree it = insertedItree("readBegin");
-        // Fast path, without the lock (the kernel reads both under it): two volatile loads. It
-        // answers as the locked read would. The mm's sequence never decreases, and a
-        // subscription's sequence is always a value the mm's had (setSeq's curSeq, or insert's),
-        // or one below it: so once the mm's differs from the value read here, it stays different
-        // from it. "Different" seen here was true at any later moment a lock could have been
-        // taken, or became true after an equal moment, which is what the locked read would have
-        // waited for; either way the locked read returns this same value.
-        long seq = invalidateSeq;              // first the subscription's...
-        if (it.invalidateSeq != seq) {         // ...then the mm's (volatile: ordered)
-            return seq;
-        }
+        long seq;
         boolean interrupted = false;
         synchronized (it) {
             seq = invalidateSeq; // read under the lock: pairs with setSeq of a callback that ran in a walk
@@ -255,6 +270,7 @@ public class MmuIntervalNotifier {
             // last end is still applying the deferred list (and this object is on it).
             it.awaitSeqChange(seq, Itree.legacyUnlockedRemoveWait);
         }
+        itree = null; // readBegin's fast path falls through to the slow one, which refuses
         STATE.setVolatile(this, REMOVED);
         m.mmdrop(); // pairs with the mmgrab of the insert
     }

@@ -140,4 +140,31 @@ class IntervalContextTest extends NotifierTestBase {
         a.remove();
         mm.mmput();
     }
+
+    @Test
+    void readBegin_inACallback_isRefusedWhereItWouldWait_andNotCheckedWhereItReturnsAtOnce() {
+        MmStruct mm = new MmStruct();
+        MmuIntervalNotifier other = MmuNotifiers.insertInterval(mm, 0x8000, 0x1000, IntervalSub.RECORDING);
+        long[] otherSeq = {0};
+        List<Throwable> thrown = new ArrayList<>();
+        MmuIntervalNotifier a = MmuNotifiers.insertInterval(mm, 0x1000, 0x1000, (s, r, seq) -> {
+            s.setSeq(seq);
+            otherSeq[0] = other.readBegin(); // not being invalidated: the fast path, no check
+            try {
+                s.readBegin();               // its own invalidation: would wait for itself
+            } catch (IllegalStateException e) {
+                thrown.add(e);
+            }
+            return true;
+        });
+        MmuNotifierRange r = span(mm, 0x1000, 0x2000);
+        PrimaryMmu.invalidateRangeStart(r);
+        PrimaryMmu.invalidateRangeEnd(r);
+        assertThat(otherSeq[0]).isEqualTo(1);
+        assertThat(thrown).singleElement().satisfies(t -> assertThat(t).hasMessageContaining(
+                "MmuIntervalNotifier.readBegin called from the MmuIntervalNotifierOps.invalidate callback"));
+        a.remove();
+        other.remove();
+        mm.mmput();
+    }
 }

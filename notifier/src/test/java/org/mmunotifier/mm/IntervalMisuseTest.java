@@ -19,6 +19,8 @@ class IntervalMisuseTest extends NotifierTestBase {
                 .hasMessageContaining("MmuIntervalNotifier.remove").hasMessageContaining("is removed")
                 .hasMessageContaining("nothing changed");
         assertThat(mm.count()).isEqualTo(1);
+        assertThatThrownBy(a::readBegin).as("readBegin after remove").isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("is removed");
         mm.mmput();
     }
 
