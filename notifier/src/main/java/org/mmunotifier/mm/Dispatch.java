@@ -509,7 +509,10 @@ final class Dispatch {
         ItreeWalk w = new ItreeWalk(range, curSeq);
         ctx.enter(range.blockable() ? ITREE_FRAME : ITREE_ATOMIC_FRAME);
         try {
-            it.tree.forEachOverlap(lo, hi, w); // unlocked: the sequence is odd, the tree frozen
+            // Unlocked: invStart's monitor exit orders every tree write before these reads, and
+            // no write can happen until our invEnd (the sequence stays odd): see Itree's
+            // "Memory ordering". [Required: the tree never changes under a walk.]
+            it.tree.forEachOverlap(lo, hi, w);
         } finally {
             ctx.exit();
         }

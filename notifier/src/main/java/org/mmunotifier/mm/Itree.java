@@ -134,7 +134,7 @@ final class Itree {
     synchronized long remove(MmuIntervalNotifier sub) {
         if ((invalidateSeq & 1) != 0) {
             if (sub.node == null) {        // its insert is still deferred: it never was in the tree
-                deferred.remove(sub);
+                removeIdentity(sub);
                 sub.onDeferred = false;
                 return 0;
             }
@@ -145,6 +145,17 @@ final class Itree {
         tree.remove(sub.node);
         sub.node = null;
         return 0;
+    }
+
+    /** Takes {@code sub} off the deferred list by identity (a driver's subclass may override equals). */
+    private void removeIdentity(MmuIntervalNotifier sub) {
+        for (int i = deferred.size() - 1; i >= 0; i--) {
+            if (deferred.get(i) == sub) {
+                deferred.remove(i);
+                return;
+            }
+        }
+        throw new AssertionError(sub + " is not on the deferred list");
     }
 
     /**

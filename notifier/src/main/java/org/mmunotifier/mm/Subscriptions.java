@@ -18,6 +18,9 @@ final class Subscriptions {
      *   list                        written under monitor; volatile read anywhere
      *   MmuNotifier.users           read and written under monitor
      *   MmuNotifier.linked          written under monitor; volatile read anywhere
+     *   itree                       written once (null -> object) under the mmap write lock and
+     *                               this monitor; volatile read by every start, end and exit
+     *                               (the interval state has a monitor of its own: see Itree)
      *
      * Memory ordering
      * ---------------

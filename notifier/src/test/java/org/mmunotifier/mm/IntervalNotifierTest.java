@@ -324,6 +324,44 @@ class IntervalNotifierTest extends NotifierTestBase {
         mm.mmput();
     }
 
+    /** A driver's subscription whose equals says every one is the same. */
+    static final class AllEqual extends IntervalSub {
+        AllEqual(String name) {
+            super(name);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof AllEqual;
+        }
+
+        @Override
+        public int hashCode() {
+            return 1;
+        }
+    }
+
+    @Test
+    void I8_cancellingADeferredInsert_findsTheSubscriptionByIdentity_evenIfItsClassOverridesEquals() {
+        MmStruct mm = new MmStruct();
+        IntervalSub a = insert("a", mm, 0x1000, 0x1000, IntervalSub.RECORDING);
+        Itree it = itree(mm);
+        MmuNotifierRange r = span(mm, 0x1000, 0x2000);
+        PrimaryMmu.invalidateRangeStart(r);
+        AllEqual first = MmuNotifiers.insertInterval(new AllEqual("first"), mm, 0x1000, 0x1000, IntervalSub.RECORDING);
+        AllEqual second = MmuNotifiers.insertInterval(new AllEqual("second"), mm, 0x1000, 0x1000,
+                IntervalSub.RECORDING);
+        second.remove();
+        assertThat(it.deferred).hasSize(1);
+        assertThat(it.deferred.get(0)).isSameAs(first);
+        PrimaryMmu.invalidateRangeEnd(r);
+        assertThat(first.node).isNotNull();
+        assertThat(it.tree.size()).isEqualTo(2);
+        first.remove();
+        a.remove();
+        mm.mmput();
+    }
+
     @Test
     void I8_removeDuringAWalk_waitsUntilTheLastEndAppliedTheRemoval_thenNoCallbackRuns() throws Exception {
         MmStruct mm = new MmStruct();
