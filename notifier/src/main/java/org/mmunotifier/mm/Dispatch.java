@@ -231,6 +231,11 @@ final class Dispatch {
         }
         if (s.list.length == 0) { // a registration racing this load is ordered after the start
             range.state = MmuNotifierRange.STARTED;    // I-10: no list, no read section
+            if (range.itree != null) {
+                // The end must close the itree pass: a non-null (empty) snapshot sends it off the
+                // no-notifier fast path, which stays one load and a null check.
+                range.started = Subscriptions.EMPTY;
+            }
             return true;
         }
         MmuNotifier[] list;
@@ -368,12 +373,11 @@ final class Dispatch {
             return;
         }
         MmuNotifier[] list = range.started;
-        if (list == null) { // no list notifier at the start: kept small so that this path inlines
+        if (list == null) { // no notifier at the start: kept small so that this path inlines
             range.state = MmuNotifierRange.ENDED;
-            endItreePass(range);
             return;
         }
-        endWalk(range, list, onlyEnd);
+        endWalk(range, list, onlyEnd); // also the end of an itree pass (then 'list' may be empty)
     }
 
     private static void endNotStarted(MmuNotifierRange range, byte st) {
@@ -396,6 +400,9 @@ final class Dispatch {
         range.started = null;
         range.state = MmuNotifierRange.ENDED;
         endItreePass(range); // I-10: the itree pass ends first, then the list pass
+        if (list.length == 0) {
+            return;          // I-10: no list notifier at the start, no read section
+        }
         Throwable failure;
         int idx = reader.lock();
         // The end's frame for the whole walk; invalidateRange nests its atomic frame inside it.

@@ -219,6 +219,7 @@ public final class PrimaryMmu {
         }
         range.setBlockable(blockable);
         range.started = null;
-        range.itree = null;
+        // range.itree is null here: only a successful start sets it, and every end or failure
+        // clears it (no store on this path: it is the no-notifier fast path)
     }
 }
