@@ -391,6 +391,12 @@ final class Dispatch {
     }
 
     private static void endWalk(MmuNotifierRange range, MmuNotifier[] list, boolean onlyEnd) {
+        if (list.length == 0) { // an itree pass and no list notifier at the start (I-10)
+            range.started = null;
+            range.state = MmuNotifierRange.ENDED;
+            endItreePass(range); // never sleeps (the Itree monitor): no context lookup, as the
+            return;              // no-notifier path, which skips the check too
+        }
         boolean blockable = range.blockable();
         Srcu.Reader reader = SRCU.reader();
         ExecutionContext ctx = reader.context();
@@ -400,9 +406,6 @@ final class Dispatch {
         range.started = null;
         range.state = MmuNotifierRange.ENDED;
         endItreePass(range); // I-10: the itree pass ends first, then the list pass
-        if (list.length == 0) {
-            return;          // I-10: no list notifier at the start, no read section
-        }
         Throwable failure;
         int idx = reader.lock();
         // The end's frame for the whole walk; invalidateRange nests its atomic frame inside it.
