@@ -184,10 +184,4 @@ final class Itree {
             Thread.currentThread().interrupt();
         }
     }
-
-    /** For tests and toString: a consistent snapshot. */
-    synchronized String describe() {
-        return "seq=" + invalidateSeq + ", active=" + active + ", intervals=" + tree.size() + ", deferred="
-                + deferred.size();
-    }
 }

@@ -3,6 +3,7 @@ package org.mmunotifier.mm;
 import static org.mmunotifier.mm.NotifierDomain.SRCU;
 
 import java.util.Objects;
+import org.mmunotifier.srcu.ExecutionContext;
 
 /**
  * What a driver calls to subscribe to an address space and to unsubscribe: the kernel's
@@ -479,7 +480,7 @@ public final class MmuNotifiers {
             MmuIntervalNotifierOps ops, boolean locked) {
         String op = locked ? "MmuNotifiers.insertIntervalLocked" : "MmuNotifiers.insertInterval";
         NotifierDomain.checkMayBlock(op);
-        org.mmunotifier.srcu.ExecutionContext ctx = org.mmunotifier.srcu.ExecutionContext.current();
+        ExecutionContext ctx = ExecutionContext.current();
         if (ctx.depth() != 0) {
             throw new IllegalStateException(op + " called from " + ctx.describeInnermost() + ": no notifier "
                     + "callback may insert or remove an interval subscription (insert may take the mmap lock, "
