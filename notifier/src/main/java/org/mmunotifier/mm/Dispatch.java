@@ -522,7 +522,12 @@ final class Dispatch {
             // Unlocked: invStart's monitor exit orders every tree write before these reads, and
             // no write can happen until our invEnd (the sequence stays odd): see Itree's
             // "Memory ordering". [Required: the tree never changes under a walk.]
+            int modCount = it.tree.modCount;
             it.tree.forEachOverlap(lo, hi, w);
+            if (it.tree.modCount != modCount) { // a library bug: reported like a failed callback
+                w.failure = addFailure(w.failure, new AssertionError("the interval tree of " + range.mm()
+                        + " changed under a walk, while its sequence was odd"));
+            }
         } finally {
             ctx.exit();
         }

@@ -71,6 +71,11 @@ final class IntervalTree<V> {
     private Node<V> root;
     private int size;
     private long nextSeqNo;
+    /**
+     * Counts structural changes. A walk compares it before and after and reports a change as a
+     * failure (the tree must not change under a walk: a library bug). Guarded as the tree.
+     */
+    int modCount;
 
     /** @return the number of intervals in the tree */
     int size() {
@@ -84,6 +89,7 @@ final class IntervalTree<V> {
      */
     Node<V> insert(V value, long start, long last) {
         Node<V> n = new Node<>(value, start, last, nextSeqNo++);
+        modCount++;
         root = insert(root, n);
         size++;
         return n;
@@ -92,6 +98,7 @@ final class IntervalTree<V> {
     /** Removes {@code n}, a node of this tree. @throws IllegalArgumentException if it is not in it */
     void remove(Node<V> n) {
         int before = size;
+        modCount++;
         root = remove(root, n);
         if (size == before) {
             throw new IllegalArgumentException("interval node not in this tree");

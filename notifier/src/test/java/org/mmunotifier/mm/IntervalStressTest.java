@@ -22,6 +22,7 @@ class IntervalStressTest extends NotifierTestBase {
     private static final int PAGES = 64;
     private static final int DRIVERS = 2;
     private static final int OPS_PER_DRIVER = 3000;
+    private static final int MIN_INVALIDATIONS = 2000;
 
     /** A driver's subscription with its own user lock. */
     static final class Sub extends IntervalSub {
@@ -52,7 +53,7 @@ class IntervalStressTest extends NotifierTestBase {
     };
 
     @ParameterizedTest(name = "seed {0}")
-    @ValueSource(longs = {11, 12, 13, 14})
+    @ValueSource(longs = {11, 12, 13, 14, 15, 16})
     void insertRemoveAndReads_againstInvalidations_leaveNothingBehind(long seed) throws Exception {
         MmStruct mm = new MmStruct();
         Recorder listNotifier = null;
@@ -67,9 +68,13 @@ class IntervalStressTest extends NotifierTestBase {
         AtomicInteger refused = new AtomicInteger();
         AtomicInteger retries = new AtomicInteger();
 
+        java.util.concurrent.CountDownLatch invalidating = new java.util.concurrent.CountDownLatch(1);
         Worker invalidator = new Worker("invalidator", () -> {
             SplittableRandom r = new SplittableRandom(seed * 31);
-            while (!done.get()) {
+            invalidating.countDown();
+            // At least MIN_INVALIDATIONS, however fast the drivers are (on 2 cores the drivers can
+            // finish before this thread is scheduled at all).
+            while (!done.get() || invalidations.get() < MIN_INVALIDATIONS) {
                 long a = r.nextInt(PAGES) * PAGE;
                 long b = a + (1 + r.nextInt(8)) * PAGE;
                 boolean blockable = r.nextInt(4) != 0;
@@ -91,6 +96,7 @@ class IntervalStressTest extends NotifierTestBase {
         for (int d = 0; d < DRIVERS; d++) {
             int id = d;
             drivers.add(new Worker("driver-" + d, () -> {
+                invalidating.await(); // start together with the invalidator
                 SplittableRandom r = new SplittableRandom(seed * 1000 + id);
                 List<Sub> mine = new ArrayList<>();
                 for (int op = 0; op < OPS_PER_DRIVER; op++) {
@@ -140,7 +146,7 @@ class IntervalStressTest extends NotifierTestBase {
             assertThat(s.state()).isEqualTo(MmuIntervalNotifier.REMOVED);
         }
         assertThat(mm.count()).as("every subscription's reference dropped").isEqualTo(countBefore);
-        assertThat(invalidations.get()).isPositive();
+        assertThat(invalidations.get()).isGreaterThanOrEqualTo(MIN_INVALIDATIONS);
         if (listNotifier != null) {
             assertThat(listNotifier.open.get()).isZero();
             MmuNotifiers.unregister(listNotifier, mm);
