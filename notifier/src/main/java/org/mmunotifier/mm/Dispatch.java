@@ -225,8 +225,17 @@ final class Dispatch {
         if (blockable) {
             ctx.mightSleep("PrimaryMmu.invalidateRangeStart (blockable range)"); // before any change
         }
+        Itree it = s.itree;
+        if (it != null && !itreeStart(range, it, ctx)) { // I-10: the itree pass first; I-3: a refusal
+            return false;                                  // ends it and skips the list pass
+        }
         if (s.list.length == 0) { // a registration racing this load is ordered after the start
-            range.state = MmuNotifierRange.STARTED;
+            range.state = MmuNotifierRange.STARTED;    // I-10: no list, no read section
+            if (range.itree != null) {
+                // The end must close the itree pass: a non-null (empty) snapshot sends it off the
+                // no-notifier fast path, which stays one load and a null check.
+                range.started = Subscriptions.EMPTY;
+            }
             return true;
         }
         MmuNotifier[] list;
@@ -256,6 +265,7 @@ final class Dispatch {
         }
         if (failures != null) {
             range.state = MmuNotifierRange.ABORTED;
+            endItreePass(range); // a failed start leaves no trace: the itree pass ends too
             if (failures.first != null) {
                 rethrow(failures.first);
             }
@@ -367,7 +377,7 @@ final class Dispatch {
             range.state = MmuNotifierRange.ENDED;
             return;
         }
-        endWalk(range, list, onlyEnd);
+        endWalk(range, list, onlyEnd); // also the end of an itree pass (then 'list' may be empty)
     }
 
     private static void endNotStarted(MmuNotifierRange range, byte st) {
@@ -381,6 +391,12 @@ final class Dispatch {
     }
 
     private static void endWalk(MmuNotifierRange range, MmuNotifier[] list, boolean onlyEnd) {
+        if (list.length == 0) { // an itree pass and no list notifier at the start (I-10)
+            range.started = null;
+            range.state = MmuNotifierRange.ENDED;
+            endItreePass(range); // never sleeps (the Itree monitor): no context lookup, as the
+            return;              // no-notifier path, which skips the check too
+        }
         boolean blockable = range.blockable();
         Srcu.Reader reader = SRCU.reader();
         ExecutionContext ctx = reader.context();
@@ -389,6 +405,7 @@ final class Dispatch {
         }
         range.started = null;
         range.state = MmuNotifierRange.ENDED;
+        endItreePass(range); // I-10: the itree pass ends first, then the list pass
         Throwable failure;
         int idx = reader.lock();
         // The end's frame for the whole walk; invalidateRange nests its atomic frame inside it.
@@ -445,7 +462,9 @@ final class Dispatch {
      */
     static Throwable releaseAll(MmStruct mm) {
         Subscriptions s = mm.subscriptions;
-        if (s == null) {
+        if (s == null || s.list.length == 0) {
+            // 5.5: no list entry, no list release (an unregister that unlinked its notifier has
+            // returned from its release already: it runs release before the unlink)
             return null;
         }
         Srcu.Reader reader = SRCU.reader();
@@ -468,6 +487,128 @@ final class Dispatch {
         }
         SRCU.synchronize();
         return failure;
+    }
+
+    // ================================================================== interval notifiers (5.5+)
+
+    /** The frames of MmuIntervalNotifierOps.invalidate: sleepable on a blockable range, else atomic. */
+    static final ExecutionContext.Frame ITREE_FRAME = ExecutionContext.frame("MmuIntervalNotifierOps.invalidate",
+            false);
+    static final ExecutionContext.Frame ITREE_ATOMIC_FRAME = ExecutionContext.frame(
+            "MmuIntervalNotifierOps.invalidate", true);
+
+    /**
+     * mn_itree_invalidate (I-2, I-3): counts the range in, and if an interval overlaps it, calls
+     * every overlapping subscription's {@code invalidate} with the odd current sequence, in one
+     * frame, without a lock and outside any SRCU section (the odd sequence freezes the tree and
+     * keeps every subscription in it alive: remove waits for the end). On success the range
+     * remembers the pass, for its end. On a non-blockable refusal the walk stops at once, the pass
+     * is ended and the range aborted. A callback that throws does not stop the walk; after it
+     * the pass is ended, the range aborted and the first exception rethrown.
+     *
+     * @return false if a non-blockable callback refused
+     */
+    static boolean itreeStart(MmuNotifierRange range, Itree it, ExecutionContext ctx) {
+        long lo = range.start();
+        long hi = range.end() - 1; // the tree's intervals are closed
+        long curSeq = it.invStart(lo, hi);
+        if (curSeq == 0) { // nothing overlaps: one descent, no walk
+            range.itree = it;
+            return true;
+        }
+        ItreeWalk w = new ItreeWalk(range, curSeq);
+        ctx.enter(range.blockable() ? ITREE_FRAME : ITREE_ATOMIC_FRAME);
+        try {
+            // Unlocked: invStart's monitor exit orders every tree write before these reads, and
+            // no write can happen until our invEnd (the sequence stays odd): see Itree's
+            // "Memory ordering". [Required: the tree never changes under a walk.]
+            int modCount = it.tree.modCount;
+            it.tree.forEachOverlap(lo, hi, w);
+            if (it.tree.modCount != modCount) { // a library bug: reported like a failed callback
+                w.failure = addFailure(w.failure, new AssertionError("the interval tree of " + range.mm()
+                        + " changed under a walk, while its sequence was odd"));
+            }
+        } finally {
+            ctx.exit();
+        }
+        if (w.refused || w.failure != null) {
+            it.invEnd(); // mn_itree_inv_end at once
+            range.state = MmuNotifierRange.ABORTED;
+            if (w.failure != null) {
+                rethrow(w.failure);
+            }
+            return false;
+        }
+        range.itree = it;
+        return true;
+    }
+
+    /** Ends the itree pass of a range, if it has one (mn_itree_inv_end). */
+    static void endItreePass(MmuNotifierRange range) {
+        Itree it = range.itree;
+        if (it != null) {
+            range.itree = null;
+            it.invEnd();
+        }
+    }
+
+    /** The walk of one itree pass: calls each overlapping subscription, stops on a refusal. */
+    private static final class ItreeWalk implements IntervalTree.Visitor<MmuIntervalNotifier> {
+        final MmuNotifierRange range;
+        final long curSeq;
+        boolean refused;
+        Throwable failure;
+
+        ItreeWalk(MmuNotifierRange range, long curSeq) {
+            this.range = range;
+            this.curSeq = curSeq;
+        }
+
+        @Override
+        public boolean visit(MmuIntervalNotifier sub) {
+            boolean ok;
+            try {
+                ok = sub.ops.invalidate(sub, range, curSeq);
+            } catch (Throwable t) {
+                failure = addFailure(failure, t);
+                return true; // the others are still told
+            }
+            if (ok) {
+                return true;
+            }
+            if (range.blockable()) { // the kernel WARNs and goes on
+                MmuNotifier.warnIntervalBlockableFailure(sub, range);
+                return true;
+            }
+            refused = true; // I-3: -EAGAIN at once
+            return false;
+        }
+    }
+
+    /**
+     * mn_itree_release (I-9): the exit's invalidation of the whole address space
+     * ({@code [0, 2^64 - 1)}, blockable, {@link MmuNotifierEvent#RELEASE}) through the tree,
+     * before the list's release.
+     *
+     * @return what a callback threw (the others suppressed), or null
+     */
+    static Throwable itreeRelease(MmStruct mm) {
+        Subscriptions s = mm.subscriptions;
+        if (s == null) {
+            return null;
+        }
+        Itree it = s.itree;
+        if (it == null) {
+            return null;
+        }
+        MmuNotifierRange range = new MmuNotifierRange(mm, 0, -1L, MmuNotifierEvent.RELEASE, true);
+        try {
+            itreeStart(range, it, ExecutionContext.current()); // blockable: never refused
+        } catch (Throwable t) { // the pass was ended
+            return t;
+        }
+        endItreePass(range);
+        return null;
     }
 
     /** unregister's release of one notifier, in a read section; returns what it threw, or null. */
@@ -493,6 +634,9 @@ final class Dispatch {
     // ================================================================== failures
 
     static Throwable addFailure(Throwable first, Throwable t) {
+        if (t == null) {
+            return first;
+        }
         if (first == null) {
             return t;
         }

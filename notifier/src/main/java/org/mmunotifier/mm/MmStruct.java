@@ -123,8 +123,13 @@ public final class MmStruct {
 
     /**
      * Drops a user reference (Linux {@code mmput}). The last one runs the exit path of Linux 5.4
-     * ({@code __mmput} → {@code exit_mmap}), in this order, on the calling thread:
+     * ({@code __mmput} → {@code exit_mmap}), with the interval step of 5.5, in this order, on
+     * the calling thread:
      * <ol>
+     *   <li>if interval subscriptions were ever inserted: one blockable {@code RELEASE}
+     *       invalidation of the whole address space through the interval tree (every
+     *       subscription is called; Linux 5.5 {@code mn_itree_release}); interval subscriptions
+     *       must still be removed;</li>
      *   <li>every linked notifier's {@code release}, newest first, inside one SRCU read section;
      *       each notifier is still linked while its {@code release} runs (events that reach the
      *       mm meanwhile still call it);</li>
@@ -169,9 +174,10 @@ public final class MmStruct {
     private void exit() {
         Throwable failure = null;
         try {
-            // Linux 5.5 adds here, first, the interval notifiers' whole-address-space RELEASE
-            // invalidation (mn_itree_release), before the list's release.
-            failure = Dispatch.releaseAll(this);  // steps 1 and 2
+            // Linux 5.5: first the interval notifiers' whole-address-space RELEASE invalidation
+            // (mn_itree_release), then the list's release.
+            failure = Dispatch.itreeRelease(this); // step 0
+            failure = Dispatch.addFailure(failure, Dispatch.releaseAll(this)); // steps 1 and 2
             if (teardown != null) {
                 try {
                     teardown.exitMmap(this);      // step 3
@@ -380,6 +386,15 @@ public final class MmStruct {
                     + "-> mmap lock) that lockdep reports; nothing changed");
         }
         checkNotHeld(call, write);
+    }
+
+    /**
+     * The kernel's {@code might_lock(mmap_lock)}: refuses {@code call} where taking the mmap lock
+     * for write would be refused (a destroyed mm, a callback, a thread that holds it), even when
+     * this call does not end up taking it.
+     */
+    void mightLockMmap(String call) {
+        checkMmapLock(call, true);
     }
 
     private void checkNotHeld(String call, boolean write) {

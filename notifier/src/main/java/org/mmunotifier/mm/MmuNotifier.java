@@ -169,6 +169,11 @@ public class MmuNotifier {
                 + "blockable " + range + ": a blockable start must not fail; ignored, its end will be delivered");
     }
 
+    static void warnIntervalBlockableFailure(MmuIntervalNotifier sub, MmuNotifierRange range) {
+        LOG.log(System.Logger.Level.WARNING, () -> "MmuIntervalNotifierOps.invalidate of " + sub + " returned false "
+                + "on the blockable " + range + ": only a non-blockable invalidation may be refused; ignored");
+    }
+
     // ================================================================== VarHandle mechanics
 
     private static final VarHandle RELEASED;

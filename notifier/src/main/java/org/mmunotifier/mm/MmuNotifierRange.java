@@ -47,6 +47,8 @@ public final class MmuNotifierRange {
     MmuNotifier[] started;
     /** Subscriptions.LINK_GEN read just after the start loaded its snapshot; confined like state. */
     long startGen;
+    /** The interval state whose pass this range started and has not ended yet, or null; confined like state. */
+    Itree itree;
 
     /**
      * A blockable range (Linux {@code mmu_notifier_range_init}).

@@ -3,6 +3,7 @@ package org.mmunotifier.mm;
 import static org.mmunotifier.mm.NotifierDomain.SRCU;
 
 import java.util.Objects;
+import org.mmunotifier.srcu.ExecutionContext;
 
 /**
  * What a driver calls to subscribe to an address space and to unsubscribe: the kernel's
@@ -386,5 +387,173 @@ public final class MmuNotifiers {
         NotifierDomain.checkMayWaitForDomain("MmuNotifiers.synchronize()");
         SRCU.synchronize(); // the 5.4 body: running callbacks have finished
         SRCU.barrier();     // srcu_barrier: every free queued before the call has finished
+    }
+
+    // ================================================================== interval notifiers (5.5+)
+
+    /**
+     * Subscribes a new {@link MmuIntervalNotifier} to the invalidations that overlap
+     * {@code [start, start + length)} of {@code mm} (Linux {@code mmu_interval_notifier_insert},
+     * 5.5+). Equivalent to {@link #insertInterval(MmuIntervalNotifier, MmStruct, long, long,
+     * MmuIntervalNotifierOps)} with {@code new MmuIntervalNotifier()}.
+     *
+     * @return the inserted subscription
+     * @throws IllegalArgumentException as the other form
+     * @throws IllegalStateException as the other form
+     */
+    public static MmuIntervalNotifier insertInterval(MmStruct mm, long start, long length,
+            MmuIntervalNotifierOps ops) {
+        return insertInterval(new MmuIntervalNotifier(), mm, start, length, ops);
+    }
+
+    /**
+     * Subscribes {@code sub} to the invalidations that overlap {@code [start, start + length)}
+     * of {@code mm} (Linux {@code mmu_interval_notifier_insert}, 5.5+). The first insert on an
+     * mm switches it to "itree mode" under the mmap write lock (Linux
+     * {@code mmu_notifier_register(NULL, mm)}: no list entry, no {@code mmgrab}); later inserts
+     * do not take the mmap lock. The subscription takes a reference to the mm's structure
+     * ({@code mmgrab}), dropped by {@link MmuIntervalNotifier#remove()}.
+     *
+     * <p>If an invalidation is in progress the interval may reach the tree only when the last
+     * one ends; the subscription's sequence then makes {@link MmuIntervalNotifier#readBegin()}
+     * wait for that end, so a driver that follows the read protocol misses nothing.
+     *
+     * <p><b>Locking:</b> the caller must not hold the mmap lock of {@code mm} in any mode (use
+     * {@link #insertIntervalLocked} under the write lock), and must hold a user reference of
+     * {@code mm}.
+     * <p><b>Context:</b> may block; not from any notifier callback (it may take the mmap lock,
+     * which no callback may take).
+     * <p><b>Pairing:</b> one {@link MmuIntervalNotifier#remove()}.
+     * <p><b>Memory consistency effects:</b> actions before the call happen-before every callback
+     * on {@code sub}.
+     *
+     * @param <S> the driver's subscription type
+     * @param sub a subscription that is not inserted (new, or removed)
+     * @param mm the address space
+     * @param start first address of the interval
+     * @param length length in bytes, unsigned, not 0; {@code start + length - 1} must not wrap
+     * @param ops the callback
+     * @return {@code sub}
+     * @throws IllegalArgumentException if {@code length} is 0 or the interval wraps past the top
+     *     of the address space (the kernel's {@code -EOVERFLOW}); nothing changes
+     * @throws IllegalStateException if {@code sub} is inserted already, if {@code mm} has no users
+     *     (the kernel's {@code -EINVAL}) or is destroyed, in a callback, or if this thread holds
+     *     the mmap lock of {@code mm}; nothing changes
+     */
+    public static <S extends MmuIntervalNotifier> S insertInterval(S sub, MmStruct mm, long start, long length,
+            MmuIntervalNotifierOps ops) {
+        return insertInterval(sub, mm, start, length, ops, false);
+    }
+
+    /**
+     * {@link #insertInterval(MmStruct, long, long, MmuIntervalNotifierOps)} with the mmap lock of
+     * {@code mm} held for write (Linux {@code mmu_interval_notifier_insert_locked}).
+     *
+     * @return the inserted subscription
+     * @throws IllegalStateException also if the calling thread does not hold the mmap write lock
+     * @throws IllegalArgumentException as {@link #insertInterval(MmuIntervalNotifier, MmStruct,
+     *     long, long, MmuIntervalNotifierOps)}
+     */
+    public static MmuIntervalNotifier insertIntervalLocked(MmStruct mm, long start, long length,
+            MmuIntervalNotifierOps ops) {
+        return insertIntervalLocked(new MmuIntervalNotifier(), mm, start, length, ops);
+    }
+
+    /**
+     * {@link #insertInterval(MmuIntervalNotifier, MmStruct, long, long, MmuIntervalNotifierOps)}
+     * with the mmap lock of {@code mm} held for write (Linux
+     * {@code mmu_interval_notifier_insert_locked}).
+     *
+     * <p><b>Locking:</b> the calling thread must hold {@code mm}'s mmap lock for write (asserted).
+     *
+     * @param <S> the driver's subscription type
+     * @return {@code sub}
+     * @throws IllegalStateException also if the calling thread does not hold the mmap write lock
+     * @throws IllegalArgumentException as the unlocked form
+     */
+    public static <S extends MmuIntervalNotifier> S insertIntervalLocked(S sub, MmStruct mm, long start, long length,
+            MmuIntervalNotifierOps ops) {
+        return insertInterval(sub, mm, start, length, ops, true);
+    }
+
+    private static <S extends MmuIntervalNotifier> S insertInterval(S sub, MmStruct mm, long start, long length,
+            MmuIntervalNotifierOps ops, boolean locked) {
+        String op = locked ? "MmuNotifiers.insertIntervalLocked" : "MmuNotifiers.insertInterval";
+        NotifierDomain.checkMayBlock(op);
+        ExecutionContext ctx = ExecutionContext.current();
+        if (ctx.depth() != 0) {
+            throw new IllegalStateException(op + " called from " + ctx.describeInnermost() + ": no notifier "
+                    + "callback may insert or remove an interval subscription (insert may take the mmap lock, "
+                    + "which no callback may take, and the tree is frozen while the callbacks run); nothing changed");
+        }
+        Objects.requireNonNull(sub, "sub");
+        Objects.requireNonNull(mm, "mm");
+        Objects.requireNonNull(ops, "ops");
+        long last = start + length - 1;
+        if (length == 0 || Long.compareUnsigned(last, start) < 0) { // I-7: -EOVERFLOW
+            throw new IllegalArgumentException(op + ": the interval at 0x" + Long.toHexString(start) + " of length 0x"
+                    + Long.toHexString(length) + (length == 0 ? " is empty" : " wraps past the top of the address space")
+                    + " (the kernel's -EOVERFLOW); nothing changed");
+        }
+        if (locked) {
+            mm.checkAlive(op);
+            mm.assertMmapWriteLocked();
+        } else {
+            mm.mightLockMmap(op + "()"); // it may take the mmap lock for write: refused if this thread holds it
+        }
+        if (mm.users() <= 0) { // I-7: the kernel WARNs and returns -EINVAL
+            throw new IllegalStateException(op + " on " + mm + ", which has no users (it has exited); "
+                    + "the caller must hold a user reference; nothing changed");
+        }
+        if (!sub.claimInsert()) {
+            throw new IllegalStateException(op + ": " + sub + " is " + MmuIntervalNotifier.stateName(sub.state())
+                    + "; remove it first; nothing changed");
+        }
+        try {
+            Itree it = itreeOf(mm, locked);
+            mm.mmgrab(); // I-7 step 3, paired with the mmdrop of remove
+            sub.ops = ops;
+            sub.mm = mm;
+            sub.itree = it;
+            sub.start = start;
+            sub.last = last;
+            it.insert(sub); // publishes the fields: walks read them after this monitor section
+        } catch (RuntimeException | Error e) {
+            sub.abandonInsert();
+            throw e;
+        }
+        sub.inserted();
+        return sub;
+    }
+
+    /**
+     * The mm's interval state, registering "itree mode" first if needed (Linux
+     * {@code __mmu_notifier_register(NULL, mm)}, I-1): no list entry, no mmgrab.
+     */
+    private static Itree itreeOf(MmStruct mm, boolean locked) {
+        Subscriptions s = mm.subscriptions;
+        if (s != null && s != Subscriptions.POISON && s.itree != null) {
+            return s.itree;
+        }
+        if (!locked) {
+            mm.mmapWriteLock();
+        }
+        try {
+            s = mm.subscriptions; // stable under the write lock
+            if (s == null) {
+                s = new Subscriptions();
+                mm.subscriptions = s; // the volatile store publishes it
+            }
+            synchronized (s) {
+                if (s.itree == null) {
+                    s.itree = new Itree(); // the volatile store publishes it
+                }
+                return s.itree;
+            }
+        } finally {
+            if (!locked) {
+                mm.mmapWriteUnlock();
+            }
+        }
     }
 }

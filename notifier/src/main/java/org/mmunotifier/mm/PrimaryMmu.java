@@ -11,6 +11,13 @@ package org.mmunotifier.mm;
  * page-table lock (atomic: blocking library calls throw there), the start and end of a range in
  * a sleepable context only when the range is blockable. No callback may take an mmap lock.
  *
+ * <p><b>Interval notifiers</b> (Linux 5.5): a range's start first calls
+ * {@link MmuIntervalNotifierOps#invalidate} on every interval subscription that overlaps it (no
+ * SRCU section, and nothing at all for intervals that do not overlap), then the list notifiers;
+ * a non-blockable refusal there fails the start before the list is reached. The end closes the
+ * interval pass first, then calls the list notifiers' ends. With no list notifier, no SRCU read
+ * section is entered.
+ *
  * <p><b>Memory consistency effects:</b> actions before the call happen-before the callbacks it
  * runs, and their actions happen-before its return (program order); a registration that returned
  * before the event began happens-before the callbacks on the new notifier.
@@ -212,5 +219,7 @@ public final class PrimaryMmu {
         }
         range.setBlockable(blockable);
         range.started = null;
+        // range.itree is null here: only a successful start sets it, and every end or failure
+        // clears it (no store on this path: it is the no-notifier fast path)
     }
 }

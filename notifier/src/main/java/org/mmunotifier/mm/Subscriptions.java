@@ -18,6 +18,9 @@ final class Subscriptions {
      *   list                        written under monitor; volatile read anywhere
      *   MmuNotifier.users           read and written under monitor
      *   MmuNotifier.linked          written under monitor; volatile read anywhere
+     *   itree                       written once (null -> object) under the mmap write lock and
+     *                               this monitor; volatile read by every start, end and exit
+     *                               (the interval state has a monitor of its own: see Itree)
      *
      * Memory ordering
      * ---------------
@@ -45,6 +48,13 @@ final class Subscriptions {
     static final java.util.concurrent.atomic.AtomicLong LINK_GEN = new java.util.concurrent.atomic.AtomicLong();
 
     volatile MmuNotifier[] list = EMPTY;
+
+    /**
+     * The interval notifiers' state (Linux 5.5's {@code has_itree} and what it guards): null
+     * until the first interval insert registers "itree mode". Written once (null to object)
+     * under the mmap write lock and this monitor; volatile read by every start, end and exit.
+     */
+    volatile Itree itree;
 
     /**
      * hlist_add_head_rcu under the lock, newest first, unless {@code mm} has exited: the check
