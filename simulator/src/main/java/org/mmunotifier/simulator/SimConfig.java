@@ -37,7 +37,8 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         GPU("gpu", "a GPU mirror: get/put per device context, start/end with a retry sequence (amdkfd, nouveau)"),
         KVM("kvm", "a KVM shadow page table: register/unregister per VM, start/end and the young callbacks"),
         IOMMU("iommu", "an ATS IOMMU TLB: get/put per bond, invalidateRange only, walks without the page-table lock"),
-        ACCEL("accel", "an accelerator with getLocked under its own mmap lock (sgi-gru); unloads half-way");
+        ACCEL("accel", "an accelerator with getLocked under its own mmap lock (sgi-gru); unloads half-way"),
+        DMIRROR("dmirror", "an HMM mirror on an interval notifier per device file, faulting with hmmRangeFault (lib/test_hmm.c)");
 
         final String cliName;
         /** One line for {@code --list}. */
@@ -54,7 +55,7 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
                     return d;
                 }
             }
-            throw new IllegalArgumentException("unknown driver '" + s.trim() + "' (expected gpu, kvm, iommu or accel)");
+            throw new IllegalArgumentException("unknown driver '" + s.trim() + "' (expected gpu, kvm, iommu, accel or dmirror)");
         }
 
         @Override

@@ -15,6 +15,7 @@ import org.mmunotifier.mm.MmuNotifiers;
 import org.mmunotifier.simulator.check.Checker;
 import org.mmunotifier.simulator.check.Inject;
 import org.mmunotifier.simulator.driver.AccelDriver;
+import org.mmunotifier.simulator.driver.DmirrorDriver;
 import org.mmunotifier.simulator.driver.GpuMirrorDriver;
 import org.mmunotifier.simulator.driver.Handle;
 import org.mmunotifier.simulator.driver.IommuTlbDriver;
@@ -85,6 +86,9 @@ final class Simulation {
             drivers.add(accel);
         } else {
             accel = null;
+        }
+        if (config.drivers().contains(SimConfig.Driver.DMIRROR)) {
+            drivers.add(new DmirrorDriver(kernel));
         }
         this.slots = new AtomicReferenceArray<>(config.processes() * 2);
         cumulative = new int[events.length];

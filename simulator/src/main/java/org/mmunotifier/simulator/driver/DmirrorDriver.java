@@ -1,0 +1,369 @@
+package org.mmunotifier.simulator.driver;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.mmunotifier.mm.MmuIntervalNotifier;
+import org.mmunotifier.mm.MmuNotifierEvent;
+import org.mmunotifier.mm.MmuNotifierRange;
+import org.mmunotifier.mm.MmuNotifiers;
+import org.mmunotifier.simulator.Stats;
+import org.mmunotifier.simulator.check.Checker;
+import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.Process;
+
+/**
+ * The HMM mirror of Linux's {@code lib/test_hmm.c} ({@code dmirror}, 5.7+) without its
+ * device-private memory: an interval-notifier client, where the other mirrors here use the list
+ * notifier.
+ *
+ * <ul>
+ *   <li><b>open</b> ({@code dmirror_fops_open} → {@code dmirror_new}): one {@link Dmirror} per
+ *       device file, with one interval subscription ({@link MmuNotifiers#insertInterval}) over the
+ *       whole address space, as test_hmm inserts {@code [0, ULONG_MAX & PAGE_MASK)};</li>
+ *   <li><b>invalidate</b> ({@code dmirror_interval_invalidate}): the driver lock
+ *       ({@code dmirror->mutex}) taken, or tried when the range is not blockable (false when it is
+ *       busy); {@link MmuIntervalNotifier#setSeq}; the device table zapped over the range;</li>
+ *   <li><b>fault</b> ({@code dmirror_fault} → {@code dmirror_range_fault}): readBegin, the range
+ *       fault ({@link Kernel#hmmRangeFault}), the driver lock, readRetry, the install; retried on
+ *       busy, at most {@link #MAX_FAULT_TRIES} times and until {@link #FAULT_TIMEOUT_NANOS} (the
+ *       kernel's {@code HMM_RANGE_DEFAULT_TIMEOUT}, 1 s), then busy;</li>
+ *   <li><b>read, write</b> ({@code dmirror_read}, {@code dmirror_write}): through the device
+ *       table, faulting what is missing; every page used is validated by the checker under the
+ *       driver lock, as the other mirrors' accesses are;</li>
+ *   <li><b>close</b> ({@code dmirror_fops_release}): {@link MmuIntervalNotifier#remove()}. At exit
+ *       the subscription receives the {@code RELEASE} invalidation through the tree first, and is
+ *       removed when the file is closed ({@code exit_files}).</li>
+ * </ul>
+ * The report's "notifiers allocated" and "freed" of this driver count subscriptions inserted and
+ * removed, so the end-of-run check that they balance covers them.
+ */
+public final class DmirrorDriver extends SecondaryMmu {
+    /** Most passes of the fault loop before it gives up busy. */
+    public static final int MAX_FAULT_TRIES = 16;
+    /** The fault loop's timeout ({@code HMM_RANGE_DEFAULT_TIMEOUT}, 1000 ms). */
+    public static final long FAULT_TIMEOUT_NANOS = 1_000_000_000L;
+
+    /** Fault loops that gave up (tries or timeout). */
+    final LongAdder timeouts = new LongAdder();
+
+    /**
+     * A test seam: run in the fault path after the range fault and before the driver lock (where
+     * an invalidation makes readRetry answer true), with no lock held. Null in a run.
+     */
+    volatile Runnable afterRangeFault;
+
+    public DmirrorDriver(Kernel kernel) {
+        super("dmirror", kernel);
+    }
+
+    /** Opens a device file: a new {@link Dmirror} and its interval subscription. */
+    @Override
+    public Handle open(Process p, Stats st) {
+        Dmirror d = new Dmirror(this, p);
+        MmuNotifiers.insertInterval(d.sub, p.mm, 0, (long) p.table.pages() << 12, d::invalidate);
+        allocated.increment();
+        return track(new Handle(this, p, null, d));
+    }
+
+    /** Closes a device file: the subscription is removed (after any ioctl in flight on it). */
+    @Override
+    public void close(Handle h, Stats st) {
+        if (!untrack(h)) {
+            return;
+        }
+        ((Dmirror) h.device).close();
+    }
+
+    @Override
+    public boolean access(Handle h, int vpage, boolean write, Stats st) {
+        Result r = ((Dmirror) h.device).access(vpage, vpage + 1, write, st);
+        return r.status() == 0;
+    }
+
+    /** @return the device of a handle this driver opened */
+    public static Dmirror device(Handle h) {
+        return (Dmirror) h.device;
+    }
+
+    /** @return fault loops that gave up so far */
+    public long timeouts() {
+        return timeouts.sum();
+    }
+
+    /**
+     * What a device read or write did ({@code struct hmm_dmirror_cmd}).
+     *
+     * @param status 0, {@link Kernel#HMM_EFAULT}, {@link Kernel#HMM_BUSY}, or {@link #CLOSED}
+     * @param pages pages accessed ({@code cpages})
+     * @param faults range faults made ({@code faults})
+     */
+    public record Result(int status, int pages, int faults) {
+    }
+
+    /** The status of an access on a closed file. */
+    public static final int CLOSED = -9; // -EBADF
+
+    /** One device file: its subscription, its lock and its device page table. */
+    public static final class Dmirror {
+        /*
+         * Guards
+         * ------
+         *   table        lock (dmirror->mutex)
+         *   closed       file (write to set; read to test): ioctls hold it for read, so close
+         *                waits for the ones in flight, as the file's last reference would
+         *   removed      volatile, set once after remove returned
+         *   inCallback   atomic
+         */
+        final DmirrorDriver driver;
+        final Process process;
+        final MmuIntervalNotifier sub = new MmuIntervalNotifier();
+        final ReentrantLock lock = new ReentrantLock();
+        private final long[] table;
+        private final ReentrantReadWriteLock file = new ReentrantReadWriteLock();
+        private boolean closed;
+        private volatile boolean removed;
+        private final AtomicInteger inCallback = new AtomicInteger();
+        final LongAdder invalidations = new LongAdder();
+        final LongAdder releases = new LongAdder();
+        final LongAdder retries = new LongAdder();
+
+        Dmirror(DmirrorDriver driver, Process process) {
+            this.driver = driver;
+            this.process = process;
+            this.table = new long[process.table.pages()];
+        }
+
+        /** dmirror_interval_invalidate. */
+        boolean invalidate(MmuIntervalNotifier s, MmuNotifierRange range, long curSeq) {
+            long t0 = System.nanoTime();
+            inCallback.incrementAndGet();
+            try {
+                if (removed) {
+                    driver.checker.violation(Checker.Kind.CALLBACK_ON_FREED_STATE, () -> "dmirror invalidate ("
+                            + TrackedNotifier.bracket(range) + ") on " + process + " after its remove returned");
+                }
+                if (range.blockable()) {
+                    lock.lock();
+                } else if (!lock.tryLock()) {
+                    return false;
+                }
+                try {
+                    s.setSeq(curSeq);
+                    zapLocked(Kernel.firstPage(range.start()), Kernel.endPage(range.end()));
+                } finally {
+                    lock.unlock();
+                }
+                invalidations.increment();
+                driver.invalidations.increment();
+                if (range.event() == MmuNotifierEvent.RELEASE) {
+                    releases.increment();
+                    driver.releases.increment(); // the report's release row: this callback, timed
+                    driver.recordShared(Stats.Latency.RELEASE, System.nanoTime() - t0);
+                }
+                return true;
+            } finally {
+                inCallback.decrementAndGet();
+            }
+        }
+
+        private void zapLocked(int from, int to) {
+            int hi = Math.min(to, table.length);
+            for (int v = Math.max(0, from); v < hi; v++) {
+                table[v] = 0;
+            }
+        }
+
+        /** dmirror_fops_release: remove the subscription once no ioctl is in flight. */
+        void close() {
+            file.writeLock().lock();
+            try {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+            } finally {
+                file.writeLock().unlock();
+            }
+            sub.remove();
+            removed = true;
+            if (inCallback.get() != 0) {
+                driver.checker.violation(Checker.Kind.CALLBACK_ON_FREED_STATE,
+                        () -> "dmirror invalidate still running on " + process + " when its remove returned");
+            }
+            lock.lock();
+            try {
+                zapLocked(0, table.length);
+            } finally {
+                lock.unlock();
+            }
+            driver.freed.increment();
+        }
+
+        /** @return whether the subscription was removed (the file closed) */
+        public boolean removed() {
+            return removed;
+        }
+
+        /** @return the subscription */
+        public MmuIntervalNotifier subscription() {
+            return sub;
+        }
+
+        /** @return the device table's entry for {@code vpage} ({@link Mirror} encoding; 0 if none) */
+        public long entry(int vpage) {
+            lock.lock();
+            try {
+                return table[vpage];
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** @return whether the device table has a valid entry for {@code vpage} */
+        public boolean present(int vpage) {
+            return entry(vpage) != 0;
+        }
+
+        /** @return whether the device table's entry for {@code vpage} allows writes */
+        public boolean writable(int vpage) {
+            return Mirror.writable(entry(vpage));
+        }
+
+        /** @return the frame of the entry for {@code vpage} */
+        public int frame(int vpage) {
+            return Mirror.frame(entry(vpage));
+        }
+
+        /** @return valid entries in the device table */
+        public int validEntries() {
+            lock.lock();
+            try {
+                int n = 0;
+                for (long e : table) {
+                    n += e != 0 ? 1 : 0;
+                }
+                return n;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        /** @return invalidations received; RELEASE ones; fault-loop retries */
+        public long invalidations() {
+            return invalidations.sum();
+        }
+
+        public long releases() {
+            return releases.sum();
+        }
+
+        public long retries() {
+            return retries.sum();
+        }
+
+        /** HMM_DMIRROR_READ over pages {@code [from, to)}. */
+        public Result read(int from, int to, Stats st) {
+            return access(from, to, false, st);
+        }
+
+        /** HMM_DMIRROR_WRITE over pages {@code [from, to)}. */
+        public Result write(int from, int to, Stats st) {
+            return access(from, to, true, st);
+        }
+
+        /**
+         * dmirror_read / dmirror_write: uses the device table page by page, each use validated
+         * by the checker under the driver lock; at the first page missing (or read-only for a
+         * write) faults the rest of the range in, and goes on.
+         *
+         * <p><b>Context:</b> the caller has pinned the process; no lock held.
+         */
+        Result access(int from, int to, boolean write, Stats st) {
+            file.readLock().lock();
+            try {
+                if (closed) {
+                    return new Result(CLOSED, 0, 0);
+                }
+                int next = from;
+                int faults = 0;
+                while (true) {
+                    lock.lock();
+                    try {
+                        while (next < to) {
+                            long e = table[next];
+                            if (e == 0 || (write && !Mirror.writable(e))) {
+                                break;
+                            }
+                            driver.checker.checkAccess(driver.name, process.table, next, Mirror.frame(e),
+                                    Mirror.generation(e), write, null);
+                            driver.accesses.increment();
+                            next++;
+                        }
+                    } finally {
+                        lock.unlock();
+                    }
+                    if (next == to) {
+                        return new Result(0, to - from, faults);
+                    }
+                    if (faults > MAX_FAULT_TRIES) { // the range keeps being zapped after each fault
+                        driver.timeouts.increment();
+                        return new Result(Kernel.HMM_BUSY, next - from, faults);
+                    }
+                    int r = fault(next, to, write, st);
+                    faults++;
+                    if (r != 0) {
+                        return new Result(r, next - from, faults);
+                    }
+                }
+            } finally {
+                file.readLock().unlock();
+            }
+        }
+
+        /**
+         * dmirror_fault → dmirror_range_fault: readBegin, the range fault, the lock, readRetry,
+         * the install; again while busy, within the bounds.
+         *
+         * @return 0, {@link Kernel#HMM_EFAULT} or {@link Kernel#HMM_BUSY}
+         */
+        int fault(int from, int to, boolean write, Stats st) {
+            driver.deviceFaults.increment();
+            long deadline = System.nanoTime() + FAULT_TIMEOUT_NANOS;
+            long[] pfns = new long[to - from];
+            for (int tries = 0;; tries++) {
+                if (tries >= MAX_FAULT_TRIES || System.nanoTime() - deadline > 0) {
+                    driver.timeouts.increment();
+                    return Kernel.HMM_BUSY;
+                }
+                long seq = sub.readBegin();
+                int r = driver.kernel.hmmRangeFault(process, from, to, write, pfns, sub, seq, st);
+                if (r == Kernel.HMM_BUSY) {
+                    retries.increment();
+                    driver.retries.increment();
+                    continue;
+                }
+                if (r != Kernel.HMM_OK) {
+                    return r;
+                }
+                Runnable hook = driver.afterRangeFault;
+                if (hook != null) {
+                    hook.run();
+                }
+                lock.lock();
+                try {
+                    if (sub.readRetry(seq)) {
+                        retries.increment();
+                        driver.retries.increment();
+                        continue;
+                    }
+                    System.arraycopy(pfns, 0, table, from, to - from); // dmirror_do_fault
+                    return 0;
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+}
