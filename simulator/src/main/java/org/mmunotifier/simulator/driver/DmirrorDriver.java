@@ -32,6 +32,8 @@ import org.mmunotifier.simulator.kernel.Process;
  *   <li><b>read, write</b> ({@code dmirror_read}, {@code dmirror_write}): through the device
  *       table, faulting what is missing; every page used is validated by the checker under the
  *       driver lock, as the other mirrors' accesses are;</li>
+ *   <li><b>snapshot</b> ({@code dmirror_snapshot}): per chunk, a temporary interval subscription,
+ *       the same loop over a walk that faults nothing, and the subscription removed;</li>
  *   <li><b>close</b> ({@code dmirror_fops_release}): {@link MmuIntervalNotifier#remove()}. At exit
  *       the subscription receives the {@code RELEASE} invalidation through the tree first, and is
  *       removed when the file is closed ({@code exit_files}).</li>
@@ -47,6 +49,8 @@ public final class DmirrorDriver extends SecondaryMmu {
 
     /** Fault loops that gave up (tries or timeout). */
     final LongAdder timeouts = new LongAdder();
+    /** The snapshots' temporary subscriptions inserted and not yet removed. */
+    final LongAdder snapshotSubscriptions = new LongAdder();
 
     /**
      * A test seam: run in the fault path after the range fault and before the driver lock (where
@@ -76,15 +80,27 @@ public final class DmirrorDriver extends SecondaryMmu {
         ((Dmirror) h.device).close();
     }
 
+    /**
+     * One device access; one read in eight (by page number, so that a seeded run stays
+     * deterministic) is a one-page snapshot instead, with its temporary subscription.
+     */
     @Override
     public boolean access(Handle h, int vpage, boolean write, Stats st) {
-        Result r = ((Dmirror) h.device).access(vpage, vpage + 1, write, st);
-        return r.status() == 0;
+        Dmirror d = (Dmirror) h.device;
+        if (!write && (vpage & 7) == 0) {
+            return d.snapshot(vpage, vpage + 1, new long[1], st) == 0;
+        }
+        return d.access(vpage, vpage + 1, write, st).status() == 0;
     }
 
     /** @return the device of a handle this driver opened */
     public static Dmirror device(Handle h) {
         return (Dmirror) h.device;
+    }
+
+    /** @return the snapshots' temporary subscriptions still inserted (0 when none is running) */
+    public long snapshotSubscriptionsInserted() {
+        return snapshotSubscriptions.sum();
     }
 
     /** @return fault loops that gave up so far */
@@ -319,6 +335,96 @@ public final class DmirrorDriver extends SecondaryMmu {
                 }
             } finally {
                 file.readLock().unlock();
+            }
+        }
+
+        /** Pages per chunk of {@link #snapshot} (test_hmm's {@code pfns[64]}). */
+        public static final int SNAPSHOT_CHUNK = 64;
+
+        /**
+         * HMM_DMIRROR_SNAPSHOT ({@code dmirror_snapshot}): reads the primary's entries of
+         * {@code [from, to)} into {@code out} (in {@link Mirror}'s encoding; 0 for a page with
+         * no area or no entry) without faulting anything in and without touching the device
+         * table. Per chunk of {@link #SNAPSHOT_CHUNK} pages, a temporary interval subscription
+         * over the chunk is inserted ({@code dmirror_snapshot_invalidate} sets its sequence under
+         * the driver lock), the loop readBegin → snapshot walk → lock → readRetry runs, and the
+         * subscription is removed, on the error path too.
+         *
+         * @return 0, or {@link Kernel#HMM_BUSY} when a chunk kept being invalidated
+         */
+        public int snapshot(int from, int to, long[] out, Stats st) {
+            file.readLock().lock();
+            try {
+                if (closed) {
+                    return CLOSED;
+                }
+                long[] pfns = new long[SNAPSHOT_CHUNK];
+                for (int addr = from; addr < to; addr += SNAPSHOT_CHUNK) {
+                    int next = Math.min(to, addr + SNAPSHOT_CHUNK);
+                    MmuIntervalNotifier tmp = MmuNotifiers.insertInterval(process.mm, (long) addr << 12,
+                            (long) (next - addr) << 12, (s, range, curSeq) -> {
+                                if (range.blockable()) {
+                                    lock.lock();
+                                } else if (!lock.tryLock()) {
+                                    return false;
+                                }
+                                try {
+                                    s.setSeq(curSeq);
+                                } finally {
+                                    lock.unlock();
+                                }
+                                return true;
+                            });
+                    driver.snapshotSubscriptions.increment();
+                    try {
+                        int r = snapshotChunk(tmp, addr, next, pfns, st);
+                        if (r != 0) {
+                            return r;
+                        }
+                        System.arraycopy(pfns, 0, out, addr - from, next - addr);
+                    } finally {
+                        tmp.remove();
+                        driver.snapshotSubscriptions.decrement();
+                    }
+                }
+                return 0;
+            } finally {
+                file.readLock().unlock();
+            }
+        }
+
+        /** dmirror_range_snapshot: the read loop of one chunk under its temporary subscription. */
+        private int snapshotChunk(MmuIntervalNotifier tmp, int from, int to, long[] pfns, Stats st) {
+            long deadline = System.nanoTime() + FAULT_TIMEOUT_NANOS;
+            for (int tries = 0;; tries++) {
+                if (tries >= MAX_FAULT_TRIES || System.nanoTime() - deadline > 0) {
+                    driver.timeouts.increment();
+                    return Kernel.HMM_BUSY;
+                }
+                long seq = tmp.readBegin();
+                if (driver.kernel.hmmRangeSnapshot(process, from, to, pfns, tmp, seq, st) == Kernel.HMM_BUSY) {
+                    retries.increment();
+                    continue;
+                }
+                lock.lock();
+                try {
+                    if (tmp.readRetry(seq)) {
+                        retries.increment();
+                        continue;
+                    }
+                    // No invalidation of the chunk has begun since readBegin (it would have set the
+                    // sequence under this lock), so every entry read must still be the primary's.
+                    for (int vp = from; vp < to; vp++) {
+                        long e = pfns[vp - from];
+                        if (e != 0) {
+                            driver.checker.checkAccess(driver.name, process.table, vp, Mirror.frame(e),
+                                    Mirror.generation(e), false, null);
+                        }
+                    }
+                    return 0;
+                } finally {
+                    lock.unlock();
+                }
             }
         }
 

@@ -1188,6 +1188,25 @@ public final class Kernel {
      */
     public int hmmRangeFault(Process p, int fromPage, int toPage, boolean write, long[] pfns,
             MmuIntervalNotifier sub, long seq, Stats st) {
+        return hmmWalk(p, fromPage, toPage, true, write, pfns, sub, seq, st);
+    }
+
+    /**
+     * {@link #hmmRangeFault} without fault flags ({@code hmm_range_fault} with no
+     * {@code HMM_PFN_REQ_FAULT}, as {@code dmirror_range_snapshot} calls it): every page is
+     * snapshotted as it is, nothing is faulted in; a page with no area or no present entry (a
+     * migration entry included) is reported as 0 ({@code HMM_PFN_ERROR} or none), and is no
+     * error for the call.
+     *
+     * @return {@link #HMM_OK} or {@link #HMM_BUSY}
+     */
+    public int hmmRangeSnapshot(Process p, int fromPage, int toPage, long[] pfns, MmuIntervalNotifier sub, long seq,
+            Stats st) {
+        return hmmWalk(p, fromPage, toPage, false, false, pfns, sub, seq, st);
+    }
+
+    private int hmmWalk(Process p, int fromPage, int toPage, boolean fault, boolean write, long[] pfns,
+            MmuIntervalNotifier sub, long seq, Stats st) {
         if (fromPage < 0 || toPage > pages || fromPage > toPage || pfns.length < toPage - fromPage) {
             throw new IllegalArgumentException("hmmRangeFault [" + fromPage + ", " + toPage + ") with " + pfns.length
                     + " pfns in an address space of " + pages + " pages");
@@ -1200,6 +1219,11 @@ public final class Kernel {
                     return HMM_BUSY;
                 }
                 VmaList.Vma v = p.vmas.find(vp);
+                if (v == null && !fault) { // hmm_vma_walk_hole without fault flags: HMM_PFN_ERROR
+                    pfns[vp - fromPage] = 0;
+                    vp++;
+                    continue;
+                }
                 if (v == null || (write && !v.writable())) { // hmm_vma_walk_hole / hmm_vma_walk_test
                     return HMM_EFAULT;
                 }
@@ -1219,7 +1243,7 @@ public final class Kernel {
                 } finally {
                     t.unlock();
                 }
-                if (snap != 0) {
+                if (snap != 0 || !fault) {
                     pfns[vp - fromPage] = snap;
                     vp++;
                     continue;

@@ -417,6 +417,54 @@ class HmmTestsPortTest {
     }
 
     @Test
+    @DisplayName("hmm2.snapshot (system memory: unmapped, none, read-only and read-write pages)")
+    void snapshot() {
+        boot(256);
+        VmaList.Vma rw = kernel.mmapLength(p, 8, true, st);
+        VmaList.Vma ro = kernel.mmapLength(p, 8, false, st);
+        for (int i = 0; i < 4; i++) {
+            kernel.faultForSecondary(p, rw.start() + i, true, st);
+            kernel.faultForSecondary(p, ro.start() + i, false, st);
+        }
+        kernel.munmapRange(p, rw.start() + 6, rw.end(), st);
+        int mmCount = p.mm.count();
+        long checks = checker.accessChecks();
+        long[] a = new long[8];
+        long[] b = new long[8];
+        assertThat(dev.snapshot(rw.start(), rw.end(), a, st)).isZero();
+        assertThat(dev.snapshot(ro.start(), ro.end(), b, st)).isZero();
+        for (int i = 0; i < 4; i++) {
+            assertThat(Mirror.frame(a[i])).isEqualTo(primaryFrame(p, rw.start() + i));
+            assertThat(Mirror.writable(a[i])).as("read-write").isTrue();
+            assertThat(Mirror.frame(b[i])).isEqualTo(primaryFrame(p, ro.start() + i));
+            assertThat(Mirror.writable(b[i])).as("read-only").isFalse();
+        }
+        for (int i = 4; i < 8; i++) {
+            assertThat(a[i]).as("none (4, 5) or unmapped (6, 7): nothing faulted in").isZero();
+            assertThat(b[i]).isZero();
+            assertThat(primaryFrame(p, ro.start() + i)).isNegative();
+        }
+        assertThat(checker.accessChecks() - checks).as("each entry read checked under the lock").isEqualTo(8);
+        assertThat(dev.validEntries()).as("a snapshot leaves the device table alone").isZero();
+        assertThat(drv.snapshotSubscriptionsInserted()).isZero();
+        assertThat(p.mm.count()).as("the temporary subscriptions removed").isEqualTo(mmCount);
+    }
+
+    @Test
+    @DisplayName("snapshot of a range of several chunks, one temporary subscription at a time")
+    void snapshot_severalChunks() {
+        boot(2048);
+        VmaList.Vma v = kernel.mmapLength(p, 200, true, st);
+        assertThat(dev.write(v.start(), v.end(), st).status()).isZero();
+        long[] out = new long[200];
+        assertThat(dev.snapshot(v.start(), v.end(), out, st)).isZero();
+        for (int i = 0; i < 200; i++) {
+            assertThat(out[i]).as("page %d", i).isEqualTo(dev.entry(v.start() + i) & ~Mirror.YOUNG);
+        }
+        assertThat(drv.snapshotSubscriptionsInserted()).isZero();
+    }
+
+    @Test
     @DisplayName("a non-blockable invalidation (the OOM reaper's) is refused while the driver lock is busy")
     void nonblockableInvalidation_isRefusedWhileTheDriverLockIsBusy() throws Exception {
         boot(256);

@@ -114,6 +114,20 @@ class HmmRangeFaultTest {
     }
 
     @Test
+    void snapshotOnly_faultsNothing_andReportsHolesAndMissingPagesAsZero() {
+        VmaList.Vma v = kernel.mmapLength(p, 4, true, st);
+        kernel.fault(p, v.start(), true, st);
+        kernel.munmapRange(p, v.start() + 3, v.end(), st);
+        long[] pfns = new long[4];
+        assertThat(kernel.hmmRangeSnapshot(p, v.start(), v.end(), pfns, sub, sub.readBegin(), st))
+                .isEqualTo(Kernel.HMM_OK);
+        assertThat(pfns[0]).isEqualTo(entry(v.start()));
+        assertThat(pfns[1]).isZero();
+        assertThat(pfns[3]).as("no area: an error entry, not an error").isZero();
+        assertThat(entry(v.start() + 1)).as("nothing faulted in").isZero();
+    }
+
+    @Test
     void busy_whenAnInvalidationOfTheSubscriptionRanSinceReadBegin() {
         VmaList.Vma v = kernel.mmapLength(p, 4, true, st);
         long seq = sub.readBegin();
