@@ -81,13 +81,13 @@ public final class DmirrorDriver extends SecondaryMmu {
     }
 
     /**
-     * One device access; one read in eight (by page number, so that a seeded run stays
+     * One device access; one read in 64 (by page number, so that a seeded run stays
      * deterministic) is a one-page snapshot instead, with its temporary subscription.
      */
     @Override
     public boolean access(Handle h, int vpage, boolean write, Stats st) {
         Dmirror d = (Dmirror) h.device;
-        if (!write && (vpage & 7) == 0) {
+        if (!write && (vpage & 63) == 0) {
             return d.snapshot(vpage, vpage + 1, new long[1], st) == 0;
         }
         return d.access(vpage, vpage + 1, write, st).status() == 0;
