@@ -90,6 +90,9 @@ final class Simulation {
         if (config.drivers().contains(SimConfig.Driver.DMIRROR)) {
             drivers.add(new DmirrorDriver(kernel));
         }
+        if (config.drivers().contains(SimConfig.Driver.USERPTR)) {
+            drivers.add(DmirrorDriver.userptr(kernel));
+        }
         this.slots = new AtomicReferenceArray<>(config.processes() * 2);
         cumulative = new int[events.length];
         int sum = 0;

@@ -58,15 +58,46 @@ public final class DmirrorDriver extends SecondaryMmu {
      */
     volatile Runnable afterRangeFault;
 
+    /** Whether each file mirrors one area (a GPU userptr buffer object) instead of the whole address space. */
+    private final boolean userptr;
+
     public DmirrorDriver(Kernel kernel) {
-        super("dmirror", kernel);
+        this(kernel, "dmirror", false);
+    }
+
+    private DmirrorDriver(Kernel kernel, String name, boolean userptr) {
+        super(name, kernel);
+        this.userptr = userptr;
+    }
+
+    /**
+     * The GPU mirror's design on interval notifiers (amdgpu's userptr buffer objects since 5.5,
+     * {@code amdgpu_mn_register}): each device file is one buffer object over one area of the
+     * process, chosen at open, with one interval subscription over that area only; a device access
+     * is to a page of that area. Side by side with {@code gpu} (one list notifier per mm, called
+     * for every invalidation of the mm), the report's driver tables compare the invalidations each
+     * design receives and the retries each makes.
+     */
+    public static DmirrorDriver userptr(Kernel kernel) {
+        return new DmirrorDriver(kernel, "userptr", true);
     }
 
     /** Opens a device file: a new {@link Dmirror} and its interval subscription. */
     @Override
     public Handle open(Process p, Stats st) {
-        Dmirror d = new Dmirror(this, p);
-        MmuNotifiers.insertInterval(d.sub, p.mm, 0, (long) p.table.pages() << 12, d::invalidate);
+        int first = 0;
+        int end = p.table.pages();
+        if (userptr) { // the buffer object: an area picked by a number this open alone determines
+            org.mmunotifier.simulator.kernel.VmaList.Vma v = p.vmas.randomUnlocked(
+                    new java.util.SplittableRandom(p.pid * 0x9E37_79B9L + attaches.sum()));
+            if (v == null) {
+                return null;
+            }
+            first = v.start();
+            end = v.end();
+        }
+        Dmirror d = new Dmirror(this, p, first, end);
+        MmuNotifiers.insertInterval(d.sub, p.mm, (long) first << 12, (long) (end - first) << 12, d::invalidate);
         allocated.increment();
         return track(new Handle(this, p, null, d));
     }
@@ -87,6 +118,9 @@ public final class DmirrorDriver extends SecondaryMmu {
     @Override
     public boolean access(Handle h, int vpage, boolean write, Stats st) {
         Dmirror d = (Dmirror) h.device;
+        if (userptr) { // a page of the buffer object
+            vpage = d.first + Math.floorMod(vpage, d.end - d.first);
+        }
         if (!write && (vpage & 63) == 0) {
             return d.snapshot(vpage, vpage + 1, new long[1], st) == 0;
         }
@@ -145,9 +179,15 @@ public final class DmirrorDriver extends SecondaryMmu {
         final LongAdder releases = new LongAdder();
         final LongAdder retries = new LongAdder();
 
-        Dmirror(DmirrorDriver driver, Process process) {
+        /** The pages the subscription covers, {@code [first, end)}. */
+        final int first;
+        final int end;
+
+        Dmirror(DmirrorDriver driver, Process process, int first, int end) {
             this.driver = driver;
             this.process = process;
+            this.first = first;
+            this.end = end;
             this.table = new long[process.table.pages()];
         }
 

@@ -465,6 +465,29 @@ class HmmTestsPortTest {
     }
 
     @Test
+    @DisplayName("userptr: a buffer object's subscription is called only for the invalidations that overlap its area")
+    void userptr_receivesOnlyTheInvalidationsThatOverlapItsArea() {
+        kernel = new Kernel(frames, checker, 256, 16);
+        drv = DmirrorDriver.userptr(kernel);
+        p = spawn();
+        dev = DmirrorDriver.device(open(p));
+        int first = dev.first;
+        int end = dev.end;
+        assertThat(dev.subscription().start()).isEqualTo((long) first << 12);
+        assertThat(dev.subscription().last()).isEqualTo(((long) end << 12) - 1);
+        VmaList.Vma other = kernel.mmapLength(p, 8, true, st);
+        assertThat(other.start() >= end || other.end() <= first).as("a new area elsewhere").isTrue();
+        long before = dev.invalidations();
+        kernel.madviseDontneedRange(p, other.start(), other.end(), st);
+        assertThat(dev.invalidations()).as("no callback for a range it does not overlap").isEqualTo(before);
+        Handle h = drv.open.iterator().next();
+        assertThat(drv.access(h, 12_345, false, st)).as("an access lands in the buffer object").isTrue();
+        kernel.madviseDontneedRange(p, first, end, st);
+        assertThat(dev.invalidations()).isEqualTo(before + 1);
+        assertThat(dev.validEntries()).isZero();
+    }
+
+    @Test
     @DisplayName("a non-blockable invalidation (the OOM reaper's) is refused while the driver lock is busy")
     void nonblockableInvalidation_isRefusedWhileTheDriverLockIsBusy() throws Exception {
         boot(256);
