@@ -723,6 +723,25 @@ public final class Kernel {
     }
 
     /**
+     * mmap of one huge page's size (512 pages) at a free 2 MiB boundary, as {@link #mmap} makes
+     * one mmap in {@value #HUGE_MMAP_ONE_IN}: its first fault may map a transparent huge page.
+     *
+     * @return the new area, or null if there is no aligned room
+     */
+    public VmaList.Vma mmapHuge(Process p, boolean writable, Stats st) {
+        p.mm.mmapWriteLock();
+        VmaList.Vma v;
+        try {
+            v = p.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES,
+                    VmaList.PROT_READ | (writable ? VmaList.PROT_WRITE : 0), new SplittableRandom(0));
+        } finally {
+            p.mm.mmapWriteUnlock();
+        }
+        st.count(Op.MMAP);
+        return v;
+    }
+
+    /**
      * munmap of a random part of a random area (UNMAP). 5.4 ({@code __do_munmap}): the areas are
      * detached under the mmap write lock, which is then downgraded to read for the zap, so page
      * faults elsewhere run beside it. Strict: the zap runs under the write lock, before the

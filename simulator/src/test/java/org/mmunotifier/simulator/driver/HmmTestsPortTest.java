@@ -16,6 +16,7 @@ import org.mmunotifier.simulator.Stats;
 import org.mmunotifier.simulator.check.Checker;
 import org.mmunotifier.simulator.kernel.FrameAllocator;
 import org.mmunotifier.simulator.kernel.Kernel;
+import org.mmunotifier.simulator.kernel.PageTable;
 import org.mmunotifier.simulator.kernel.Process;
 import org.mmunotifier.simulator.kernel.VmaList;
 
@@ -196,6 +197,26 @@ class HmmTestsPortTest {
         for (int i = 0; i < 16; i++) {
             assertThat(dev.frame(v.start() + i)).as("mapped once now: reused, not copied").isEqualTo(parent[i]);
         }
+    }
+
+    @Test
+    @DisplayName("hmm.anon_write_huge (a transparent huge page)")
+    void anonWriteHuge() {
+        boot(4096);
+        VmaList.Vma v = kernel.mmapHuge(p, true, st);
+        assertThat(v).isNotNull();
+        assertThat(dev.write(v.start(), v.end(), st)).isEqualTo(new DmirrorDriver.Result(0, 512, 1));
+        p.table.lock();
+        try {
+            assertThat(p.table.pmdLocked(PageTable.blockOf(v.start()))).as("mapped huge").isEqualTo(PageTable.PMD_HUGE);
+        } finally {
+            p.table.unlock();
+        }
+        assertMirrors(dev, p, v.start(), v.end(), true);
+        kernel.madviseDontneedRange(p, v.start(), v.end(), st);
+        assertAbsent(dev, v.start(), v.end());
+        assertThat(dev.read(v.start(), v.end(), st).status()).isZero();
+        assertMirrors(dev, p, v.start(), v.end(), true);
     }
 
     @Test
