@@ -126,8 +126,8 @@ class ReportOutputsTest {
             compared++;
         }
         // operations, invalidations, three driver tables, the latency table, throughput, checker
-        assertThat(compared).isGreaterThan(Op.values().length + 16 * json.path("drivers").size());
-        assertThat(page.select("td[data-json^=\"/drivers/\"]")).hasSize(16 * json.path("drivers").size());
+        assertThat(compared).isGreaterThan(Op.values().length + 17 * json.path("drivers").size());
+        assertThat(page.select("td[data-json^=\"/drivers/\"]")).hasSize(17 * json.path("drivers").size());
         assertThat(page.select("td[data-json^=\"/latency/\"][data-json$=\"/count\"]"))
                 .hasSize(json.path("latency").size());
     }

@@ -64,7 +64,10 @@ class SimulationTest {
         for (String d : new String[] {"gpu", "userptr"}) {
             assertThat(r.driver(d).get("accesses")).as(d).isPositive();
             assertThat(r.driver(d).get("invalidations")).as(d).isPositive();
+            assertThat(r.driver(d).get("emptyInvalidations")).as(d).isLessThanOrEqualTo(r.driver(d).get("invalidations"));
         }
+        assertThat(r.driver("gpu").get("emptyInvalidations")).as("the list notifier is called for ranges it holds nothing of")
+                .isPositive();
         assertThat(r.driver("userptr").get("notifiersFreed")).isEqualTo(r.driver("userptr").get("notifiersAllocated"));
     }
 

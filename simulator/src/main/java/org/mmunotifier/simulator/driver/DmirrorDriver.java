@@ -207,7 +207,9 @@ public final class DmirrorDriver extends SecondaryMmu {
                 }
                 try {
                     s.setSeq(curSeq);
-                    zapLocked(Kernel.firstPage(range.start()), Kernel.endPage(range.end()));
+                    if (zapLocked(Kernel.firstPage(range.start()), Kernel.endPage(range.end())) == 0) {
+                        driver.emptyInvalidations.increment();
+                    }
                 } finally {
                     lock.unlock();
                 }
@@ -224,11 +226,15 @@ public final class DmirrorDriver extends SecondaryMmu {
             }
         }
 
-        private void zapLocked(int from, int to) {
+        /** @return how many valid entries were dropped */
+        private int zapLocked(int from, int to) {
+            int n = 0;
             int hi = Math.min(to, table.length);
             for (int v = Math.max(0, from); v < hi; v++) {
+                n += table[v] != 0 ? 1 : 0;
                 table[v] = 0;
             }
+            return n;
         }
 
         /** dmirror_fops_release: remove the subscription once no ioctl is in flight. */
