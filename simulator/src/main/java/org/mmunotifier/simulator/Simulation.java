@@ -520,10 +520,14 @@ final class Simulation {
         st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
 
         long notifiers = 0;
+        long subscriptions = 0;
         for (SecondaryMmu d : drivers) {
             long a = d.notifiersAllocated();
             long f = d.notifiersFreed();
             notifiers += a;
+            if (d instanceof DmirrorDriver) { // its "notifiers" are interval subscriptions
+                subscriptions += a;
+            }
             if (a != f) { // one violation per notifier not freed (or freed too often)
                 checker.violations(Checker.Kind.NOTIFIER_LEAK, Math.abs(a - f),
                         () -> String.format("%s: %,d notifiers allocated, %,d freed", d.name, a, f));
@@ -546,6 +550,9 @@ final class Simulation {
             }
         }
         verified.put("every notifier allocated was freed exactly once", notifiers);
+        if (drivers.stream().anyMatch(d -> d instanceof DmirrorDriver)) {
+            verified.put("every interval subscription inserted was removed, and none was called after", subscriptions);
+        }
         verified.put("every mm's users and count came back to 0", mms);
         verified.put("every physical frame is free", (long) frames.frames());
         verified.put("no simulator thread is left running", (long) threads.size());

@@ -331,6 +331,21 @@ class HmmTestsPortTest {
     }
 
     @Test
+    @DisplayName("the fault loop is bounded: an invalidation after every walk ends it busy, table untouched")
+    void faultLoop_givesUpBusy_afterMaxTries() {
+        boot(256);
+        VmaList.Vma v = kernel.mmapLength(p, 4, true, st);
+        drv.afterRangeFault = () -> kernel.madviseDontneedRange(p, v.start(), v.end(), st);
+        DmirrorDriver.Result r = dev.read(v.start(), v.end(), st);
+        assertThat(r).isEqualTo(new DmirrorDriver.Result(Kernel.HMM_BUSY, 0, 1));
+        assertThat(dev.retries()).isEqualTo(DmirrorDriver.MAX_FAULT_TRIES);
+        assertThat(drv.timeouts()).isEqualTo(1);
+        assertAbsent(dev, v.start(), v.end());
+        drv.afterRangeFault = null;
+        assertThat(dev.read(v.start(), v.end(), st).status()).isZero();
+    }
+
+    @Test
     @DisplayName("hmm.anon_teardown: many threads read and write while another unmaps and remaps")
     void anonTeardown_manyThreadsFaultWhileAnotherUnmaps() throws Exception {
         boot(1024);
