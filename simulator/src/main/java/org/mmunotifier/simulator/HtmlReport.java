@@ -112,8 +112,9 @@ final class HtmlReport {
                 "notifiersFreed"), List.of("opens", "closes", "gets", "puts", "registers", "unregisters",
                 "notifiers allocated", "notifiers freed"));
         note("opens/closes: device files; allocated/freed: notifiers; every get and put is timed in the latency table.");
-        driverTable(List.of("accesses", "deviceFaults", "retries", "invalidations", "youngCallbacks", "releases"),
-                List.of("accesses", "device faults", "retries", "invalidations", "young callbacks", "releases"));
+        driverTable(List.of("accesses", "deviceFaults", "retries", "invalidations", "emptyInvalidations", "youngCallbacks",
+                "releases"), List.of("accesses", "device faults", "retries", "invalidations", "of them empty",
+                "young callbacks", "releases"));
         note("device faults: misses faulted in through the primary; retries: installs refused by the sequence check.");
         driverTable(List.of("staleWindowUses", "accessViolations"), List.of("stale in window", "access violations"));
         note("stale in window: a translation the kernel had just changed, used before the secondary flush that 5.4 "

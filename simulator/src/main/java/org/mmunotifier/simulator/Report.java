@@ -384,14 +384,16 @@ final class Report {
         }
         out.printf("  (opens/closes: device files; allocated/freed: notifiers; %,d gets and %,d puts in all, each timed "
                 + "in the latency table)%n%n", gets, puts);
-        out.printf("%-8s %13s %11s %9s %13s %10s %9s%n", "Driver", "accesses", "dev faults", "retries",
-                "invalidations", "young", "releases");
+        out.printf("%-8s %13s %11s %9s %13s %11s %10s %9s%n", "Driver", "accesses", "dev faults", "retries",
+                "invalidations", "empty", "young", "releases");
         for (Map.Entry<String, Map<String, Long>> e : drivers.entrySet()) {
             Map<String, Long> c = e.getValue();
-            out.printf("%-8s %,13d %,11d %,9d %,13d %,10d %,9d%n", e.getKey(), c.get("accesses"), c.get("deviceFaults"),
-                    c.get("retries"), c.get("invalidations"), c.get("youngCallbacks"), c.get("releases"));
+            out.printf("%-8s %,13d %,11d %,9d %,13d %,11d %,10d %,9d%n", e.getKey(), c.get("accesses"),
+                    c.get("deviceFaults"), c.get("retries"), c.get("invalidations"), c.get("emptyInvalidations"),
+                    c.get("youngCallbacks"), c.get("releases"));
         }
-        out.println("  (dev faults: misses faulted in through the primary; retries: installs refused by the sequence check)");
+        out.println("  (dev faults: misses faulted in through the primary; retries: installs refused by the sequence check;");
+        out.println("   empty: invalidations that found none of the driver's translations in their range)");
         out.println();
         out.printf("%-8s %16s %18s%n", "Driver", "stale in window", "access violations");
         for (Map.Entry<String, Map<String, Long>> e : drivers.entrySet()) {

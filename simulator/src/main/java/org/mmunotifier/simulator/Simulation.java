@@ -15,6 +15,7 @@ import org.mmunotifier.mm.MmuNotifiers;
 import org.mmunotifier.simulator.check.Checker;
 import org.mmunotifier.simulator.check.Inject;
 import org.mmunotifier.simulator.driver.AccelDriver;
+import org.mmunotifier.simulator.driver.DmirrorDriver;
 import org.mmunotifier.simulator.driver.GpuMirrorDriver;
 import org.mmunotifier.simulator.driver.Handle;
 import org.mmunotifier.simulator.driver.IommuTlbDriver;
@@ -85,6 +86,12 @@ final class Simulation {
             drivers.add(accel);
         } else {
             accel = null;
+        }
+        if (config.drivers().contains(SimConfig.Driver.DMIRROR)) {
+            drivers.add(new DmirrorDriver(kernel));
+        }
+        if (config.drivers().contains(SimConfig.Driver.USERPTR)) {
+            drivers.add(DmirrorDriver.userptr(kernel));
         }
         this.slots = new AtomicReferenceArray<>(config.processes() * 2);
         cumulative = new int[events.length];
@@ -513,10 +520,14 @@ final class Simulation {
         st.record(Stats.Latency.SYNCHRONIZE, System.nanoTime() - t0);
 
         long notifiers = 0;
+        long subscriptions = 0;
         for (SecondaryMmu d : drivers) {
             long a = d.notifiersAllocated();
             long f = d.notifiersFreed();
             notifiers += a;
+            if (d instanceof DmirrorDriver) { // its "notifiers" are interval subscriptions
+                subscriptions += a;
+            }
             if (a != f) { // one violation per notifier not freed (or freed too often)
                 checker.violations(Checker.Kind.NOTIFIER_LEAK, Math.abs(a - f),
                         () -> String.format("%s: %,d notifiers allocated, %,d freed", d.name, a, f));
@@ -539,6 +550,9 @@ final class Simulation {
             }
         }
         verified.put("every notifier allocated was freed exactly once", notifiers);
+        if (drivers.stream().anyMatch(d -> d instanceof DmirrorDriver)) {
+            verified.put("every interval subscription inserted was removed, and none was called after", subscriptions);
+        }
         verified.put("every mm's users and count came back to 0", mms);
         verified.put("every physical frame is free", (long) frames.frames());
         verified.put("no simulator thread is left running", (long) threads.size());

@@ -91,7 +91,7 @@ public final class SimulatorCommand implements Callable<Integer> {
     @Option(names = "--max-handles", description = "Most device files open per process, 1 or more (default ${DEFAULT-VALUE}).")
     int maxHandles;
 
-    @Option(names = "--drivers", paramLabel = "LIST", description = "Drivers that take part: gpu,kvm,iommu,accel (default ${DEFAULT-VALUE}).")
+    @Option(names = "--drivers", paramLabel = "LIST", description = "Drivers that take part: gpu,kvm,iommu,accel,dmirror,userptr (default ${DEFAULT-VALUE}).")
     String drivers;
 
     @Option(names = "--unload", arity = "1", paramLabel = "true|false", description = "Unload the accel driver half-way (default ${DEFAULT-VALUE}).")

@@ -47,8 +47,28 @@ class SimulationTest {
         Map<String, Long> c = r.driver(driver.cliName);
         assertThat(c.get("gets")).as("every get paired with a put").isEqualTo(c.get("puts"));
         assertThat(c.get("registers")).as("every register paired with an unregister").isEqualTo(c.get("unregisters"));
-        assertThat(c.get("gets") + c.get("registers")).isPositive();
+        if (driver == SimConfig.Driver.DMIRROR || driver == SimConfig.Driver.USERPTR) { // interval subscriptions
+            assertThat(c.get("gets") + c.get("registers")).isZero();
+            assertThat(c.get("invalidations")).as("interval invalidations received").isPositive();
+        } else {
+            assertThat(c.get("gets") + c.get("registers")).isPositive();
+        }
         assertThat(r.exitCode()).isZero();
+    }
+
+    @Test
+    void gpuAndUserptr_sideBySide_listAndIntervalDesigns_seeNoViolation() {
+        Report r = run(BASE.withDrivers(EnumSet.of(SimConfig.Driver.GPU, SimConfig.Driver.USERPTR)).withThreads(1)
+                .withSeed(5).withEvents(60_000));
+        assertThat(r.violations()).as(describe(r)).isZero();
+        for (String d : new String[] {"gpu", "userptr"}) {
+            assertThat(r.driver(d).get("accesses")).as(d).isPositive();
+            assertThat(r.driver(d).get("invalidations")).as(d).isPositive();
+            assertThat(r.driver(d).get("emptyInvalidations")).as(d).isLessThanOrEqualTo(r.driver(d).get("invalidations"));
+        }
+        assertThat(r.driver("gpu").get("emptyInvalidations")).as("the list notifier is called for ranges it holds nothing of")
+                .isPositive();
+        assertThat(r.driver("userptr").get("notifiersFreed")).isEqualTo(r.driver("userptr").get("notifiersAllocated"));
     }
 
     @ParameterizedTest(name = "seed {0}")

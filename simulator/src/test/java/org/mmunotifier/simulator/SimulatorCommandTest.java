@@ -434,6 +434,8 @@ class SimulatorCommandTest {
                 "no simulator thread is left running");
         assertThat(rep.verified().get("every physical frame is free")).isEqualTo(65_536L);
         assertThat(rep.verified().get("every mm's users and count came back to 0")).isPositive();
+        assertThat(rep.verified().get("every interval subscription inserted was removed, and none was called after"))
+                .as("dmirror's subscriptions, in the default mix").isPositive();
         assertThat(lineOf(r.out, "  every physical frame is free")).endsWith("65,536");
     }
 

@@ -13,12 +13,19 @@ public final class Handle {
     public final SecondaryMmu driver;
     final Process process;
     final TrackedNotifier notifier;
+    /** The per-file device state of a driver that has no list notifier (dmirror), else null. */
+    final Object device;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     Handle(SecondaryMmu driver, Process process, TrackedNotifier notifier) {
+        this(driver, process, notifier, null);
+    }
+
+    Handle(SecondaryMmu driver, Process process, TrackedNotifier notifier, Object device) {
         this.driver = driver;
         this.process = process;
         this.notifier = notifier;
+        this.device = device;
     }
 
     /** @return true for exactly one caller: the one that must drop the reference */

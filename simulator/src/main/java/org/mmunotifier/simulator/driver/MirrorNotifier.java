@@ -86,7 +86,9 @@ final class MirrorNotifier extends TrackedNotifier {
                 return false;
             }
             try {
-                mirror.startLocked(from, to);
+                if (mirror.startLocked(from, to) == 0) {
+                    driver.emptyInvalidations.increment();
+                }
                 openBrackets.add(range);
             } finally {
                 mirror.lock.unlock();

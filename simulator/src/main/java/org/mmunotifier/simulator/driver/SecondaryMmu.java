@@ -37,6 +37,8 @@ public abstract class SecondaryMmu {
     final LongAdder deviceFaults = new LongAdder();
     final LongAdder retries = new LongAdder();
     final LongAdder invalidations = new LongAdder();
+    /** Invalidations received that found no translation of the driver's to drop in their range. */
+    final LongAdder emptyInvalidations = new LongAdder();
     final LongAdder youngCalls = new LongAdder();
     final LongAdder releases = new LongAdder();
 
@@ -161,6 +163,7 @@ public abstract class SecondaryMmu {
         m.put("deviceFaults", deviceFaults.sum());
         m.put("retries", retries.sum());
         m.put("invalidations", invalidations.sum());
+        m.put("emptyInvalidations", emptyInvalidations.sum());
         m.put("youngCallbacks", youngCalls.sum());
         m.put("releases", releases.sum());
         return m;

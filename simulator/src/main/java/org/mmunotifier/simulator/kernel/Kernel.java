@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.mmunotifier.mm.MmStruct;
 import org.mmunotifier.mm.MmuNotifier;
 import org.mmunotifier.mm.MmuNotifierEvent;
+import org.mmunotifier.mm.MmuIntervalNotifier;
 import org.mmunotifier.mm.MmuNotifierRange;
 import org.mmunotifier.mm.PrimaryMmu;
 import org.mmunotifier.simulator.Op;
@@ -704,6 +705,43 @@ public final class Kernel {
     }
 
     /**
+     * mmap of {@code length} pages (readable; writable too if asked) at a free place, as
+     * {@link #mmap} makes its small mappings.
+     *
+     * @return the new area, or null if there is no room
+     */
+    public VmaList.Vma mmapLength(Process p, int length, boolean writable, Stats st) {
+        p.mm.mmapWriteLock();
+        VmaList.Vma v;
+        try {
+            v = p.vmas.mmap(length, VmaList.PROT_READ | (writable ? VmaList.PROT_WRITE : 0), new SplittableRandom(length));
+        } finally {
+            p.mm.mmapWriteUnlock();
+        }
+        st.count(Op.MMAP);
+        return v;
+    }
+
+    /**
+     * mmap of one huge page's size (512 pages) at a free 2 MiB boundary, as {@link #mmap} makes
+     * one mmap in {@value #HUGE_MMAP_ONE_IN}: its first fault may map a transparent huge page.
+     *
+     * @return the new area, or null if there is no aligned room
+     */
+    public VmaList.Vma mmapHuge(Process p, boolean writable, Stats st) {
+        p.mm.mmapWriteLock();
+        VmaList.Vma v;
+        try {
+            v = p.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES,
+                    VmaList.PROT_READ | (writable ? VmaList.PROT_WRITE : 0), new SplittableRandom(0));
+        } finally {
+            p.mm.mmapWriteUnlock();
+        }
+        st.count(Op.MMAP);
+        return v;
+    }
+
+    /**
      * munmap of a random part of a random area (UNMAP). 5.4 ({@code __do_munmap}): the areas are
      * detached under the mmap write lock, which is then downgraded to read for the zap, so page
      * faults elsewhere run beside it. Strict: the zap runs under the write lock, before the
@@ -711,14 +749,33 @@ public final class Kernel {
      */
     public void munmap(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
-        boolean writeHeld = true;
+        int from;
+        int to;
         try {
             VmaList.Vma v = p.vmas.random(rng);
             if (v == null) {
+                p.mm.mmapWriteUnlock();
                 return;
             }
-            int from = v.start() + rng.nextInt(v.length());
-            int to = partEnd(v, from, rng);
+            from = v.start() + rng.nextInt(v.length());
+            to = partEnd(v, from, rng);
+        } catch (RuntimeException | Error e) {
+            p.mm.mmapWriteUnlock();
+            throw e;
+        }
+        munmapWriteLocked(p, from, to, st);
+    }
+
+    /** munmap of pages {@code [from, to)}, which need not be mapped, as {@link #munmap} does it. */
+    public void munmapRange(Process p, int from, int to, Stats st) {
+        p.mm.mmapWriteLock();
+        munmapWriteLocked(p, from, to, st);
+    }
+
+    /** The body of {@link #munmap}: the caller holds the mmap write lock, which this drops. */
+    private void munmapWriteLocked(Process p, int from, int to, Stats st) {
+        boolean writeHeld = true;
+        try {
             thp.splitPartial(p, from, to, st); // __split_vma -> vma_adjust_trans_huge
             if (order == KernelOrder.LINUX_5_4) {
                 p.vmas.unmap(from, to);
@@ -856,6 +913,17 @@ public final class Kernel {
         st.count(Op.MADV_DONTNEED);
     }
 
+    /** {@code madvise(MADV_DONTNEED)} of pages {@code [from, to)} of one area, as {@link #madviseDontneed} does it. */
+    public void madviseDontneedRange(Process p, int from, int to, Stats st) {
+        p.mm.mmapReadLock();
+        try {
+            zap(p, from, to, MmuNotifierEvent.CLEAR, st);
+        } finally {
+            p.mm.mmapReadUnlock();
+        }
+        st.count(Op.MADV_DONTNEED);
+    }
+
     /**
      * mprotect of a random part of a random area to the other protection (PROTECTION_VMA).
      * Removing write permission write-protects the present entries; adding it changes only the
@@ -866,14 +934,37 @@ public final class Kernel {
      */
     public void mprotect(Process p, SplittableRandom rng, Stats st) {
         p.mm.mmapWriteLock();
+        int from;
+        int to;
+        int prot;
         try {
             VmaList.Vma v = p.vmas.random(rng);
             if (v == null) {
+                p.mm.mmapWriteUnlock();
                 return;
             }
-            int from = v.start() + rng.nextInt(v.length());
-            int to = partEnd(v, from, rng);
-            int prot = v.writable() ? VmaList.PROT_READ : VmaList.PROT_READ | VmaList.PROT_WRITE;
+            from = v.start() + rng.nextInt(v.length());
+            to = partEnd(v, from, rng);
+            prot = v.writable() ? VmaList.PROT_READ : VmaList.PROT_READ | VmaList.PROT_WRITE;
+        } catch (RuntimeException | Error e) {
+            p.mm.mmapWriteUnlock();
+            throw e;
+        }
+        mprotectWriteLocked(p, from, to, prot, st);
+    }
+
+    /**
+     * mprotect of pages {@code [from, to)} of one area to read-only or read-write, as
+     * {@link #mprotect} does it.
+     */
+    public void mprotectRange(Process p, int from, int to, boolean writable, Stats st) {
+        p.mm.mmapWriteLock();
+        mprotectWriteLocked(p, from, to, VmaList.PROT_READ | (writable ? VmaList.PROT_WRITE : 0), st);
+    }
+
+    /** The body of {@link #mprotect}: the caller holds the mmap write lock, which this drops. */
+    private void mprotectWriteLocked(Process p, int from, int to, int prot, Stats st) {
+        try {
             thp.splitPartial(p, from, to, st); // mprotect_fixup -> split_vma -> vma_adjust_trans_huge
             MmuNotifierRange range = new MmuNotifierRange(p.mm, addr(from), addr(to), MmuNotifierEvent.PROTECTION_VMA, true);
             boolean linux = order == KernelOrder.LINUX_5_4;
@@ -1067,6 +1158,135 @@ public final class Kernel {
         return fault(p, vpage, write, st);
     }
 
+    /** {@link #hmmRangeFault}: every page of the range is in {@code pfns}. */
+    public static final int HMM_OK = 0;
+    /** {@link #hmmRangeFault}: the subscription's sequence changed; read again ({@code -EBUSY}). */
+    public static final int HMM_BUSY = -16;
+    /** {@link #hmmRangeFault}: a page could not be faulted in ({@code -EFAULT}). */
+    public static final int HMM_EFAULT = -14;
+
+    /**
+     * An {@code hmm_range_fault}-like walk (Linux 5.5+ {@code mm/hmm.c}): fills {@code pfns[i]}
+     * with the translation of page {@code fromPage + i}, for every page of
+     * {@code [fromPage, toPage)}, faulting in what is missing, on behalf of a driver that mirrors
+     * the range under an interval subscription.
+     *
+     * <p>What is modelled, by the kernel's names:
+     * <ul>
+     *   <li>the whole walk runs under the mmap read lock (in the kernel the caller takes it around
+     *       {@code hmm_range_fault}; here the walk takes it);</li>
+     *   <li>{@code hmm_range_fault} loops over {@code walk_page_range} passes and returns
+     *       {@code -EBUSY} when {@code mmu_interval_check_retry(range->notifier, range->notifier_seq)}
+     *       says the subscription's sequence moved; here that check is made before each page (every
+     *       pass of the kernel starts where the last one stopped, {@code hmm_vma_walk->last});</li>
+     *   <li>{@code hmm_vma_walk_pmd} / {@code hmm_vma_handle_pte} snapshot a present entry under the
+     *       page-table lock (frame, generation, write flag, in {@link Mirror}'s encoding). Every page
+     *       is asked for (the {@code HMM_PFN_REQ_FAULT} flag of every entry, and
+     *       {@code HMM_PFN_REQ_WRITE} too when {@code write}): an entry that is missing, a migration
+     *       entry, or write-protected for a write makes {@code hmm_vma_fault} call
+     *       {@code handle_mm_fault} (here {@link #fault}'s body, under the same read lock) for
+     *       every page from there to the end of the page-table block, after which the pass returns
+     *       {@code -EBUSY} internally and the walk starts again at that page. A fault that breaks
+     *       copy-on-write raises an invalidation of the caller's own range, so the next check
+     *       answers busy, as in the kernel: the caller retries, and finds the pages writable;</li>
+     *   <li>{@code hmm_vma_walk_hole} without an area, or a write to an area without write
+     *       permission ({@code hmm_vma_walk_test}, {@code hmm_pte_need_fault}), and a fault that
+     *       fails ({@code VM_FAULT_ERROR}: SIGBUS after the OOM reaper, no frame) fail the whole call
+     *       with {@code -EFAULT}; the pages already in {@code pfns} must not be used.</li>
+     * </ul>
+     * Not modelled: device-private entries and their owner (5.8+), huge-page entries reported
+     * whole ({@code hmm_vma_handle_pmd}: each subpage is reported here), the snapshot-only mode
+     * without fault flags, and the per-entry {@code HMM_PFN_ERROR} of a snapshot.
+     *
+     * <p><b>Context:</b> the caller has pinned {@code p} (a user reference, as the kernel's
+     * {@code mmget_not_zero}), holds no mmap lock and no driver lock; may block.
+     *
+     * @param sub the caller's subscription, whose sequence {@code seq} came from
+     *     {@link MmuIntervalNotifier#readBegin()}
+     * @return {@link #HMM_OK}, {@link #HMM_BUSY} or {@link #HMM_EFAULT}
+     */
+    public int hmmRangeFault(Process p, int fromPage, int toPage, boolean write, long[] pfns,
+            MmuIntervalNotifier sub, long seq, Stats st) {
+        return hmmWalk(p, fromPage, toPage, true, write, pfns, sub, seq, st);
+    }
+
+    /**
+     * {@link #hmmRangeFault} without fault flags ({@code hmm_range_fault} with no
+     * {@code HMM_PFN_REQ_FAULT}, as {@code dmirror_range_snapshot} calls it): every page is
+     * snapshotted as it is, nothing is faulted in; a page with no area or no present entry (a
+     * migration entry included) is reported as 0 ({@code HMM_PFN_ERROR} or none), and is no
+     * error for the call.
+     *
+     * @return {@link #HMM_OK} or {@link #HMM_BUSY}
+     */
+    public int hmmRangeSnapshot(Process p, int fromPage, int toPage, long[] pfns, MmuIntervalNotifier sub, long seq,
+            Stats st) {
+        return hmmWalk(p, fromPage, toPage, false, false, pfns, sub, seq, st);
+    }
+
+    private int hmmWalk(Process p, int fromPage, int toPage, boolean fault, boolean write, long[] pfns,
+            MmuIntervalNotifier sub, long seq, Stats st) {
+        if (fromPage < 0 || toPage > pages || fromPage > toPage || pfns.length < toPage - fromPage) {
+            throw new IllegalArgumentException("hmmRangeFault [" + fromPage + ", " + toPage + ") with " + pfns.length
+                    + " pfns in an address space of " + pages + " pages");
+        }
+        p.mm.mmapReadLock();
+        try {
+            int vp = fromPage;
+            while (vp < toPage) {
+                if (sub.checkRetry(seq)) { // hmm_range_fault: mmu_interval_check_retry before each pass
+                    return HMM_BUSY;
+                }
+                VmaList.Vma v = p.vmas.find(vp);
+                if (v == null && !fault) { // hmm_vma_walk_hole without fault flags: HMM_PFN_ERROR
+                    pfns[vp - fromPage] = 0;
+                    vp++;
+                    continue;
+                }
+                if (v == null || (write && !v.writable())) { // hmm_vma_walk_hole / hmm_vma_walk_test
+                    return HMM_EFAULT;
+                }
+                PageTable t = p.table;
+                long snap = 0;
+                t.lock();
+                try {
+                    if (!t.migrationEntryLocked(vp)) {
+                        int f = t.frameLocked(vp);
+                        if (f >= 0) {
+                            boolean w = (t.flagsLocked(vp) & PageTable.WRITE) != 0;
+                            if (!write || w) { // hmm_pte_need_fault: no fault needed
+                                snap = Mirror.pack(f, frames.generation(f), w);
+                            }
+                        }
+                    }
+                } finally {
+                    t.unlock();
+                }
+                if (snap != 0 || !fault) {
+                    pfns[vp - fromPage] = snap;
+                    vp++;
+                    continue;
+                }
+                // hmm_vma_fault: handle_mm_fault for every page from here to the end of this
+                // page-table block (the walk's [addr, end) of hmm_vma_walk_pmd), then -EBUSY:
+                // the walk starts again at this page
+                int blockEnd = Math.min(toPage, (vp / PageTable.HPAGE_PAGES + 1) * PageTable.HPAGE_PAGES);
+                for (int fp = vp; fp < blockEnd; fp++) {
+                    VmaList.Vma fv = p.vmas.find(fp);
+                    if (fv == null || (write && !fv.writable())) {
+                        break; // the walk reports it when it gets there
+                    }
+                    if (faultLocked(p, fp, write, st) == 0) {
+                        return HMM_EFAULT;
+                    }
+                }
+            }
+            return HMM_OK;
+        } finally {
+            p.mm.mmapReadUnlock();
+        }
+    }
+
     /**
      * handle_mm_fault: fills a missing entry, or breaks copy-on-write on a write to a shared
      * frame. A fault on a migration entry waits until the migration has put the page back
@@ -1075,9 +1295,18 @@ public final class Kernel {
      * @return the resulting translation as a {@link Mirror} entry, or 0 if refused
      */
     long fault(Process p, int vpage, boolean write, Stats st) {
-        st.count(Op.PAGE_FAULT);
         p.mm.mmapReadLock();
         try {
+            return faultLocked(p, vpage, write, st);
+        } finally {
+            p.mm.mmapReadUnlock();
+        }
+    }
+
+    /** {@link #fault} with the mmap read lock already held by the caller ({@code handle_mm_fault} itself). */
+    private long faultLocked(Process p, int vpage, boolean write, Stats st) {
+        st.count(Op.PAGE_FAULT);
+        {
             while (true) {
                 VmaList.Vma v = p.vmas.find(vpage);
                 if (v == null || (write && !v.writable())) {
@@ -1144,8 +1373,6 @@ public final class Kernel {
                 }
                 awaitMigration(t, vpage);
             }
-        } finally {
-            p.mm.mmapReadUnlock();
         }
     }
 
