@@ -38,7 +38,7 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
         KVM("kvm", "a KVM shadow page table: register/unregister per VM, start/end and the young callbacks"),
         IOMMU("iommu", "an ATS IOMMU TLB: get/put per bond, invalidateRange only, walks without the page-table lock"),
         ACCEL("accel", "an accelerator with getLocked under its own mmap lock (sgi-gru); unloads half-way"),
-        DMIRROR("dmirror", "an HMM mirror on an interval notifier per device file, faulting with hmmRangeFault (lib/test_hmm.c)"),
+        DMIRROR("dmirror", "an HMM mirror on an interval notifier per device file, faulting with hmmRangeFault (lib/test_hmm.c); opt-in"),
         USERPTR("userptr", "the GPU mirror on interval notifiers: one subscription per buffer object over one area (amdgpu userptr); opt-in");
 
         final String cliName;
@@ -115,7 +115,7 @@ public record SimConfig(long durationMillis, long events, int threads, long seed
      */
     static SimConfig defaults() {
         return new SimConfig(15_000, 0, 2, 1, 64, 1024, 65_536, 16, 8,
-                EnumSet.complementOf(EnumSet.of(Driver.USERPTR)), Inject.NONE, true, true, KernelOrder.LINUX_5_4,
+                EnumSet.complementOf(EnumSet.of(Driver.DMIRROR, Driver.USERPTR)), Inject.NONE, true, true, KernelOrder.LINUX_5_4,
                 Weights.defaults());
     }
 
