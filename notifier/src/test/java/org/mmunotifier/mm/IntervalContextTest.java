@@ -167,4 +167,24 @@ class IntervalContextTest extends NotifierTestBase {
         other.remove();
         mm.mmput();
     }
+
+    @Test
+    void remove_inAnAtomicSection_isRefusedAsASleepingCall_andTheSubscriptionStays() {
+        // An atomic section that is not a notifier callback (a driver holding a spinlock): the
+        // might-sleep check, not the callback rule, is what refuses the call.
+        MmStruct mm = new MmStruct();
+        MmuIntervalNotifier a = MmuNotifiers.insertInterval(mm, 0x1000, 0x1000, IntervalSub.RECORDING);
+        ExecutionContext ctx = ExecutionContext.current();
+        ctx.enter(ExecutionContext.frame("a driver's spinlock", true));
+        try {
+            assertThatThrownBy(a::remove).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("MmuIntervalNotifier.remove called from")
+                    .hasMessageContaining("must not sleep");
+        } finally {
+            ctx.exit();
+        }
+        assertThat(a.isInserted()).as("nothing changed").isTrue();
+        a.remove();
+        mm.mmput();
+    }
 }
