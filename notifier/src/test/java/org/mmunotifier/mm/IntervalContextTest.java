@@ -187,4 +187,31 @@ class IntervalContextTest extends NotifierTestBase {
         a.remove();
         mm.mmput();
     }
+
+    @Test
+    void readBegin_thatWouldWait_inAnAtomicSection_isRefusedAsASleepingCall() {
+        // The subscription is being invalidated (its callback set the odd sequence), so readBegin
+        // would wait; inside a driver's spinlock the might-sleep check refuses it.
+        MmStruct mm = new MmStruct();
+        MmuIntervalNotifier a = MmuNotifiers.insertInterval(mm, 0x1000, 0x1000, (s, r, seq) -> {
+            s.setSeq(seq);
+            return true;
+        });
+        MmuNotifierRange range = new MmuNotifierRange(mm, 0x1000, 0x2000, MmuNotifierEvent.CLEAR, true);
+        PrimaryMmu.invalidateRangeStart(range);
+        ExecutionContext ctx = ExecutionContext.current();
+        ctx.enter(ExecutionContext.frame("a driver's spinlock", true));
+        try {
+            assertThatThrownBy(a::readBegin).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("MmuIntervalNotifier.readBegin called from")
+                    .hasMessageContaining("must not sleep");
+        } finally {
+            ctx.exit();
+        }
+        PrimaryMmu.invalidateRangeEnd(range);
+        long seq = a.readBegin(); // after the end it no longer waits
+        assertThat(a.readRetry(seq)).isFalse();
+        a.remove();
+        mm.mmput();
+    }
 }
