@@ -168,21 +168,27 @@ class IntervalContextTest extends NotifierTestBase {
         mm.mmput();
     }
 
-    @Test
-    void remove_inAnAtomicSection_isRefusedAsASleepingCall_andTheSubscriptionStays() {
-        // An atomic section that is not a notifier callback (a driver holding a spinlock): the
-        // might-sleep check, not the callback rule, is what refuses the call.
-        MmStruct mm = new MmStruct();
-        MmuIntervalNotifier a = MmuNotifiers.insertInterval(mm, 0x1000, 0x1000, IntervalSub.RECORDING);
+    /**
+     * Runs {@code call} inside an atomic section that is not a notifier callback (a driver holding
+     * a spinlock) and asserts that the might-sleep check, not the callback rule, refuses it.
+     */
+    private static void assertRefusedAsSleepingInASpinlock(Runnable call, String callName) {
         ExecutionContext ctx = ExecutionContext.current();
         ctx.enter(ExecutionContext.frame("a driver's spinlock", true));
         try {
-            assertThatThrownBy(a::remove).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("MmuIntervalNotifier.remove called from")
+            assertThatThrownBy(call::run).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining(callName + " called from")
                     .hasMessageContaining("must not sleep");
         } finally {
             ctx.exit();
         }
+    }
+
+    @Test
+    void remove_inAnAtomicSection_isRefusedAsASleepingCall_andTheSubscriptionStays() {
+        MmStruct mm = new MmStruct();
+        MmuIntervalNotifier a = MmuNotifiers.insertInterval(mm, 0x1000, 0x1000, IntervalSub.RECORDING);
+        assertRefusedAsSleepingInASpinlock(a::remove, "MmuIntervalNotifier.remove");
         assertThat(a.isInserted()).as("nothing changed").isTrue();
         a.remove();
         mm.mmput();
@@ -193,21 +199,10 @@ class IntervalContextTest extends NotifierTestBase {
         // The subscription is being invalidated (its callback set the odd sequence), so readBegin
         // would wait; inside a driver's spinlock the might-sleep check refuses it.
         MmStruct mm = new MmStruct();
-        MmuIntervalNotifier a = MmuNotifiers.insertInterval(mm, 0x1000, 0x1000, (s, r, seq) -> {
-            s.setSeq(seq);
-            return true;
-        });
-        MmuNotifierRange range = new MmuNotifierRange(mm, 0x1000, 0x2000, MmuNotifierEvent.CLEAR, true);
+        MmuIntervalNotifier a = MmuNotifiers.insertInterval(mm, 0x1000, 0x1000, IntervalSub.RECORDING);
+        MmuNotifierRange range = span(mm, 0x1000, 0x2000);
         PrimaryMmu.invalidateRangeStart(range);
-        ExecutionContext ctx = ExecutionContext.current();
-        ctx.enter(ExecutionContext.frame("a driver's spinlock", true));
-        try {
-            assertThatThrownBy(a::readBegin).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("MmuIntervalNotifier.readBegin called from")
-                    .hasMessageContaining("must not sleep");
-        } finally {
-            ctx.exit();
-        }
+        assertRefusedAsSleepingInASpinlock(a::readBegin, "MmuIntervalNotifier.readBegin");
         PrimaryMmu.invalidateRangeEnd(range);
         long seq = a.readBegin(); // after the end it no longer waits
         assertThat(a.readRetry(seq)).isFalse();

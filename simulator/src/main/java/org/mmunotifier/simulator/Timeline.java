@@ -44,13 +44,18 @@ final class Timeline {
      * thinned.
      */
     void add(long millis, long primaryEvents, long violations) {
-        if (samples.size() >= MAX_SAMPLES) {
-            thin();
-        }
+        thinIfFull(); // first: the spacing below is then checked against the new interval
         if (!samples.isEmpty() && millis - samples.get(samples.size() - 1).millis() < intervalMillis - INTERVAL_MILLIS / 2) {
             return;
         }
         samples.add(new Sample(millis, primaryEvents, violations));
+    }
+
+    /** Drops every other sample, keeping the last, and doubles the interval, if the samples are full. */
+    private void thinIfFull() {
+        if (samples.size() >= MAX_SAMPLES) {
+            thin();
+        }
     }
 
     /** Drops every other sample, keeping the last, and doubles the interval. */
@@ -73,9 +78,7 @@ final class Timeline {
         if (!samples.isEmpty() && millis - samples.get(samples.size() - 1).millis() < INTERVAL_MILLIS / 2) {
             samples.remove(samples.size() - 1);
         }
-        if (samples.size() >= MAX_SAMPLES) {
-            thin();
-        }
+        thinIfFull();
         samples.add(new Sample(millis, primaryEvents, violations));
     }
 

@@ -197,17 +197,14 @@ final class HugePages {
 
     /**
      * {@code split_huge_pmd}: if block {@code b} is mapped huge, {@code __split_huge_pmd} (see the
-     * class comment). Any lock but the page-table lock may be held; blocks.
+     * class comment). Looks at the PMD without the lock first, as the kernel does, so a block that
+     * is not huge costs one load; the split checks again under the lock. Any lock but the
+     * page-table lock may be held; blocks.
      */
     void split(Process p, int b, Stats st) {
         PageTable t = p.table;
-        t.lock();
-        try {
-            if (t.pmdLocked(b) != PMD_HUGE) { // the split_huge_pmd macro's unlocked test
-                return;
-            }
-        } finally {
-            t.unlock();
+        if (t.pmdUnlocked(b) != PMD_HUGE) { // the split_huge_pmd macro's unlocked test
+            return;
         }
         MmuNotifierRange range = blockRange(p, b, MmuNotifierEvent.CLEAR);
         long t0 = Kernel.beginInvalidation(range);

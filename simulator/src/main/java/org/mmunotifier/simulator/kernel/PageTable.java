@@ -55,7 +55,8 @@ public final class PageTable {
      *
      * Guards
      * ------
-     *   pmd[b]                      read and written under ptl only
+     *   pmd[b]                      written under ptl (release stores); read under ptl, or without
+     *                               it by pmdUnlocked (acquire), a hint rechecked under ptl
      *   pte[v], stale[v], spilled[v], spill, present
      *                               written under ptl; pte, stale, spilled and spill read under ptl,
      *                               or without it with acquire loads (read, validate; spill is a
@@ -166,7 +167,16 @@ public final class PageTable {
                 }
             }
         }
-        pmd[b] = state;
+        PMD.setRelease(pmd, b, state);
+    }
+
+    /**
+     * The state of block {@code b}'s PMD without the page-table lock, as the kernel's
+     * {@code split_huge_pmd} tests {@code pmd_trans_huge(*pmd)} before it takes the lock: a hint
+     * that may be stale at once; whoever acts on it checks again under the lock.
+     */
+    byte pmdUnlocked(int b) {
+        return (byte) PMD.getAcquire(pmd, b);
     }
 
     /** @return the number of blocks (PMDs) this table has */
@@ -278,7 +288,7 @@ public final class PageTable {
         store(vpage, entry(f, flagBits));
         present++;
         if (pmd[blockOf(vpage)] == PMD_NONE) {
-            pmd[blockOf(vpage)] = PMD_TABLE; // pte_alloc
+            PMD.setRelease(pmd, blockOf(vpage), PMD_TABLE); // pte_alloc
         }
     }
 
@@ -503,4 +513,5 @@ public final class PageTable {
     private static final VarHandle PTE = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle STALE = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle SPILLED = MethodHandles.arrayElementVarHandle(int[].class);
+    private static final VarHandle PMD = MethodHandles.arrayElementVarHandle(byte[].class);
 }
