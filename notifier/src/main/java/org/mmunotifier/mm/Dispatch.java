@@ -425,14 +425,13 @@ final class Dispatch {
     private static Throwable endEach(MmuNotifier[] list, MmuNotifierRange range, boolean onlyEnd) {
         Throwable failure = null;
         for (MmuNotifier mn : list) {
-            if (!mn.linked) { // unlinked since the start: may be freed (see MmuNotifier's overview)
+            // One volatile load answers both questions: unlinked since the start (may be freed:
+            // see MmuNotifier's overview; the stamp is then UNLINKED, larger than any start), or
+            // unlinked and linked again since the start (a newer stamp: that registration never
+            // got this start). A global "any link since the start?" test before the loop would
+            // not do: a re-link may land between it and this load.
+            if (mn.linkStamp > range.startGen) {
                 continue;
-            }
-            // Read after 'linked' (which the link wrote after the stamp): if that read saw a
-            // re-link, this sees its newer stamp. A global "any link since the start?" test
-            // before the loop would not do: a re-link may land between it and 'linked'.
-            if (mn.linkGen > range.startGen) { // unlinked and linked again since the start:
-                continue;                       // that registration never got this start
             }
             // The end's callbacks are called whether or not the ops override them (a default is a
             // no-op, inlined); invalidateRange is tested, since calling it means a nested frame.

@@ -47,7 +47,7 @@ public class MmuNotifier {
      *             guarded as ops
      *   mm        set by registration before publication (B-3); volatile
      *   users     read and written under mm.subscriptions' monitor (after publication)
-     *   linked    written under that monitor; volatile
+     *   linkStamp written under that monitor; volatile (UNLINKED, or the stamp of the link)
      *   released  CAS from 0 to 1 by whoever calls release (exit or unregister): at most once
      *
      * Start/end pairing
@@ -65,15 +65,15 @@ public class MmuNotifier {
      *
      * Ending thread                         Owner thread
      * idx = SRCU.readLock()
-     *                                       put(mn): users -> 0, linked = false, unlink,
+     *                                       put(mn): users -> 0, unlink (stamp UNLINKED),
      *                                                callSrcu(free)
-     * mn.linked?  true  -> the grace period of callSrcu began after our readLock, so it waits
+     * mn linked?  yes   -> the grace period of callSrcu began after our readLock, so it waits
      *                      for us: mn.ops().invalidateRangeEnd(mn) runs on live state
-     *             false -> skip mn             [Required: never call a callback on freed state]
+     *             no    -> skip mn             [Required: never call a callback on freed state]
      * SRCU.readUnlock(idx)
      *                                       freeNotifier(mn), mmdrop(mm)
      *
-     * If the read of linked misses the unlink, our section began before the free's grace period
+     * If the read of the stamp misses the unlink, our section began before the free's grace period
      * (SRCU's guarantee: a section not waited for sees every write before callSrcu), so the free
      * waits for us.
      */
@@ -84,13 +84,21 @@ public class MmuNotifier {
     int implemented;
     volatile MmStruct mm;
     int users;
-    volatile boolean linked;
     /**
-     * Stamp of the current link, from {@link Subscriptions#LINK_GEN}: written under the list
-     * monitor before {@code linked = true}, read after reading {@code linked}. The end of an
-     * invalidation delivers only to links no newer than its start (see endCore).
+     * The stamp of the current link, from {@link Subscriptions#LINK_GEN}, or {@link #UNLINKED}:
+     * written under the list monitor, volatile read anywhere. One field for "is it linked?" and
+     * "since when?", so that the end of an invalidation pays one load per notifier: it delivers
+     * only to links no newer than its start, and {@code UNLINKED} is newer than every start.
      */
-    long linkGen;
+    volatile long linkStamp = UNLINKED;
+
+    /** {@link #linkStamp} of a notifier that is not linked: larger than every real stamp. */
+    static final long UNLINKED = Long.MAX_VALUE;
+
+    /** @return whether this notifier is linked in an mm's list (the kernel's hlist_unhashed) */
+    boolean linked() {
+        return linkStamp != UNLINKED;
+    }
     @SuppressWarnings("unused") // accessed through RELEASED
     private volatile int released;
     /**

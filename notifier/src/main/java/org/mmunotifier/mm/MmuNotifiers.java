@@ -260,7 +260,7 @@ public final class MmuNotifiers {
             if (--mn.users > 0) {
                 return;
             }
-            if (mn.linked) { // B-20: exit may have unlinked it already
+            if (mn.linked()) { // B-20: exit may have unlinked it already
                 s.unlinkHeld(mn);
             }
         }
@@ -357,7 +357,7 @@ public final class MmuNotifiers {
             mn.users = 0; // from here on findGet skips it: a racing get allocates a fresh notifier
         }
         Throwable failure = null;
-        if (mn.linked) { // B-23
+        if (mn.linked()) { // B-23
             if (mn.claimRelease()) {
                 failure = Dispatch.releaseOne(mn, mm);
             }

@@ -17,7 +17,7 @@ final class Subscriptions {
      * ------
      *   list                        written under monitor; volatile read anywhere
      *   MmuNotifier.users           read and written under monitor
-     *   MmuNotifier.linked          written under monitor; volatile read anywhere
+     *   MmuNotifier.linkStamp       written under monitor; volatile read anywhere
      *   itree                       written once (null -> object) under the mmap write lock and
      *                               this monitor; volatile read by every start, end and exit
      *                               (the interval state has a monitor of its own: see Itree)
@@ -26,7 +26,7 @@ final class Subscriptions {
      * ---------------
      * The volatile store of 'list' in link() pairs with the volatile load in the dispatchers: a
      * notifier's fields, written before link(), are visible to every callback on it. unlink()
-     * stores linked = false before the volatile store of 'list' and before put queues the free;
+     * stores the UNLINKED stamp before the volatile store of 'list' and before put queues the free;
      * an SRCU reader whose section the free's grace period does not wait for sees both writes
      * (Srcu's guarantee), so it neither finds the notifier in the list nor sees it as linked.
      */
@@ -41,7 +41,7 @@ final class Subscriptions {
     static final Subscriptions POISON = new Subscriptions();
 
     /**
-     * Stamps every link, on every mm, with a new number (MmuNotifier.linkGen). A start reads it
+     * Stamps every link, on every mm, with a new number (MmuNotifier.linkStamp). A start reads it
      * after loading its snapshot; its end skips notifiers whose stamp is newer, i.e. objects that
      * were unlinked and linked again (re-registered, or reused from a pool) since the start.
      */
@@ -71,15 +71,14 @@ final class Subscriptions {
         MmuNotifier[] a = new MmuNotifier[old.length + 1];
         a[0] = mn;
         System.arraycopy(old, 0, a, 1, old.length);
-        mn.linkGen = LINK_GEN.incrementAndGet(); // before the volatile store of linked: read after it
-        mn.linked = true;
+        mn.linkStamp = LINK_GEN.incrementAndGet(); // before the volatile store of 'list'
         list = a;
         return true;
     }
 
     /** hlist_del_init_rcu under the lock; a no-op if not linked (exit's unlinkAll came first). */
     synchronized void unlink(MmuNotifier mn) {
-        if (mn.linked) {
+        if (mn.linked()) {
             unlinkHeld(mn);
         }
     }
@@ -92,7 +91,7 @@ final class Subscriptions {
         while (i < n && old[i] != mn) {
             i++;
         }
-        mn.linked = false;
+        mn.linkStamp = MmuNotifier.UNLINKED;
         if (i == n) {
             return;
         }
@@ -109,7 +108,7 @@ final class Subscriptions {
     /** The exit path's "del_init from the head until empty". */
     synchronized void unlinkAll() {
         for (MmuNotifier mn : list) {
-            mn.linked = false;
+            mn.linkStamp = MmuNotifier.UNLINKED;
         }
         list = EMPTY;
     }

@@ -33,7 +33,7 @@ class ExitOrderTest extends NotifierTestBase {
             @Override
             void onRelease(Recorder mn, MmStruct m) {
                 // B-27: still linked while its release runs, on an mm without users
-                step("release " + mn.name + " linked=" + mn.linked + " inList="
+                step("release " + mn.name + " linked=" + mn.linked() + " inList="
                         + List.of(m.subscriptions.list).contains(mn) + " users=" + m.users()
                         + " destroyed=" + m.isDestroyed());
             }

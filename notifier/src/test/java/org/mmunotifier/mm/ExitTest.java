@@ -40,7 +40,7 @@ class ExitTest extends NotifierTestBase {
         mm.mmput();
         assertThat(order).containsExactly("got", "b", "a");
         assertThat(mm.subscriptions.list).isEmpty();
-        assertThat(List.of(a, b, got)).noneMatch(n -> n.linked);
+        assertThat(List.of(a, b, got)).noneMatch(n -> n.linked());
         assertThat(got.users).as("counts of gets are untouched").isEqualTo(1);
         assertThat(mm.users()).isZero();
         assertThat(mm.count()).as("one reference per notifier is left").isEqualTo(3);

@@ -314,7 +314,7 @@ class GetPutTest extends NotifierTestBase {
         MmuNotifiers.get(ops, mm);
         MmuNotifiers.put(mn);
         assertThat(mn.users).isEqualTo(1);
-        assertThat(mn.linked).isTrue();
+        assertThat(mn.linked()).isTrue();
         MmuNotifiers.synchronize();
         assertThat(mn.frees.get()).isZero();
         MmuNotifiers.put(mn);
@@ -327,7 +327,7 @@ class GetPutTest extends NotifierTestBase {
         int idx = NotifierDomain.SRCU.readLock();
         try {
             MmuNotifiers.put(mn);
-            assertThat(mn.linked).isFalse();
+            assertThat(mn.linked()).isFalse();
             assertThat(mm.subscriptions.list).isEmpty();
             assertThat(mn.frees.get()).isZero();
         } finally {
@@ -445,7 +445,7 @@ class GetPutTest extends NotifierTestBase {
         Recorder same = MmuNotifiers.get(ops, mm);
         mm.mmput();
         assertThat(mn.releases.get()).isEqualTo(1);
-        assertThat(mn.linked).isFalse();
+        assertThat(mn.linked()).isFalse();
         assertThat(mn.users).as("exit leaves the counts of gets alone").isEqualTo(2);
         MmuNotifiers.put(mn);
         MmuNotifiers.put(same);

@@ -31,7 +31,7 @@ class RegistrationTest extends NotifierTestBase {
         } finally {
             mm.mmapWriteUnlock();
         }
-        assertThat(mn.linked).isTrue();
+        assertThat(mn.linked()).isTrue();
         MmuNotifiers.unregister(mn, mm);
     }
 
@@ -47,7 +47,7 @@ class RegistrationTest extends NotifierTestBase {
         Recorder mn = track(new Recorder("a", checking));
         MmuNotifiers.register(mn, mm);
         assertThat(mm.mmapWriteLockedByCurrentThread()).isFalse();
-        assertThat(mn.linked).isTrue();
+        assertThat(mn.linked()).isTrue();
         MmuNotifiers.unregister(mn, mm);
     }
 
@@ -59,7 +59,7 @@ class RegistrationTest extends NotifierTestBase {
         Recorder mn = track(new Recorder("a", ops));
         assertThatThrownBy(() -> MmuNotifiers.register(mn, mm))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("no users");
-        assertThat(mn.linked).isFalse();
+        assertThat(mn.linked()).isFalse();
         assertThat(mm.count()).isEqualTo(1);
         mm.mmdrop();
     }
@@ -73,7 +73,7 @@ class RegistrationTest extends NotifierTestBase {
         mm.mmput(); // exit: users 0, first released and unlinked
         Recorder late = track(new Recorder("late", ops));
         assertThat(mm.subscriptions.link(late, mm)).as("the check under the list lock").isFalse();
-        assertThat(late.linked).isFalse();
+        assertThat(late.linked()).isFalse();
         assertThat(mm.subscriptions.list).isEmpty();
         MmuNotifiers.unregister(first, mm);
         mm.mmdrop();
@@ -91,7 +91,7 @@ class RegistrationTest extends NotifierTestBase {
             Thread.interrupted();
         }
         assertThat(mn.mm()).as("set first, as the kernel does").isSameAs(mm);
-        assertThat(mn.linked).isFalse();
+        assertThat(mn.linked()).isFalse();
         // the port then clears the user again, so that a stray put or unregister cannot mmdrop
         assertThat(mn.users).isZero();
         assertThatThrownBy(() -> MmuNotifiers.put(mn)).isInstanceOf(IllegalStateException.class)

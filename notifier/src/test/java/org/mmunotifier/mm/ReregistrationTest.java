@@ -66,7 +66,7 @@ class ReregistrationTest extends NotifierTestBase {
         Recorder.Ops ops = new Recorder.Ops("exit");
         Recorder mn = track(MmuNotifiers.get(ops, mm1));
         mm1.mmput(); // exit: release, then unlinked; the get reference is still held
-        assertThat(mn.linked).isFalse();
+        assertThat(mn.linked()).isFalse();
         assertThatThrownBy(() -> MmuNotifiers.register(mn, mm2)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("already registered");
         assertThat(mm2.count()).isEqualTo(1);
@@ -112,7 +112,7 @@ class ReregistrationTest extends NotifierTestBase {
         assertThat(MmuNotifiers.get(ops, mm)).isSameAs(mn); // B-9: get finds the registration
         assertThatThrownBy(() -> MmuNotifiers.unregister(mn, mm)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("1 reference(s) from get()");
-        assertThat(mn.linked).isTrue();
+        assertThat(mn.linked()).isTrue();
         assertThat(mn.releases.get()).isZero();
         MmuNotifiers.put(mn);
         MmuNotifiers.put(mn); // the registration's own reference, dropped with put (B-9)

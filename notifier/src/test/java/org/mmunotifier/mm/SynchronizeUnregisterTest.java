@@ -164,14 +164,14 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         Recorder.Ops ops = new Recorder.Ops("rel") {
             @Override
             void onRelease(Recorder mn, MmStruct m) {
-                order.add("release linked=" + mn.linked + " inSection=" + NotifierDomain.SRCU.readLockHeld());
+                order.add("release linked=" + mn.linked() + " inSection=" + NotifierDomain.SRCU.readLockHeld());
             }
         };
         Recorder mn = track(new Recorder("a", ops));
         MmuNotifiers.register(mn, mm);
         MmuNotifiers.unregister(mn, mm);
         assertThat(order).containsExactly("release linked=true inSection=true");
-        assertThat(mn.linked).isFalse();
+        assertThat(mn.linked()).isFalse();
         assertThat(mm.count()).isEqualTo(1);
     }
 
@@ -220,7 +220,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         awaitParked(unreg, "unregister must wait for the running callback"); // only its grace period parks
         assertThat(unreg.isAlive()).as("unregister must wait for the running callback").isTrue();
         assertThat(mn.active.get()).isEqualTo(1);
-        assertThat(mn.linked).as("unlinked before the wait").isFalse();
+        assertThat(mn.linked()).as("unlinked before the wait").isFalse();
         assertThat(mm.count()).as("B-37: the notifier's mm reference is dropped only after the grace period")
                 .isEqualTo(2);
         proceed.countDown();
@@ -259,7 +259,7 @@ class SynchronizeUnregisterTest extends NotifierTestBase {
         assertThat(caught.get()).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("MmuNotifiers.unregister called from the invalidateRangeStart callback")
                 .hasMessageContaining("would deadlock");
-        assertThat(self[0].linked).as("nothing changed").isTrue();
+        assertThat(self[0].linked()).as("nothing changed").isTrue();
         MmuNotifiers.unregister(self[0], mm);
     }
 
