@@ -370,12 +370,24 @@ public final class Kernel {
         PageTable t = p.table;
         t.lock();
         try {
-            for (int vp = from; vp < to; vp++) {
-                if (t.frameLocked(vp) >= 0) {
-                    windows[n++] = window(vp, t.markStaleLocked(vp));
-                    t.clearLocked(vp); // batched: freed after the flush (tlb_finish_mmu)
-                } else if (t.migrationEntryLocked(vp)) {
-                    t.clearMigrationLocked(vp);
+            for (int vp = from; vp < to; ) {
+                int blockStart = PageTable.blockStart(PageTable.blockOf(vp));
+                int next = Math.min(to, blockStart + PageTable.HPAGE_PAGES);
+                if ((vp != blockStart || next != blockStart + PageTable.HPAGE_PAGES)
+                        && t.pmdLocked(PageTable.blockOf(vp)) == PageTable.PMD_HUGE) {
+                    // Huge although the split above found it otherwise: a fault under the mmap read
+                    // lock (MADV_DONTNEED holds only that) mapped it since. zap_pmd_range's
+                    // pmd_none_or_trans_huge_or_clear_bad skips such a block, page by page intact.
+                    vp = next;
+                    continue;
+                }
+                for (; vp < next; vp++) {
+                    if (t.frameLocked(vp) >= 0) {
+                        windows[n++] = window(vp, t.markStaleLocked(vp));
+                        t.clearLocked(vp); // batched: freed after the flush (tlb_finish_mmu)
+                    } else if (t.migrationEntryLocked(vp)) {
+                        t.clearMigrationLocked(vp);
+                    }
                 }
             }
             HugePages.zappedLocked(t, from, to); // zap_huge_pmd

@@ -199,6 +199,11 @@ public final class PageTable {
         ptl.unlock();
     }
 
+    /** @return whether {@code thread} waits for the page-table lock (tests place a race with it) */
+    boolean hasQueuedThread(Thread thread) {
+        return ptl.hasQueuedThread(thread);
+    }
+
     /** @return true if the calling thread holds the page-table lock */
     boolean lockedByCurrentThread() {
         return ptl.isHeldByCurrentThread();

@@ -240,6 +240,52 @@ class KernelOrderTest {
         assertThat(process.table.read(hp + 10)).as("the rest of the block stays mapped").isGreaterThanOrEqualTo(0);
     }
 
+    /**
+     * MADV_DONTNEED of part of a block with no page table yet finds nothing to split; a huge fault
+     * (mmap read lock, as the zap holds) maps the block before the zap takes the page-table lock.
+     * 5.4's zap_pmd_range then skips the block: the huge page stays whole, no entry of it cleared
+     * under a huge PMD.
+     */
+    @Test
+    void thp_partialZap_racingAHugeFaultAfterItsSplitCheck_skipsTheNowHugeBlock() throws Exception {
+        Kernel k = kernel(KernelOrder.LINUX_5_4, 2 * PageTable.HPAGE_PAGES);
+        process.mm.mmapWriteLock();
+        int hp;
+        try {
+            hp = process.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES,
+                    VmaList.PROT_READ | VmaList.PROT_WRITE, new SplittableRandom(2)).start();
+        } finally {
+            process.mm.mmapWriteUnlock();
+        }
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_NONE);
+        Thread zap = new Thread(() -> k.madviseDontneedRange(process, hp + 10, hp + 20, new Stats()), "dontneed");
+        process.mm.mmapReadLock(); // the faulting thread's
+        try {
+            process.table.lock();
+            try {
+                zap.start();
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (!process.table.hasQueuedThread(zap)) { // past its split check, at the lock
+                    assertThat(System.nanoTime()).as("the zap reaches the page-table lock").isLessThan(deadline);
+                    Thread.onSpinWait();
+                }
+                assertThat(k.thp.hugeFaultLocked(process, process.vmas.find(hp), hp + 3, true, st)).isNotZero();
+            } finally {
+                process.table.unlock();
+            }
+        } finally {
+            process.mm.mmapReadUnlock();
+        }
+        zap.join(10_000);
+        assertThat(zap.isAlive()).isFalse();
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_HUGE);
+        for (int vp = hp; vp < hp + PageTable.HPAGE_PAGES; vp++) {
+            assertThat(process.table.read(vp)).as("page %d of the huge block", vp - hp).isGreaterThanOrEqualTo(0);
+        }
+        kernel.thp.split(process, PageTable.blockOf(hp), st); // and it is a well-formed huge block
+        assertThat(pmd(hp)).isEqualTo(PageTable.PMD_TABLE);
+    }
+
     @Test
     void thp_wholeZap_emptiesThePmd_andTheNextFaultMapsAHugePageAgain() {
         int hp = hugeHeap(KernelOrder.LINUX_5_4, 5, true);
