@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.concurrent.locks.StampedLock;
+import org.mmunotifier.srcu.ReaderFlavour;
 import org.mmunotifier.srcu.Srcu;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -31,15 +32,21 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code @Threads(2)}), so <b>do not pass {@code -t}</b>: it would override both.
  * <ul>
  *   <li>{@code SRCU}: {@code readLock()}/{@code readUnlock(idx)} on one {@link Srcu} shared by all
- *       threads of the trial; the index is returned (JMH consumes it).</li>
+ *       threads of the trial; the index is returned (JMH consumes it). The domain runs its
+ *       default flavour ({@link Srcu#flavour()}, checked at setup): JMH's threads are platform
+ *       threads, so this is the one-fence reader on a slot of each thread's own.</li>
+ *   <li>{@code SRCU_HANDLE}: the same sections through the thread's handle,
+ *       {@code reader.lock()}/{@code reader.unlock(idx)} (no {@code ThreadLocal} lookup; what the
+ *       MMU notifiers use).</li>
  *   <li>{@code RRWL}: {@code ReentrantReadWriteLock.readLock().lock()/unlock()} on one shared
  *       lock.</li>
  *   <li>{@code STAMPED}: {@code StampedLock.readLock()/unlockRead(stamp)} on one shared lock.</li>
  *   <li>{@code TWO_RMW_FLOOR}: two {@code getAndAdd} on a thread-private counter pair padded to
  *       128 bytes on each side (what Linux normal SRCU pays: two full barriers, two
  *       increments).</li>
- *   <li>{@code ONE_FENCE_FLOOR}: one volatile store plus one release store to a thread-private
- *       padded slot (what a per-thread-slot design could reach).</li>
+ *   <li>{@code ONE_FENCE_FLOOR}: the one-fence reader's own stores and nothing else: a volatile
+ *       store of {@code lock + 1} (on x86 a store and one locked add: the full fence) and a release
+ *       store of {@code unlock + 1}, on a thread-private padded slot.</li>
  * </ul>
  * The dispatch on {@code impl} is a switch on a per-trial constant; every fork runs one value,
  * so the branch is monomorphic and costs every implementation the same (a load and a compare).
@@ -60,12 +67,12 @@ import org.openjdk.jmh.annotations.Warmup;
 public class SrcuReadBenchmark {
 
     /** The read pair under test. */
-    public enum Impl { SRCU, RRWL, STAMPED, TWO_RMW_FLOOR, ONE_FENCE_FLOOR }
+    public enum Impl { SRCU, SRCU_HANDLE, RRWL, STAMPED, TWO_RMW_FLOOR, ONE_FENCE_FLOOR }
 
     /** What all threads of a trial share: the domain and the locks. */
     @State(Scope.Benchmark)
     public static class Shared {
-        @Param({"SRCU", "RRWL", "STAMPED", "TWO_RMW_FLOOR", "ONE_FENCE_FLOOR"})
+        @Param({"SRCU", "SRCU_HANDLE", "RRWL", "STAMPED", "TWO_RMW_FLOOR", "ONE_FENCE_FLOOR"})
         public Impl impl;
 
         Srcu srcu;
@@ -75,6 +82,9 @@ public class SrcuReadBenchmark {
         @Setup(Level.Trial)
         public void setUp() {
             srcu = new Srcu("bench-read");
+            if (srcu.flavour().flavour() != ReaderFlavour.ONE_FENCE) {
+                throw new IllegalStateException("expected the one-fence reader, got " + srcu.flavour());
+            }
             rrwlRead = new ReentrantReadWriteLock().readLock();
             stamped = new StampedLock();
         }
@@ -98,29 +108,34 @@ public class SrcuReadBenchmark {
     abstract static class Fields extends PadBefore {
         long lockCount;
         long unlockCount;
-        int slot;
     }
 
     abstract static class PadAfter extends Fields {
         long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
     }
 
-    /** Per-thread counters and slot for the two floors. */
+    /** Per-thread counters and slot for the two floors, and the thread's SRCU handle. */
     @State(Scope.Thread)
     public static class Private extends PadAfter {
+        Srcu.Reader reader;
+
         static final VarHandle LOCK_COUNT;
         static final VarHandle UNLOCK_COUNT;
-        static final VarHandle SLOT;
 
         static {
             try {
                 MethodHandles.Lookup l = MethodHandles.lookup();
                 LOCK_COUNT = l.findVarHandle(Fields.class, "lockCount", long.class);
                 UNLOCK_COUNT = l.findVarHandle(Fields.class, "unlockCount", long.class);
-                SLOT = l.findVarHandle(Fields.class, "slot", int.class);
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(e);
             }
+        }
+
+        /** Runs on the benchmark thread itself (a thread-scoped state), so the handle is that thread's. */
+        @Setup(Level.Trial)
+        public void setUp(Shared s) {
+            reader = s.srcu.reader();
         }
 
         @TearDown(Level.Trial)
@@ -151,6 +166,12 @@ public class SrcuReadBenchmark {
                 srcu.readUnlock(idx);
                 return idx;
             }
+            case SRCU_HANDLE: {
+                Srcu.Reader r = p.reader;
+                int idx = r.lock();
+                r.unlock(idx);
+                return idx;
+            }
             case RRWL: {
                 ReentrantReadWriteLock.ReadLock l = s.rrwlRead;
                 l.lock();
@@ -169,8 +190,8 @@ public class SrcuReadBenchmark {
                 return (int) t;
             }
             case ONE_FENCE_FLOOR: {
-                Private.SLOT.setVolatile(p, 1);
-                Private.SLOT.setRelease(p, 0);
+                Private.LOCK_COUNT.setVolatile(p, p.lockCount + 1);
+                Private.UNLOCK_COUNT.setRelease(p, p.unlockCount + 1);
                 return 0;
             }
             default:

@@ -1,5 +1,8 @@
 package org.mmunotifier.srcu;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.Executor;
@@ -42,13 +45,18 @@ public final class Srcu implements AutoCloseable {
      * The design is Linux's Tree SRCU read side with the classic-SRCU "the caller drives the grace
      * period" update side (docs/srcu.md has the long form):
      *
-     *   - ReaderCounters keeps per-stripe lock[2] and unlock[2] counters. A reader reads ctrIdx,
-     *     increments lock[stripe][ctrIdx & 1] and returns that index; the unlock increments
-     *     unlock[stripe][idx]. Only sums over stripes mean anything.
-     *   - A grace period (runGracePeriod, one at a time under gpLock) waits for the inactive index
-     *     to drain, flips ctrIdx, then waits for the formerly active index to drain. The flip is
-     *     what makes a stream of new readers unable to starve the updater: they count on the
-     *     other index.
+     *   - Readers count themselves in on lock[ctrIdx & 1] and out on unlock[idx]; only sums mean
+     *     anything. Two reader flavours (ReaderFlavour) keep these counts:
+     *       ONE_FENCE (default, platform threads): the thread's Reader is also its slot
+     *         (ReaderCounters.Slot), written by that thread alone: a volatile store in, then a
+     *         volatile read of gpSeq; a release store out.
+     *       TWO_RMW (virtual threads, downRead/upRead, and domains built so internally):
+     *         per-stripe counters in ReaderCounters, one getAndAdd in and one out.
+     *     The scan sums both, plus the retired counts of slots whose threads died.
+     *   - A grace period (runGracePeriod, one at a time under gpLock) opens with an RMW on gpSeq,
+     *     prunes dead threads' slots, waits for the inactive index to drain, flips ctrIdx, then
+     *     waits for the formerly active index to drain. The flip is what makes a stream of new
+     *     readers unable to starve the updater: they count on the other index.
      *   - gpSeq numbers grace periods as Linux's rcu_seq does: even = idle, odd = a grace period
      *     is running; it advances by 2 per grace period. snapshot() gives the value gpSeq must
      *     reach for a grace period that started after the call.
@@ -59,14 +67,18 @@ public final class Srcu implements AutoCloseable {
      *
      * Memory ordering
      * ---------------
-     * Reader (R): r1 volatile read of ctrIdx; r2 lock getAndAdd; r3 the section's reads;
-     * r4 unlock getAndAdd. Updater (W): w1 publish; the scans; w3 reclaim after synchronize.
-     * r2 pairs with the scan's getAndAdd(0) of the same lock counter (ReaderCounters.readersGone):
-     * if r2 is later in the synchronization order, W's RMW synchronizes-with it, so w1
-     * happens-before r3 and R cannot see the retired object. Otherwise R is counted in the lock
-     * sum, and equal sums mean r4 was already counted by the earlier unlock sum, whose volatile
-     * read synchronizes-with r4: r3 happens-before w3. The fullFences around the flip bound how
-     * many readers can still count on the old index after the flip (Linux's barriers E and D).
+     * Updater (W): w1 unpublish; g0 the grace period's opening getAndAdd on gpSeq (w1 happens-
+     * before it through snapshot()'s RMW); the scans; w3 reclaim after synchronize returns.
+     * One-fence reader (R): r1 volatile read of ctrIdx; r2 volatile store of its slot's lock
+     * count; r2' volatile read of gpSeq; r3 the section's reads; r4 release store of its unlock
+     * count. In the synchronization order, either r2' comes after g0 (g0 synchronizes-with r2',
+     * so w1 happens-before r3 and R cannot see the retired object), or r2 (before r2' in program
+     * order) comes before g0 and so before both scans' volatile reads of the slot, which count R;
+     * equal sums then mean the acquire read of R's unlock count saw r4, so r3 happens-before w3.
+     * Two-RMW reader: its lock getAndAdd pairs with the scan's getAndAdd(0) on the same counter
+     * (ReaderCounters.readersGone) the same way, without gpSeq. Sums are unlock-first in both.
+     * The fullFences around the flip bound how many readers can still count on the old index
+     * after the flip (Linux's barriers E and D); safety does not rest on them.
      *
      * Closed state
      * ------------
@@ -83,6 +95,8 @@ public final class Srcu implements AutoCloseable {
     private final String name;
     private final ReaderCounters counters;
     private final ThreadLocal<Reader> readers;
+    /** The flavour of this domain's platform-thread readers, and why. */
+    private final FlavourChoice flavour;
     private final CallbackQueue callbacks;
     /** Serializes grace periods; holder is the only writer of ctrIdx (except close) and gpSeq. */
     private final ReentrantLock gpLock = new ReentrantLock();
@@ -136,8 +150,34 @@ public final class Srcu implements AutoCloseable {
     Srcu(Builder b, ReaderCounters counters) {
         this.name = b.name;
         this.counters = counters;
-        this.readers = ThreadLocal.withInitial(() -> new Reader(this, counters.assignStripe()));
+        this.flavour = chooseFlavour(b.flavour);
+        this.readers = ThreadLocal.withInitial(this::newReader);
         this.callbacks = new CallbackQueue(this, b.executor, b.errorHandler);
+    }
+
+    /**
+     * The seam where a later flavour (a fence-free reader whose updater pays with a process-wide
+     * barrier) will be chosen when the JDK offers one.
+     */
+    private static FlavourChoice chooseFlavour(ReaderFlavour requested) {
+        if (requested == ReaderFlavour.TWO_RMW) {
+            return new FlavourChoice(ReaderFlavour.TWO_RMW, "requested at construction (internal option): every "
+                    + "reader counts in and out on the shared striped counters with a read-modify-write each");
+        }
+        return new FlavourChoice(ReaderFlavour.ONE_FENCE, "the default on every JDK: a platform thread counts in on a "
+                + "slot of its own with one full fence and out with a release store; virtual threads and "
+                + "downRead()/upRead() use the striped two-RMW counters");
+    }
+
+    /** The calling thread's first use of this domain: its Reader, registered as a slot if it uses one. */
+    private Reader newReader() {
+        Thread t = Thread.currentThread();
+        boolean slotted = flavour.flavour() == ReaderFlavour.ONE_FENCE && !isVirtual(t);
+        Reader r = new Reader(this, t, counters.assignStripe(), slotted);
+        if (slotted) {
+            counters.register(r); // before the first count: every later scan sees the slot
+        }
+        return r;
     }
 
     /**
@@ -156,6 +196,7 @@ public final class Srcu implements AutoCloseable {
         private final String name;
         private Executor executor;
         private Consumer<Throwable> errorHandler;
+        private ReaderFlavour flavour = ReaderFlavour.ONE_FENCE;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name must not be null");
@@ -189,6 +230,12 @@ public final class Srcu implements AutoCloseable {
             return this;
         }
 
+        /** Internal: the reader flavour (tests and comparisons run the two-RMW one). */
+        Builder readerFlavour(ReaderFlavour f) {
+            this.flavour = Objects.requireNonNull(f, "readerFlavour must not be null");
+            return this;
+        }
+
         /**
          * Creates the domain.
          *
@@ -209,23 +256,27 @@ public final class Srcu implements AutoCloseable {
      * enters a read section and pushes a frame (as the MMU notifiers do around every walk) finds
      * both with one lookup.
      */
-    public static final class Reader {
+    public static final class Reader extends ReaderCounters.Slot {
         /*
-         * Guards: nest0 and nest1 (this thread's open sections per index) are confined to owner.
-         * Everything else is final.
+         * Guards: the slot counters (superclass) are written by owner only (see Slot). nest0 and
+         * nest1 (this thread's open sections per index, for a reader without a slot) are confined
+         * to owner; a slotted reader derives them from its own counters instead. Everything else
+         * is final.
          */
         private final Srcu domain;
-        private final Thread owner;
         private final ExecutionContext context;
         final int stripe;
+        /** Whether this reader counts on its slot (one-fence) or on the stripes (two-RMW). */
+        final boolean slotted;
         int nest0;
         int nest1;
 
-        Reader(Srcu domain, int stripe) {
+        Reader(Srcu domain, Thread owner, int stripe, boolean slotted) {
+            super(owner);
             this.domain = domain;
-            this.owner = Thread.currentThread();
             this.context = ExecutionContext.current();
             this.stripe = stripe;
+            this.slotted = slotted;
         }
 
         /**
@@ -262,6 +313,21 @@ public final class Srcu implements AutoCloseable {
             return domain;
         }
 
+        /**
+         * The flavour this thread's {@code readLock} sections use: the domain's, except that a
+         * virtual thread always uses {@link ReaderFlavour#TWO_RMW}.
+         *
+         * @return the flavour of this handle's read sections
+         */
+        public ReaderFlavour flavour() {
+            return slotted ? ReaderFlavour.ONE_FENCE : ReaderFlavour.TWO_RMW;
+        }
+
+        /** Sections this thread holds open on this domain. Owner only. */
+        long openSections() {
+            return slotted ? openOn(0) + openOn(1) : (long) nest0 + nest1;
+        }
+
         private void checkOwner(String op) {
             if (Thread.currentThread() != owner) {
                 throw new IllegalStateException("Srcu.Reader." + op + "() of domain '" + domain.name
@@ -273,13 +339,41 @@ public final class Srcu implements AutoCloseable {
         @Override
         public String toString() {
             return "Srcu.Reader[domain=" + domain.name + ", thread=" + owner.getName() + ", sections="
-                    + (nest0 + nest1) + "]";
+                    + openSections() + "]";
         }
     }
 
     /** @return the name given at construction */
     public String name() {
         return name;
+    }
+
+    /**
+     * Which reader flavour this domain's platform threads use, and why (virtual threads always
+     * use {@link ReaderFlavour#TWO_RMW}; {@link Reader#flavour()} answers per thread).
+     *
+     * @return the flavour and the reason it was chosen
+     */
+    public FlavourChoice flavour() {
+        return flavour;
+    }
+
+    /**
+     * A domain's reader flavour and the reason it runs that one.
+     *
+     * @param flavour the flavour of the domain's platform-thread readers
+     * @param reason why that flavour was chosen, in words
+     */
+    public record FlavourChoice(ReaderFlavour flavour, String reason) {
+        /**
+         * @param flavour the flavour
+         * @param reason why
+         * @throws NullPointerException if an argument is null
+         */
+        public FlavourChoice {
+            Objects.requireNonNull(flavour, "flavour must not be null");
+            Objects.requireNonNull(reason, "reason must not be null");
+        }
     }
 
     // ------------------------------------------------------------------ read side
@@ -315,16 +409,25 @@ public final class Srcu implements AutoCloseable {
     }
 
     private int lock(Reader r, String op) {
-        int c = ctrIdx;
+        int c = ctrIdx; // r1
         if (c < 0) {
             throw closed(op);
         }
         int idx = c & 1;
-        counters.lock(r.stripe, idx);
-        if (idx == 0) {
-            r.nest0++;
+        if (r.slotted) {
+            r.countIn(idx); // r2: the single-writer volatile store, this reader's one full fence
+            // r2': pairs with runGracePeriod's opening RMW on gpSeq. Either this read follows that
+            // RMW in the synchronization order (and the updater's unpublish happens-before this
+            // section), or r2 precedes it and so the scans' volatile reads of the slot, which
+            // then count this reader. The value is not needed; the read is.
+            long unused = gpSeq;
         } else {
-            r.nest1++;
+            counters.lock(r.stripe, idx);
+            if (idx == 0) {
+                r.nest0++;
+            } else {
+                r.nest1++;
+            }
         }
         return idx;
     }
@@ -347,18 +450,25 @@ public final class Srcu implements AutoCloseable {
 
     private void unlock(Reader r, int idx) {
         checkIndex("readUnlock", idx);
-        if (idx == 0) {
-            if (r.nest0 == 0) {
+        if (r.slotted) {
+            if (r.openOn(idx) == 0) {
                 throw unmatched(idx);
             }
-            r.nest0--;
+            r.countOut(idx); // r4: a release store, no fence
         } else {
-            if (r.nest1 == 0) {
-                throw unmatched(idx);
+            if (idx == 0) {
+                if (r.nest0 == 0) {
+                    throw unmatched(idx);
+                }
+                r.nest0--;
+            } else {
+                if (r.nest1 == 0) {
+                    throw unmatched(idx);
+                }
+                r.nest1--;
             }
-            r.nest1--;
+            counters.unlock(r.stripe, idx);
         }
-        counters.unlock(r.stripe, idx);
         wakeGracePeriod();
     }
 
@@ -367,11 +477,14 @@ public final class Srcu implements AutoCloseable {
      * {@code swake_up_one} when the last reader leaves; here any unlock wakes it, and it scans
      * again). When no grace period waits, this is one volatile read.
      *
-     * <p>Ordering (a store-buffering pair): the unlock's RMW precedes this read of gpWaiter; the
-     * updater's write of gpWaiter precedes its scan. In the synchronization order, either this
-     * read comes after that write (and sees the updater, or null once someone has woken it), or
-     * the unlock comes before the write and so before the scan, which then counts it. So an
-     * updater never parks on a scan that missed an unlock without a reader coming to wake it.
+     * <p>Ordering (a store-buffering pair): a two-RMW unlock's RMW precedes this read of
+     * gpWaiter; the updater's write of gpWaiter precedes its scan. In the synchronization order,
+     * either this read comes after that write (and sees the updater, or null once someone has
+     * woken it), or the unlock comes before the write and so before the scan, which then counts
+     * it. A one-fence unlock is a release store, not a synchronization action: this read may be
+     * satisfied before the store is visible, so the updater can miss both the unlock and the
+     * wake. That costs it one backstop park (at most {@link #MAX_PARK_NANOS}), never safety:
+     * for slot readers the wake is a hint, and the park's timeout is what bounds the wait.
      */
     private void wakeGracePeriod() {
         Thread w = gpWaiter;
@@ -435,8 +548,7 @@ public final class Srcu implements AutoCloseable {
      * @return true if this thread holds a read section of this domain
      */
     public boolean readLockHeld() {
-        Reader r = readers.get();
-        return r.nest0 + r.nest1 > 0;
+        return readers.get().openSections() > 0;
     }
 
     // ------------------------------------------------------------------ update side
@@ -676,7 +788,10 @@ public final class Srcu implements AutoCloseable {
 
     /** One full grace period. Caller holds gpLock. Returns whether an interrupt was consumed. */
     private boolean runGracePeriod(boolean expedited) {
-        GP_SEQ.getAndAdd(this, 1L); // odd: in progress. An RMW: pairs with snapshot()'s RMW.
+        // g0, odd: in progress. An RMW: pairs with snapshot()'s RMW, and its write with the
+        // one-fence readers' volatile read of gpSeq after their lock store (see lock()).
+        GP_SEQ.getAndAdd(this, 1L);
+        counters.pruneDeadSlots(); // fold the slots of dead threads: the scans stay O(live threads)
         int cur = ctrIdx & 1;
         // Stragglers that read the index before the previous flip may still count on cur^1.
         boolean interrupted = waitForReaders(cur ^ 1, expedited);
@@ -717,6 +832,11 @@ public final class Srcu implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** @return the registered one-fence slots (for tests: the registry must not grow without bound) */
+    int registeredSlots() {
+        return counters.registeredSlots();
     }
 
     /** Test hook: sets the first park's length (the backstop), so that only a wake ends a wait. */
@@ -762,16 +882,42 @@ public final class Srcu implements AutoCloseable {
         return new IllegalStateException(op + "() on SRCU domain '" + name + "', which is closed");
     }
 
+    /**
+     * Whether {@code t} is a virtual thread ({@code Thread.isVirtual()}, looked up reflectively:
+     * the module compiles for Java 17, which has none).
+     */
+    static boolean isVirtual(Thread t) {
+        if (IS_VIRTUAL == null) {
+            return false;
+        }
+        try {
+            return (boolean) IS_VIRTUAL.invokeExact(t);
+        } catch (Throwable e) {
+            throw new AssertionError("Thread.isVirtual() failed", e);
+        }
+    }
+
     // VarHandle mechanics
     private static final VarHandle GP_SEQ;
     private static final VarHandle GP_WAITER;
+    /** Thread.isVirtual() on Java 19+; null before. */
+    private static final MethodHandle IS_VIRTUAL;
 
     static {
         try {
-            GP_SEQ = java.lang.invoke.MethodHandles.lookup().findVarHandle(Srcu.class, "gpSeq", long.class);
-            GP_WAITER = java.lang.invoke.MethodHandles.lookup().findVarHandle(Srcu.class, "gpWaiter", Thread.class);
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            GP_SEQ = l.findVarHandle(Srcu.class, "gpSeq", long.class);
+            GP_WAITER = l.findVarHandle(Srcu.class, "gpWaiter", Thread.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
+        MethodHandle isVirtual;
+        try {
+            isVirtual = MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
+                    MethodType.methodType(boolean.class));
+        } catch (NoSuchMethodException | IllegalAccessException e) {
+            isVirtual = null; // Java 17 and 18: every thread is a platform thread
+        }
+        IS_VIRTUAL = isVirtual;
     }
 }

@@ -36,7 +36,42 @@ final class BrokenCounters {
         };
     }
 
+    /**
+     * A registry that drops a dead thread's slot without folding its counts: a thread that died
+     * inside a section no longer counts, so grace periods would end although it never left.
+     */
+    static ReaderCounters dropsDeadSlots() {
+        return new ReaderCounters() {
+            @Override
+            boolean foldsRetiredCounts() {
+                return false;
+            }
+        };
+    }
+
+    /**
+     * A registry that takes every slot's owner for dead (as a pruning by idleness, or a weakly
+     * held slot, would) and drops it: a live reader inside a section is no longer waited for.
+     */
+    static ReaderCounters prunesLiveSlots() {
+        return new ReaderCounters() {
+            @Override
+            boolean ownerTerminated(Slot s) {
+                return true;
+            }
+
+            @Override
+            boolean foldsRetiredCounts() {
+                return false;
+            }
+        };
+    }
+
     static Srcu domain(String name, ReaderCounters counters) {
         return new Srcu(Srcu.builder(name), counters);
+    }
+
+    static Srcu domain(String name, ReaderCounters counters, ReaderFlavour flavour) {
+        return new Srcu(Srcu.builder(name).readerFlavour(flavour), counters);
     }
 }

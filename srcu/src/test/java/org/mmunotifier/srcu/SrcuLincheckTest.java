@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Behaviour 8 in docs/srcu.md: Lincheck's model checker explores thread interleavings of
  * readLock/readUnlock/synchronize (and of callSrcu's publication edge) and finds no reader that
- * uses an object after the grace period that allowed it to be freed. The same scenario over
+ * uses an object after the grace period that allowed it to be freed, for the one-fence reader (the
+ * default: Lincheck's threads are platform threads, counted on their slots) and the two-RMW one. The same scenario over
  * deliberately broken counters must be caught (negative controls).
  *
  * <p>Lincheck attaches an instrumenting agent to the test JVM (the {@code jdk24plus} profile
@@ -64,13 +65,18 @@ class SrcuLincheckTest {
     }
 
     private static void runScenario(Supplier<ReaderCounters> counters, int readers, int invocations) {
-        runScenario(counters, readers, invocations, false);
+        runScenario(counters, ReaderFlavour.ONE_FENCE, readers, invocations, false);
     }
 
     private static void runScenario(Supplier<ReaderCounters> counters, int readers, int invocations,
             boolean deferred) {
+        runScenario(counters, ReaderFlavour.ONE_FENCE, readers, invocations, deferred);
+    }
+
+    private static void runScenario(Supplier<ReaderCounters> counters, ReaderFlavour flavour, int readers,
+            int invocations, boolean deferred) {
         Lincheck.runConcurrentTest(invocations, () -> {
-            Scenario s = new Scenario(new Srcu(Srcu.builder("lincheck"), counters.get()));
+            Scenario s = new Scenario(new Srcu(Srcu.builder("lincheck").readerFlavour(flavour), counters.get()));
             Thread[] threads = new Thread[readers + 1];
             for (int i = 0; i < readers; i++) {
                 threads[i] = new Thread(s::reader);
@@ -97,6 +103,11 @@ class SrcuLincheckTest {
     @Test
     void modelCheck_readerNeverSeesFreedObject() {
         runScenario(() -> new ReaderCounters(2), 1, INVOCATIONS);
+    }
+
+    @Test
+    void modelCheck_twoRmwFlavour_readerNeverSeesFreedObject() {
+        runScenario(() -> new ReaderCounters(2), ReaderFlavour.TWO_RMW, 1, INVOCATIONS / 2, false);
     }
 
     @Test

@@ -1,0 +1,301 @@
+package org.mmunotifier.srcu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Behaviour 11 in docs/srcu.md: the one-fence reader's per-thread slots. The flavour a domain
+ * and a thread use; the scan's unlock-first order over slots; the lifecycle of the registry (a
+ * dead thread's slot is folded, a live one stays, whatever it is doing); virtual threads leave
+ * nothing behind. Each lifecycle property has a broken registry ({@link BrokenCounters}) that
+ * the same assertion catches.
+ */
+class SrcuReaderSlotsTest {
+
+    // ------------------------------------------------------------------ flavour
+
+    @Test
+    void flavour_defaultIsOneFence_withAReason_andAPlatformThreadGetsASlot() {
+        try (Srcu srcu = new Srcu("flavour-default")) {
+            assertThat(srcu.flavour().flavour()).isEqualTo(ReaderFlavour.ONE_FENCE);
+            assertThat(srcu.flavour().reason()).contains("default").contains("virtual threads");
+            int before = srcu.registeredSlots();
+            assertThat(srcu.reader().flavour()).isEqualTo(ReaderFlavour.ONE_FENCE);
+            assertThat(srcu.registeredSlots()).as("this thread registered its slot").isEqualTo(before + 1);
+        }
+    }
+
+    @Test
+    void flavour_twoRmwDomain_saysSo_andRegistersNoSlot() {
+        try (Srcu srcu = BrokenCounters.domain("flavour-two-rmw", new ReaderCounters(), ReaderFlavour.TWO_RMW)) {
+            assertThat(srcu.flavour().flavour()).isEqualTo(ReaderFlavour.TWO_RMW);
+            assertThat(srcu.flavour().reason()).contains("internal");
+            int idx = srcu.readLock();
+            assertThat(srcu.reader().flavour()).isEqualTo(ReaderFlavour.TWO_RMW);
+            assertThat(srcu.activeReaders()).isEqualTo(1);
+            srcu.readUnlock(idx);
+            assertThat(srcu.registeredSlots()).isZero();
+            srcu.synchronize();
+        }
+    }
+
+    @Test
+    void flavourChoice_refusesNulls() {
+        assertThatThrownBy(() -> new Srcu.FlavourChoice(null, "x")).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> new Srcu.FlavourChoice(ReaderFlavour.ONE_FENCE, null))
+                .isInstanceOf(NullPointerException.class);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(ReaderFlavour.class)
+    void misuse_isRefusedOnEitherFlavour_andChangesNothing(ReaderFlavour flavour) {
+        try (Srcu srcu = BrokenCounters.domain("misuse-" + flavour, new ReaderCounters(), flavour)) {
+            assertThatThrownBy(() -> srcu.readUnlock(0)).hasMessageContaining("holds no read section");
+            int outer = srcu.readLock();
+            int inner = srcu.readLock();
+            assertThatThrownBy(() -> srcu.readUnlock(outer ^ 1)).hasMessageContaining("index " + (outer ^ 1));
+            assertThatThrownBy(() -> srcu.readUnlock(2)).hasMessageContaining("0 or 1");
+            assertThatThrownBy(srcu::synchronize).hasMessageContaining("deadlock");
+            assertThat(srcu.activeReaders()).isEqualTo(2);
+            assertThat(srcu.reader()).hasToString("Srcu.Reader[domain=misuse-" + flavour + ", thread="
+                    + Thread.currentThread().getName() + ", sections=2]");
+            srcu.readUnlock(inner);
+            assertThat(srcu.readLockHeld()).as("still nested once").isTrue();
+            srcu.readUnlock(outer);
+            assertThat(srcu.readLockHeld()).isFalse();
+            assertThatThrownBy(() -> srcu.readUnlock(outer)).as("double unlock").hasMessageContaining("holds no");
+            assertThat(srcu.activeReaders()).isZero();
+            srcu.synchronize();
+        }
+    }
+
+    // ------------------------------------------------------------------ scan order over slots
+
+    @Test
+    void scan_slotReaderThatEntersAndLeavesBetweenSums_doesNotHideASlotReaderStillInside() {
+        AtomicReference<Srcu> domain = new AtomicReference<>();
+        AtomicInteger hookRuns = new AtomicInteger();
+        ReaderCounters counters = new ReaderCounters(1) {
+            @Override
+            void betweenSums() {
+                if (hookRuns.incrementAndGet() > 1) {
+                    return; // only the first scan gets reader B
+                }
+                int b = domain.get().readLock(); // reader B, on the same slot as A
+                domain.get().readUnlock(b);
+            }
+        };
+        try (Srcu srcu = BrokenCounters.domain("slot-scan", counters)) {
+            domain.set(srcu);
+            int a = srcu.readLock(); // reader A is inside, counted on this thread's slot
+            assertThat(srcu.reader().flavour()).isEqualTo(ReaderFlavour.ONE_FENCE);
+            assertThat(counters.readersGone(a)).as("reader A is still inside").isFalse();
+            assertThat(hookRuns).hasValue(1);
+            srcu.readUnlock(a);
+            assertThat(counters.readersGone(a)).as("and once A has left, none are").isTrue();
+        }
+    }
+
+    @Test
+    void scan_negativeControl_locksSummedFirst_isFooledBySlotReadersToo() {
+        AtomicReference<Srcu> domain = new AtomicReference<>();
+        ReaderCounters broken = BrokenCounters.locksBeforeUnlocks(() -> {
+            int b = domain.get().readLock();
+            domain.get().readUnlock(b);
+        });
+        Srcu srcu = BrokenCounters.domain("slot-scan-broken", broken);
+        domain.set(srcu);
+        int a = srcu.readLock();
+        assertThat(broken.readersGone(a)).as("the reversed scan wrongly reports no readers").isTrue();
+        srcu.readUnlock(a);
+    }
+
+    // ------------------------------------------------------------------ slot lifecycle
+
+    /** Runs {@code body} on a new platform thread and waits for it to terminate. */
+    private static void onThreadThatExits(Runnable body) throws InterruptedException {
+        Thread t = new Thread(body, "short-lived");
+        t.start();
+        t.join();
+        assertThat(t.isAlive()).isFalse();
+    }
+
+    @Test
+    void threadThatExitsNormally_isFoldedAtTheNextGracePeriod_sumsStayBalanced() throws Exception {
+        try (Srcu srcu = new Srcu("fold-normal")) {
+            srcu.reader(); // this thread's slot, so that the count below is about the other one
+            int before = srcu.registeredSlots();
+            onThreadThatExits(() -> {
+                for (int i = 0; i < 5; i++) {
+                    int idx = srcu.readLock();
+                    srcu.readUnlock(idx);
+                }
+            });
+            assertThat(srcu.registeredSlots()).as("the dead thread's slot, not yet pruned").isEqualTo(before + 1);
+            srcu.synchronize(); // prunes at its start
+            assertThat(srcu.registeredSlots()).as("folded").isEqualTo(before);
+            assertThat(srcu.activeReaders()).isZero();
+            srcu.synchronize(); // and grace periods still end
+        }
+    }
+
+    @Test
+    void threadThatDiesInsideASection_keepsItOpenAfterFolding() throws Exception {
+        threadThatDiesInsideASection_keepsItOpen(new ReaderCounters(), true);
+    }
+
+    @Test
+    void negativeControl_registryThatDropsDeadSlots_losesTheOpenSection() throws Exception {
+        threadThatDiesInsideASection_keepsItOpen(BrokenCounters.dropsDeadSlots(), false);
+    }
+
+    /**
+     * A thread that ends inside a section (a bug: no finally) holds it open forever, as in Linux:
+     * folding its slot must keep that count, or grace periods would end while it was "inside".
+     */
+    private static void threadThatDiesInsideASection_keepsItOpen(ReaderCounters counters, boolean expectKept)
+            throws Exception {
+        Srcu srcu = BrokenCounters.domain("fold-open", counters);
+        int before = srcu.registeredSlots();
+        onThreadThatExits(srcu::readLock); // never unlocks
+        counters.pruneDeadSlots(); // what the next grace period does first (which would then never end)
+        assertThat(srcu.registeredSlots()).as("the slot was pruned").isEqualTo(before);
+        if (expectKept) {
+            assertThat(srcu.activeReaders()).as("the dead thread's section still counts").isEqualTo(1);
+            assertThatThrownBy(srcu::close).hasMessageContaining("1 reader(s) active");
+        } else {
+            assertThat(srcu.activeReaders()).as("the broken registry forgot the open section").isZero();
+        }
+    }
+
+    @Test
+    void threadThatDidDownReadAndDied_isPruned_andAnotherThreadsUpReadBalancesTheSums() throws Exception {
+        try (Srcu srcu = new Srcu("fold-down-read")) {
+            srcu.reader();
+            int before = srcu.registeredSlots();
+            AtomicInteger idx = new AtomicInteger(-1);
+            onThreadThatExits(() -> idx.set(srcu.downRead()));
+            Thread syncer = new Thread(srcu::synchronize, "syncer"); // registers a slot too, then dies
+            syncer.start();
+            Thread.sleep(50);
+            assertThat(syncer.isAlive()).as("the downRead section outlives its thread").isTrue();
+            assertThat(srcu.activeReaders()).isEqualTo(1);
+            srcu.upRead(idx.get()); // on this thread
+            syncer.join(20_000);
+            assertThat(syncer.isAlive()).isFalse();
+            srcu.synchronize();
+            assertThat(srcu.registeredSlots()).as("both dead threads' slots were pruned").isEqualTo(before);
+            assertThat(srcu.activeReaders()).isZero();
+        }
+    }
+
+    @Test
+    void liveIdleThread_keepsItsSlot_andItsOpenSectionIsWaitedFor() throws Exception {
+        liveReaderIsWaitedFor(new ReaderCounters(), true);
+    }
+
+    @Test
+    void negativeControl_registryThatPrunesLiveSlots_letsAGracePeriodEndUnderAReader() throws Exception {
+        liveReaderIsWaitedFor(BrokenCounters.prunesLiveSlots(), false);
+    }
+
+    private static void liveReaderIsWaitedFor(ReaderCounters counters, boolean correct) throws Exception {
+        Srcu srcu = BrokenCounters.domain("live-slot", counters);
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch leave = new CountDownLatch(1);
+        AtomicLong gpsWhileInside = new AtomicLong(-1);
+        Thread reader = new Thread(() -> {
+            int idx = srcu.readLock();
+            inside.countDown();
+            try {
+                leave.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            gpsWhileInside.set(srcu.gracePeriodsCompleted());
+            srcu.readUnlock(idx);
+        }, "idle-reader");
+        reader.start();
+        assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+        long gp0 = srcu.gracePeriodsCompleted();
+        CompletableFuture<Void> sync = CompletableFuture.runAsync(srcu::synchronize);
+        try {
+            if (correct) {
+                Thread.sleep(50);
+                assertThat(sync).as("synchronize while a live thread's section is open").isNotDone();
+                assertThat(srcu.registeredSlots()).as("the live thread's slot stays").isPositive();
+            } else {
+                sync.get(20, TimeUnit.SECONDS);
+                assertThat(srcu.gracePeriodsCompleted()).as("a grace period ended under the reader")
+                        .isGreaterThan(gp0);
+            }
+        } finally {
+            leave.countDown();
+            reader.join(10_000);
+        }
+        sync.get(20, TimeUnit.SECONDS);
+        if (correct) {
+            assertThat(gpsWhileInside.get()).as("no grace period ended while the reader was inside").isEqualTo(gp0);
+            assertThat(srcu.activeReaders()).isZero();
+            srcu.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ virtual threads
+
+    @Test
+    void virtualThreads_useTheStripes_andLeaveNoSlotBehind() throws Exception {
+        ExecutorService vts = newVirtualThreadPerTaskExecutor();
+        try (Srcu srcu = new Srcu("virtual")) {
+            int before = srcu.registeredSlots();
+            AtomicLong twoRmw = new AtomicLong();
+            AtomicLong sections = new AtomicLong();
+            int n = 100_000;
+            try {
+                for (int i = 0; i < n; i++) {
+                    vts.execute(() -> {
+                        int idx = srcu.readLock();
+                        if (srcu.reader().flavour() == ReaderFlavour.TWO_RMW) {
+                            twoRmw.incrementAndGet();
+                        }
+                        sections.incrementAndGet();
+                        srcu.readUnlock(idx);
+                    });
+                }
+            } finally {
+                vts.shutdown();
+                assertThat(vts.awaitTermination(20, TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(sections).hasValue(n);
+            assertThat(twoRmw).as("every virtual thread used the striped counters").hasValue(n);
+            assertThat(srcu.registeredSlots()).as("no slot registered for a virtual thread").isEqualTo(before);
+            assertThat(srcu.activeReaders()).isZero();
+            srcu.synchronize();
+        }
+    }
+
+    /** {@code Executors.newVirtualThreadPerTaskExecutor()} where the JDK has it (21+); skips the test otherwise. */
+    private static ExecutorService newVirtualThreadPerTaskExecutor() throws Exception {
+        java.lang.reflect.Method m;
+        try {
+            m = Executors.class.getMethod("newVirtualThreadPerTaskExecutor");
+        } catch (NoSuchMethodException e) {
+            m = null;
+        }
+        assumeTrue(m != null, "virtual threads need JDK 21+ (run this test there too)");
+        return (ExecutorService) m.invoke(null);
+    }
+}
