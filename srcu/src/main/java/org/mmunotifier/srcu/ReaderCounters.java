@@ -333,6 +333,21 @@ class ReaderCounters {
         }
 
         /**
+         * Counts the owner in on {@code idx} with an opaque store and no fence: the fence-free
+         * reader, whose updater issues a membarrier before it reads the slot. HotSpot keeps an
+         * opaque access in program order with every other memory access of the thread (C2 brackets
+         * it with {@code MemBarCPUOrder}; C1 and the interpreter run it as a volatile store): see
+         * docs/srcu.md. Owner only.
+         */
+        final void countInOpaque(int idx) {
+            if (idx == 0) {
+                LOCK0.setOpaque(this, lock0 + 1);
+            } else {
+                LOCK1.setOpaque(this, lock1 + 1);
+            }
+        }
+
+        /**
          * Counts the owner out of {@code idx}: a release store, no fence. Everything the section
          * did happens-before a scan's acquire read that sees it. Owner only.
          */

@@ -97,6 +97,13 @@ public final class Srcu implements AutoCloseable {
     private final ThreadLocal<Reader> readers;
     /** The flavour of this domain's platform-thread readers, and why. */
     private final FlavourChoice flavour;
+    /**
+     * FENCE_FREE only: the heavy barrier each scan issues before it reads the counters
+     * ({@link Membarrier#barrier()}; tests may give another); null for the other flavours.
+     */
+    private final Runnable heavyBarrier;
+    /** Whether slot readers count in with an opaque store (FENCE_FREE) rather than a volatile one. */
+    private final boolean fenceFree;
     private final CallbackQueue callbacks;
     /** Serializes grace periods; holder is the only writer of ctrIdx (except close) and gpSeq. */
     private final ReentrantLock gpLock = new ReentrantLock();
@@ -150,29 +157,62 @@ public final class Srcu implements AutoCloseable {
     Srcu(Builder b, ReaderCounters counters) {
         this.name = b.name;
         this.counters = counters;
-        this.flavour = chooseFlavour(b.flavour);
+        this.flavour = chooseFlavour(b.flavour, b.heavyBarrier);
+        this.fenceFree = flavour.flavour() == ReaderFlavour.FENCE_FREE;
+        this.heavyBarrier = fenceFree ? (b.heavyBarrier != null ? b.heavyBarrier : Membarrier::barrier) : null;
         this.readers = ThreadLocal.withInitial(this::newReader);
         this.callbacks = new CallbackQueue(this, b.executor, b.errorHandler);
     }
 
     /**
-     * The seam where a later flavour (a fence-free reader whose updater pays with a process-wide
-     * barrier) will be chosen when the JDK offers one.
+     * The system property that sets the flavour of domains whose builder names none: one of the
+     * {@link ReaderFlavour} names. Unset: {@link ReaderFlavour#FENCE_FREE} where available, else
+     * {@link ReaderFlavour#ONE_FENCE}.
      */
-    private static FlavourChoice chooseFlavour(ReaderFlavour requested) {
-        if (requested == ReaderFlavour.TWO_RMW) {
-            return new FlavourChoice(ReaderFlavour.TWO_RMW, "requested at construction (internal option): every "
-                    + "reader counts in and out on the shared striped counters with a read-modify-write each");
+    public static final String FLAVOUR_PROPERTY = "org.mmunotifier.srcu.readerFlavour";
+
+    /**
+     * Picks the flavour: the builder's, else the system property's, else the best available.
+     *
+     * @throws IllegalArgumentException if the property names no flavour
+     * @throws IllegalStateException if FENCE_FREE is asked for where it is not available
+     */
+    private static FlavourChoice chooseFlavour(ReaderFlavour requested, Runnable testBarrier) {
+        String why = "requested by the builder";
+        if (requested == null) {
+            String p = System.getProperty(FLAVOUR_PROPERTY);
+            if (p != null) {
+                try {
+                    requested = ReaderFlavour.valueOf(p.trim());
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("system property " + FLAVOUR_PROPERTY + "=" + p
+                            + " names no reader flavour; use one of " + java.util.Arrays.toString(ReaderFlavour.values()));
+                }
+                why = "requested by the system property " + FLAVOUR_PROPERTY;
+            }
         }
-        return new FlavourChoice(ReaderFlavour.ONE_FENCE, "the default on every JDK: a platform thread counts in on a "
-                + "slot of its own with one full fence and out with a release store; virtual threads and "
-                + "downRead()/upRead() use the striped two-RMW counters");
+        String fenceFreeBlocker = testBarrier != null ? null : FenceFreeSupport.blocker();
+        if (requested == null) {
+            if (fenceFreeBlocker == null) {
+                return new FlavourChoice(ReaderFlavour.FENCE_FREE, "the default where available, and it is: "
+                        + FenceFreeSupport.describe() + "; readers count in with an opaque store, and each scan of "
+                        + "the updater issues the membarrier");
+            }
+            return new FlavourChoice(ReaderFlavour.ONE_FENCE, "the default, since the fence-free reader is not "
+                    + "available here: " + fenceFreeBlocker + "; a platform thread counts in on a slot of its own "
+                    + "with one full fence and out with a release store");
+        }
+        if (requested == ReaderFlavour.FENCE_FREE && fenceFreeBlocker != null) {
+            throw new IllegalStateException("reader flavour FENCE_FREE " + why + " is not available here: "
+                    + fenceFreeBlocker);
+        }
+        return new FlavourChoice(requested, why + (testBarrier != null ? " (with a test's heavy barrier)" : ""));
     }
 
     /** The calling thread's first use of this domain: its Reader, registered as a slot if it uses one. */
     private Reader newReader() {
         Thread t = Thread.currentThread();
-        boolean slotted = flavour.flavour() == ReaderFlavour.ONE_FENCE && !isVirtual(t);
+        boolean slotted = flavour.flavour() != ReaderFlavour.TWO_RMW && !isVirtual(t);
         Reader r = new Reader(this, t, counters.assignStripe(), slotted);
         if (slotted) {
             counters.register(r); // before the first count: every later scan sees the slot
@@ -196,7 +236,8 @@ public final class Srcu implements AutoCloseable {
         private final String name;
         private Executor executor;
         private Consumer<Throwable> errorHandler;
-        private ReaderFlavour flavour = ReaderFlavour.ONE_FENCE;
+        private ReaderFlavour flavour;
+        private Runnable heavyBarrier;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name must not be null");
@@ -230,9 +271,29 @@ public final class Srcu implements AutoCloseable {
             return this;
         }
 
-        /** Internal: the reader flavour (tests and comparisons run the two-RMW one). */
-        Builder readerFlavour(ReaderFlavour f) {
+        /**
+         * Runs {@code f} instead of the default (see {@link Srcu#flavour()}): to compare the
+         * flavours, or to keep the membarrier's interrupts away from other CPUs (ask for
+         * {@link ReaderFlavour#ONE_FENCE}). The system property {@link Srcu#FLAVOUR_PROPERTY} sets
+         * the same for every domain built without this call.
+         *
+         * @param f the flavour
+         * @return this builder
+         * @throws NullPointerException if {@code f} is null
+         */
+        public Builder readerFlavour(ReaderFlavour f) {
             this.flavour = Objects.requireNonNull(f, "readerFlavour must not be null");
+            return this;
+        }
+
+        /**
+         * Tests: the fence-free flavour with {@code barrier} as the scans' heavy barrier (a
+         * sequentially consistent model checker needs none; a count of calls checks where the
+         * barrier is issued), available on every JDK.
+         */
+        Builder fenceFreeWithBarrier(Runnable barrier) {
+            this.flavour = ReaderFlavour.FENCE_FREE;
+            this.heavyBarrier = Objects.requireNonNull(barrier, "barrier must not be null");
             return this;
         }
 
@@ -240,6 +301,9 @@ public final class Srcu implements AutoCloseable {
          * Creates the domain.
          *
          * @return a new domain
+         * @throws IllegalStateException if {@link ReaderFlavour#FENCE_FREE} was asked for where it
+         *     is not available (the message says why)
+         * @throws IllegalArgumentException if {@link Srcu#FLAVOUR_PROPERTY} names no flavour
          */
         public Srcu build() {
             return new Srcu(this);
@@ -320,7 +384,7 @@ public final class Srcu implements AutoCloseable {
          * @return the flavour of this handle's read sections
          */
         public ReaderFlavour flavour() {
-            return slotted ? ReaderFlavour.ONE_FENCE : ReaderFlavour.TWO_RMW;
+            return slotted ? domain.flavour.flavour() : ReaderFlavour.TWO_RMW;
         }
 
         /** Sections this thread holds open on this domain. Owner only. */
@@ -414,7 +478,12 @@ public final class Srcu implements AutoCloseable {
             throw closed(op);
         }
         int idx = c & 1;
-        if (r.slotted) {
+        if (r.slotted && fenceFree) {
+            // r2 of the fence-free reader: an opaque store, no fence. The scans' membarrier stands
+            // in for the fence: it runs a full barrier on this thread either after this store (the
+            // scan then counts it) or before it (this section then sees the unpublish).
+            r.countInOpaque(idx);
+        } else if (r.slotted) {
             r.countIn(idx); // r2: the single-writer volatile store, this reader's one full fence
             // r2': pairs with runGracePeriod's opening RMW on gpSeq. Either this read follows that
             // RMW in the synchronization order (and the updater's unpublish happens-before this
@@ -811,6 +880,13 @@ public final class Srcu implements AutoCloseable {
             boolean park = attempt >= YIELD_TRIES && !expedited && expeditedWaiters.get() == 0;
             if (park) {
                 gpWaiter = me; // before the scan: see wakeGracePeriod for the pairing
+            }
+            if (heavyBarrier != null) {
+                // FENCE_FREE: the membarrier that stands in for the readers' fences, before the
+                // counters are read (and after gpWaiter is written, which makes the wake certain:
+                // a reader's unlock either precedes the barrier it takes and is seen by this scan,
+                // or follows it and then sees gpWaiter).
+                heavyBarrier.run();
             }
             if (counters.readersGone(idx)) {
                 if (park) {

@@ -71,7 +71,20 @@ final class BrokenCounters {
         return new Srcu(Srcu.builder(name), counters);
     }
 
+    /**
+     * A domain of {@code flavour} over {@code counters}. FENCE_FREE where the platform lacks it
+     * gets a full fence on the updater as its heavy barrier: enough for single-threaded checks,
+     * not a sound reader (tests that race readers assume {@link #fenceFreeAvailable()}).
+     */
     static Srcu domain(String name, ReaderCounters counters, ReaderFlavour flavour) {
+        if (flavour == ReaderFlavour.FENCE_FREE && !fenceFreeAvailable()) {
+            return new Srcu(Srcu.builder(name).fenceFreeWithBarrier(java.lang.invoke.VarHandle::fullFence), counters);
+        }
         return new Srcu(Srcu.builder(name).readerFlavour(flavour), counters);
+    }
+
+    /** @return whether this JVM runs the real fence-free reader (membarrier registered, HotSpot, no JVMCI) */
+    static boolean fenceFreeAvailable() {
+        return FenceFreeSupport.blocker() == null;
     }
 }

@@ -1,6 +1,7 @@
 package org.mmunotifier.srcu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Arrays;
 import java.util.stream.Stream;
@@ -14,7 +15,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Behaviour 2 in docs/srcu.md: readers never hold an object that a completed grace period
  * allowed to be reclaimed (rcutorture's pipe-age check), plus forward progress of grace periods
  * under continuous readers, for each reader flavour (the torture's readers are platform threads:
- * the one-fence flavour counts them on their slots, the two-RMW one on the stripes). A bounded run
+ * the one-fence and fence-free flavours count them on their slots, the two-RMW one on the
+ * stripes; the fence-free rows run only where membarrier is available, JDK 22+ on Linux). A bounded run
  * here; a long run under {@code -Plong}.
  */
 class SrcuTortureTest {
@@ -27,6 +29,8 @@ class SrcuTortureTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("modesAndFlavours")
     void pipeAge_neverBeyondOne_bounded(PipeTorture.Mode mode, ReaderFlavour flavour) throws InterruptedException {
+        assumeTrue(flavour != ReaderFlavour.FENCE_FREE || BrokenCounters.fenceFreeAvailable(),
+                "the fence-free reader needs membarrier: JDK 22+ on Linux");
         try (Srcu srcu = BrokenCounters.domain("torture-" + mode + "-" + flavour, new ReaderCounters(), flavour)) {
             PipeTorture.Result r = new PipeTorture(srcu, mode, 3, 42).run(1_500);
             assertThat(r.violations()).as("objects read after a grace period reclaimed them: %s", r).isZero();
@@ -49,6 +53,8 @@ class SrcuTortureTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("modesAndFlavours")
     void pipeAge_neverBeyondOne_long(PipeTorture.Mode mode, ReaderFlavour flavour) throws InterruptedException {
+        assumeTrue(flavour != ReaderFlavour.FENCE_FREE || BrokenCounters.fenceFreeAvailable(),
+                "the fence-free reader needs membarrier: JDK 22+ on Linux");
         long millis = Long.getLong("torture.millis", 60_000L);
         try (Srcu srcu = BrokenCounters.domain("torture-long-" + mode + "-" + flavour, new ReaderCounters(), flavour)) {
             PipeTorture.Result r = new PipeTorture(srcu, mode, 4, System.nanoTime()).run(millis);
