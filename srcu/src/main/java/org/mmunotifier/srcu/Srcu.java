@@ -106,6 +106,8 @@ public final class Srcu implements AutoCloseable {
      * behind the readers' wake. Tests set it long so that only a wake can end the wait.
      */
     private volatile long minParkNanos = MIN_PARK_NANOS;
+    /** Reader-counter scans so far, for JFR's GracePeriod event; written under gpLock. */
+    private int scans;
 
     /**
      * Creates a domain whose callbacks run on a daemon thread of its own, named {@code name}.
@@ -676,6 +678,8 @@ public final class Srcu implements AutoCloseable {
 
     /** One full grace period. Caller holds gpLock. Returns whether an interrupt was consumed. */
     private boolean runGracePeriod(boolean expedited) {
+        GracePeriodEvent event = GracePeriodEvent.beginIfEnabled(); // JFR: null unless recorded
+        int scansBefore = scans;
         GP_SEQ.getAndAdd(this, 1L); // odd: in progress. An RMW: pairs with snapshot()'s RMW.
         int cur = ctrIdx & 1;
         // Stragglers that read the index before the previous flip may still count on cur^1.
@@ -685,7 +689,23 @@ public final class Srcu implements AutoCloseable {
         VarHandle.fullFence(); // Linux barrier "D": order the flip before the second scan.
         interrupted |= waitForReaders(cur, expedited);
         gpSeq = gpSeq + 1; // even: done; the scans happen-before every done() that reads it
+        if (event != null) {
+            event.end();
+            if (event.shouldCommit()) {
+                event.domain = name;
+                event.gracePeriod = gpSeq >>> 1;
+                event.expedited = expedited;
+                event.scans = scans - scansBefore;
+                event.flavour = readerFlavour();
+                event.commit();
+            }
+        }
         return interrupted;
+    }
+
+    /** The reader flavour JFR's GracePeriod event names: how readers count in and out. */
+    private String readerFlavour() {
+        return "two-rmw"; // a getAndAdd on lock, one on unlock
     }
 
     private boolean waitForReaders(int idx, boolean expedited) {
@@ -697,6 +717,7 @@ public final class Srcu implements AutoCloseable {
             if (park) {
                 gpWaiter = me; // before the scan: see wakeGracePeriod for the pairing
             }
+            scans++;
             if (counters.readersGone(idx)) {
                 if (park) {
                     GP_WAITER.compareAndSet(this, me, null);
