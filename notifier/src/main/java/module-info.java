@@ -8,6 +8,7 @@
  */
 module org.mmunotifier.mm {
     requires org.mmunotifier.srcu;
+    requires jdk.jfr; // its events (docs/observability.md); a JDK module, not a dependency
 
     exports org.mmunotifier.mm;
 }

@@ -3,5 +3,7 @@
  * {@link org.mmunotifier.srcu.Srcu}.
  */
 module org.mmunotifier.srcu {
+    requires jdk.jfr; // its events (docs/observability.md); a JDK module, not a dependency
+
     exports org.mmunotifier.srcu;
 }

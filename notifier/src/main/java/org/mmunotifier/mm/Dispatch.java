@@ -240,6 +240,7 @@ final class Dispatch {
         }
         MmuNotifier[] list;
         StartFailures failures;
+        InvalidationEvent event = InvalidationEvent.beginIfEnabled(); // JFR: null unless recorded
         int idx = reader.lock();
         try {
             list = s.list; // loaded inside the section: every element stays alive until readUnlock
@@ -262,6 +263,9 @@ final class Dispatch {
             }
         } finally {
             reader.unlock(idx);
+        }
+        if (event != null) {
+            event.finish(InvalidationEvent.START, range, list.length, failures != null);
         }
         if (failures != null) {
             range.state = MmuNotifierRange.ABORTED;
@@ -407,6 +411,7 @@ final class Dispatch {
         range.state = MmuNotifierRange.ENDED;
         endItreePass(range); // I-10: the itree pass ends first, then the list pass
         Throwable failure;
+        InvalidationEvent event = InvalidationEvent.beginIfEnabled(); // JFR: null unless recorded
         int idx = reader.lock();
         // The end's frame for the whole walk; invalidateRange nests its atomic frame inside it.
         ctx.enter(blockable ? Callback.INVALIDATE_RANGE_END.frame : Callback.INVALIDATE_RANGE_END.atomicFrame);
@@ -415,6 +420,9 @@ final class Dispatch {
         } finally {
             ctx.exit();
             reader.unlock(idx);
+        }
+        if (event != null) {
+            event.finish(InvalidationEvent.END, range, list.length, false);
         }
         if (failure != null) {
             rethrow(failure);

@@ -456,7 +456,11 @@ public final class MmStruct {
 
     @Override
     public String toString() {
-        return "MmStruct" + (name != null ? " " + name : "@" + Integer.toHexString(System.identityHashCode(this)))
-                + "[users=" + users.get() + ", count=" + count.get() + "]";
+        return label() + "[users=" + users.get() + ", count=" + count.get() + "]";
+    }
+
+    /** The name part of {@link #toString()}, without the counts (for JFR events). */
+    String label() {
+        return "MmStruct" + (name != null ? " " + name : "@" + Integer.toHexString(System.identityHashCode(this)));
     }
 }

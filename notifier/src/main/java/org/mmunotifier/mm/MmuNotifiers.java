@@ -281,15 +281,40 @@ public final class MmuNotifiers {
     private static final class DeferredFree implements Runnable {
         private final MmuNotifier mn;
         private final MmStruct mm;
+        /** JFR: begun at the last put if a recording wants it, else null. */
+        private final DeferredFreeEvent event;
 
         DeferredFree(MmuNotifier mn, MmStruct mm) {
             this.mn = mn;
             this.mm = mm;
+            this.event = DeferredFreeEvent.beginIfEnabled();
         }
 
         @Override
         public void run() {
-            freeDeferred(mn, mm);
+            DeferredFreeEvent e = event;
+            if (e == null) {
+                freeDeferred(mn, mm);
+                return;
+            }
+            Class<?> opsClass = mn.ops.getClass(); // before the free: a pooled notifier may be reused
+            long t0 = System.nanoTime();
+            boolean failed = true;
+            try {
+                freeDeferred(mn, mm);
+                failed = false;
+            } finally {
+                long t1 = System.nanoTime();
+                e.end();
+                if (e.shouldCommit()) {
+                    e.notifierClass = mn.getClass();
+                    e.opsClass = opsClass;
+                    e.mm = mm.label();
+                    e.freeDuration = t1 - t0;
+                    e.failed = failed;
+                    e.commit();
+                }
+            }
         }
 
         @Override

@@ -249,6 +249,7 @@ final class CallbackQueue {
     }
 
     private void runBatch(Node fifo, int n) {
+        CallbackBatchEvent event = CallbackBatchEvent.beginIfEnabled(); // JFR: null unless recorded
         invokingThread = Thread.currentThread();
         synchronized (monitor) {
             batches++; // counted as it begins: a barrier may return before the batch ends
@@ -276,6 +277,14 @@ final class CallbackQueue {
                 }
                 // Never write invoked once it reached end: the next batch's runner owns it now.
                 monitor.notifyAll(); // handOut, waiting for this batch to end, and barriers
+            }
+            if (event != null) {
+                event.end();
+                if (event.shouldCommit()) {
+                    event.domain = srcu.name();
+                    event.count = n;
+                    event.commit();
+                }
             }
         }
     }

@@ -127,6 +127,8 @@ public final class Srcu implements AutoCloseable {
      * behind the readers' wake. Tests set it long so that only a wake can end the wait.
      */
     private volatile long minParkNanos = MIN_PARK_NANOS;
+    /** Reader-counter scans so far, for JFR's GracePeriod event; written under gpLock. */
+    private int scans;
 
     /**
      * Creates a domain whose callbacks run on a daemon thread of its own, named {@code name}.
@@ -857,6 +859,8 @@ public final class Srcu implements AutoCloseable {
 
     /** One full grace period. Caller holds gpLock. Returns whether an interrupt was consumed. */
     private boolean runGracePeriod(boolean expedited) {
+        GracePeriodEvent event = GracePeriodEvent.beginIfEnabled(); // JFR: null unless recorded
+        int scansBefore = scans;
         // g0, odd: in progress. An RMW: pairs with snapshot()'s RMW, and its write with the
         // one-fence readers' volatile read of gpSeq after their lock store (see lock()).
         GP_SEQ.getAndAdd(this, 1L);
@@ -869,7 +873,23 @@ public final class Srcu implements AutoCloseable {
         VarHandle.fullFence(); // Linux barrier "D": order the flip before the second scan.
         interrupted |= waitForReaders(cur, expedited);
         gpSeq = gpSeq + 1; // even: done; the scans happen-before every done() that reads it
+        if (event != null) {
+            event.end();
+            if (event.shouldCommit()) {
+                event.domain = name;
+                event.gracePeriod = gpSeq >>> 1;
+                event.expedited = expedited;
+                event.scans = scans - scansBefore;
+                event.flavour = readerFlavour();
+                event.commit();
+            }
+        }
         return interrupted;
+    }
+
+    /** The reader flavour JFR's GracePeriod event names: how this domain's platform threads count in and out. */
+    private String readerFlavour() {
+        return flavour.flavour().name();
     }
 
     private boolean waitForReaders(int idx, boolean expedited) {
@@ -881,6 +901,7 @@ public final class Srcu implements AutoCloseable {
             if (park) {
                 gpWaiter = me; // before the scan: see wakeGracePeriod for the pairing
             }
+            scans++;
             if (heavyBarrier != null) {
                 // FENCE_FREE: the membarrier that stands in for the readers' fences, before the
                 // counters are read (and after gpWaiter is written, which makes the wake certain:
