@@ -33,8 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@code SRCU}: {@code readLock()}/{@code readUnlock(idx)} on one {@link Srcu} shared by all
  *       threads of the trial; the index is returned (JMH consumes it). The domain runs its
- *       default flavour ({@link Srcu#flavour()}, checked at setup): JMH's threads are platform
- *       threads, so this is the one-fence reader on a slot of each thread's own.</li>
+ *       {@code flavour} ({@link Srcu#flavour()}, printed at setup): JMH's threads are platform
+ *       threads, so each counts on a slot of its own.</li>
  *   <li>{@code SRCU_HANDLE}: the same sections through the thread's handle,
  *       {@code reader.lock()}/{@code reader.unlock(idx)} (no {@code ThreadLocal} lookup; what the
  *       MMU notifiers use).</li>
@@ -47,7 +47,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code ONE_FENCE_FLOOR}: the one-fence reader's own stores and nothing else: a volatile
  *       store of {@code lock + 1} (on x86 a store and one locked add: the full fence) and a release
  *       store of {@code unlock + 1}, on a thread-private padded slot.</li>
+ *   <li>{@code OPAQUE_FLOOR}: the fence-free reader's floor: two opaque stores ({@code lock + 1},
+ *       {@code unlock + 1}) on the same slot, no fence.</li>
  * </ul>
+ * {@code flavour} picks the domain's reader flavour: {@code DEFAULT} is what this JVM chooses
+ * (fence-free on Linux with JDK 22+, one-fence on JDK 17; the forks run with native access
+ * enabled), or a {@link ReaderFlavour} name; setup prints the choice and its reason.
  * The dispatch on {@code impl} is a switch on a per-trial constant; every fork runs one value,
  * so the branch is monomorphic and costs every implementation the same (a load and a compare).
  *
@@ -63,17 +68,21 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED") // JDK 22+: the fence-free SRCU reader
 public class SrcuReadBenchmark {
 
     /** The read pair under test. */
-    public enum Impl { SRCU, SRCU_HANDLE, RRWL, STAMPED, TWO_RMW_FLOOR, ONE_FENCE_FLOOR }
+    public enum Impl { SRCU, SRCU_HANDLE, RRWL, STAMPED, TWO_RMW_FLOOR, ONE_FENCE_FLOOR, OPAQUE_FLOOR }
 
     /** What all threads of a trial share: the domain and the locks. */
     @State(Scope.Benchmark)
     public static class Shared {
-        @Param({"SRCU", "SRCU_HANDLE", "RRWL", "STAMPED", "TWO_RMW_FLOOR", "ONE_FENCE_FLOOR"})
+        @Param({"SRCU", "SRCU_HANDLE", "RRWL", "STAMPED", "TWO_RMW_FLOOR", "ONE_FENCE_FLOOR", "OPAQUE_FLOOR"})
         public Impl impl;
+
+        /** The domain's reader flavour: DEFAULT (what {@code new Srcu(name)} picks here), or a {@link ReaderFlavour} name. */
+        @Param({"DEFAULT"})
+        public String flavour;
 
         Srcu srcu;
         ReentrantReadWriteLock.ReadLock rrwlRead;
@@ -81,10 +90,9 @@ public class SrcuReadBenchmark {
 
         @Setup(Level.Trial)
         public void setUp() {
-            srcu = new Srcu("bench-read");
-            if (srcu.flavour().flavour() != ReaderFlavour.ONE_FENCE) {
-                throw new IllegalStateException("expected the one-fence reader, got " + srcu.flavour());
-            }
+            srcu = flavour.equals("DEFAULT") ? new Srcu("bench-read")
+                    : Srcu.builder("bench-read").readerFlavour(ReaderFlavour.valueOf(flavour)).build();
+            System.out.println("# SRCU reader flavour: " + srcu.flavour()); // in JMH's output, per fork
             rrwlRead = new ReentrantReadWriteLock().readLock();
             stamped = new StampedLock();
         }
@@ -192,6 +200,11 @@ public class SrcuReadBenchmark {
             case ONE_FENCE_FLOOR: {
                 Private.LOCK_COUNT.setVolatile(p, p.lockCount + 1);
                 Private.UNLOCK_COUNT.setRelease(p, p.unlockCount + 1);
+                return 0;
+            }
+            case OPAQUE_FLOOR: {
+                Private.LOCK_COUNT.setOpaque(p, p.lockCount + 1);
+                Private.UNLOCK_COUNT.setOpaque(p, p.unlockCount + 1);
                 return 0;
             }
             default:
