@@ -555,7 +555,10 @@ public final class Srcu implements AutoCloseable {
      * it. A one-fence unlock is a release store, not a synchronization action: this read may be
      * satisfied before the store is visible, so the updater can miss both the unlock and the
      * wake. That costs it one backstop park (at most {@link #MAX_PARK_NANOS}), never safety:
-     * for slot readers the wake is a hint, and the park's timeout is what bounds the wait.
+     * for one-fence readers the wake is a hint, and the park's timeout is what bounds the wait.
+     * For fence-free readers it is certain again: the updater writes gpWaiter before the
+     * membarrier that opens its scan, so the barrier lands on this thread either after the
+     * unlock (which the scan then sees) or before it (and this read then sees the updater).
      */
     private void wakeGracePeriod() {
         Thread w = gpWaiter;
