@@ -95,6 +95,20 @@ public final class Srcu implements AutoCloseable {
     private final String name;
     private final ReaderCounters counters;
     private final ThreadLocal<Reader> readers;
+    /**
+     * A cache in front of {@link #readers}, indexed by thread id: {@code readLock}/{@code readUnlock}
+     * find the calling platform thread's Reader with a few loads instead of a ThreadLocal hash
+     * probe (which costs about as much as the rest of a read pair). Guard: none, deliberately
+     * racy. Each entry is written only by the Reader's owner (plain store) and read by any thread
+     * (plain load); a reader of the array uses an entry only if its final {@code owner} is the
+     * calling thread, and final-field semantics make {@code owner} right in any Reader reached
+     * through a race (the Reader is fully constructed before its owner stores it here). A miss,
+     * a collision or another thread's entry falls back to the ThreadLocal. Virtual threads never
+     * enter it (they must leave no state behind); a dead thread's entry stays until another
+     * thread with the same index overwrites it, at most {@value #READER_CACHE} per domain.
+     */
+    private final Reader[] readerCache = new Reader[READER_CACHE];
+    private static final int READER_CACHE = 256;
     /** The flavour of this domain's platform-thread readers, and why. */
     private final FlavourChoice flavour;
     /**
@@ -212,6 +226,26 @@ public final class Srcu implements AutoCloseable {
     }
 
     /** The calling thread's first use of this domain: its Reader, registered as a slot if it uses one. */
+    /** The calling thread's Reader: {@link #readerCache} first, then the ThreadLocal. */
+    @SuppressWarnings("deprecation") // Thread.getId(): threadId() is JDK 19+
+    private Reader current() {
+        Thread t = Thread.currentThread();
+        int i = (int) t.getId() & (READER_CACHE - 1);
+        Reader r = readerCache[i];
+        if (r != null && r.owner == t) {
+            return r;
+        }
+        return currentSlow(t, i);
+    }
+
+    private Reader currentSlow(Thread t, int i) {
+        Reader r = readers.get();
+        if (!isVirtual(t)) { // a platform thread: cache it (virtual threads keep no state here)
+            readerCache[i] = r;
+        }
+        return r;
+    }
+
     private Reader newReader() {
         Thread t = Thread.currentThread();
         boolean slotted = flavour.flavour() != ReaderFlavour.TWO_RMW && !isVirtual(t);
@@ -459,7 +493,7 @@ public final class Srcu implements AutoCloseable {
      * @throws IllegalStateException if the domain is closed
      */
     public int readLock() {
-        return lock(readers.get(), "readLock");
+        return lock(current(), "readLock");
     }
 
     /**
@@ -471,7 +505,7 @@ public final class Srcu implements AutoCloseable {
      * @return this thread's handle (the same object on every call from this thread)
      */
     public Reader reader() {
-        return readers.get();
+        return current();
     }
 
     private int lock(Reader r, String op) {
@@ -516,7 +550,7 @@ public final class Srcu implements AutoCloseable {
      *     {@link #downRead()}/{@link #upRead(int)}); nothing changes
      */
     public void readUnlock(int idx) {
-        unlock(readers.get(), idx);
+        unlock(current(), idx);
     }
 
     private void unlock(Reader r, int idx) {
@@ -578,7 +612,7 @@ public final class Srcu implements AutoCloseable {
      * @throws IllegalStateException if the domain is closed
      */
     public int downRead() {
-        Reader r = readers.get();
+        Reader r = current();
         int c = ctrIdx;
         if (c < 0) {
             throw closed("downRead");
@@ -611,7 +645,7 @@ public final class Srcu implements AutoCloseable {
                         + "': no downRead() section with index " + idx + " is outstanding");
             }
         } while (!outstanding.compareAndSet(n, n - 1));
-        counters.unlock(readers.get().stripe, idx);
+        counters.unlock(current().stripe, idx);
         wakeGracePeriod();
     }
 
@@ -622,7 +656,7 @@ public final class Srcu implements AutoCloseable {
      * @return true if this thread holds a read section of this domain
      */
     public boolean readLockHeld() {
-        return readers.get().openSections() > 0;
+        return current().openSections() > 0;
     }
 
     // ------------------------------------------------------------------ update side
@@ -932,6 +966,17 @@ public final class Srcu implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** @return how many reader-cache entries belong to virtual threads (for tests: none may) */
+    int cachedVirtualReaders() {
+        int n = 0;
+        for (Reader r : readerCache) {
+            if (r != null && isVirtual(r.owner)) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** @return the registered one-fence slots (for tests: the registry must not grow without bound) */

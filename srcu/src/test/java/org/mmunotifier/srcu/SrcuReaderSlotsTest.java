@@ -260,6 +260,50 @@ class SrcuReaderSlotsTest {
         }
     }
 
+    // ------------------------------------------------------------------ the reader cache
+
+    /**
+     * readLock finds the calling thread's Reader in a cache indexed by thread id; a thread whose
+     * id lands on the same entry must get its own Reader, never the other thread's (which would
+     * make two threads write one slot), and each keeps its own sections.
+     */
+    @Test
+    @SuppressWarnings("deprecation") // Thread.getId(), as the cache uses it
+    void readerCache_twoThreadsOnOneEntry_eachGetTheirOwnReader() throws Exception {
+        try (Srcu srcu = new Srcu("reader-cache")) {
+            Srcu.Reader mine = srcu.reader();
+            int outer = srcu.readLock(); // this thread's entry now holds its Reader
+            AtomicReference<Object> seen = new AtomicReference<>();
+            Runnable twinBody = () -> {
+                try {
+                    int idx = srcu.readLock();
+                    boolean held = srcu.readLockHeld();
+                    Srcu.Reader r = srcu.reader();
+                    srcu.readUnlock(idx);
+                    seen.set(held && !srcu.readLockHeld() ? r : "the twin's sections were wrong");
+                } catch (Throwable e) {
+                    seen.set(e);
+                }
+            };
+            Thread twin = null;
+            for (int i = 0; i < 4096 && twin == null; i++) { // ids are handed out in order
+                Thread t = new Thread(twinBody, "twin");
+                if ((t.getId() & 255) == (Thread.currentThread().getId() & 255)) {
+                    twin = t;
+                }
+            }
+            assertThat(twin).as("a thread whose id shares this thread's cache entry").isNotNull();
+            twin.start();
+            twin.join(10_000);
+            assertThat(seen.get()).isInstanceOf(Srcu.Reader.class).isNotSameAs(mine);
+            assertThat(seen.get().toString()).contains("thread=twin");
+            assertThat(srcu.reader()).as("this thread still finds its own Reader").isSameAs(mine);
+            assertThat(srcu.readLockHeld()).isTrue();
+            srcu.readUnlock(outer);
+            assertThat(srcu.activeReaders()).isZero();
+        }
+    }
+
     // ------------------------------------------------------------------ virtual threads
 
     @Test
