@@ -22,11 +22,16 @@ import java.lang.reflect.Field;
  *       platform threads ({@link ReaderFlavour#ONE_FENCE}): per-thread slots in
  *       {@code Srcu.Reader}, a volatile store of the owner's lock count then a volatile read of
  *       {@code gpSeq}, and a release-store unlock. Fixture {@link OneFence}.
- *   <li>A later fence-free flavour (an opaque store in, a release store out, the updater paying
- *       with a process-wide {@code membarrier} in each scan) gets {@code FenceFreeReaderLitmus} /
- *       {@code FenceFreeReaderBrokenLitmus}, its fixture another subclass of {@link Domain} next
- *       to {@link OneFence} (whose slot and {@code gpSeq} helpers it can share).
+ *   <li>{@code FenceFreeReaderLitmus} / {@code FenceFreeReaderBrokenLitmus}: the fence-free
+ *       reader ({@link ReaderFlavour#FENCE_FREE}, the default where it is available): the same
+ *       slots, an opaque store in (no fence, no {@code gpSeq} read), a release store out, and the
+ *       updater paying with a process-wide {@code membarrier} before each scan. Fixture
+ *       {@link FenceFree}. Run with JDK 25 and {@code --enable-native-access=ALL-UNNAMED}; the
+ *       correct tests report a skip outcome before JDK 22.
  * </ul>
+ *
+ * <p>{@link OneFence} and {@link FenceFree} share {@link Slotted}: the slot registration, the
+ * {@code gpSeq} and {@code ctrIdx} helpers and the per-trial registry check.
  *
  * <p>Every test runs on a domain of its own (a fresh state per trial), with the reader on index 0
  * (a fresh domain's {@code ctrIdx}), so the scan of index 0 is the one that must count it.
@@ -71,8 +76,13 @@ final class Litmus {
         private final ThreadLocal<?> readers;
 
         Domain(ReaderCounters counters, ReaderFlavour flavour) {
+            this(counters, Srcu.builder("litmus").readerFlavour(flavour), flavour);
+        }
+
+        /** A domain from {@code builder} (which must ask for {@code flavour}) over {@code counters}. */
+        Domain(ReaderCounters counters, Srcu.Builder builder, ReaderFlavour flavour) {
             this.counters = counters;
-            this.srcu = new Srcu(Srcu.builder("litmus").readerFlavour(flavour), counters);
+            this.srcu = new Srcu(builder, counters);
             if (srcu.flavour().flavour() != flavour) {
                 throw new IllegalStateException("asked for a " + flavour + " domain, got " + srcu.flavour()
                         + ": update Litmus." + getClass().getSimpleName());
@@ -180,12 +190,11 @@ final class Litmus {
     }
 
     /**
-     * The one-fence flavour: a domain built with {@link ReaderFlavour#ONE_FENCE} (the default), in
-     * which every platform thread's {@code Srcu.Reader} is also its slot. Besides the domain it
-     * gives the tests what {@code Srcu} keeps private: the grace period's opening RMW on
-     * {@code gpSeq} ("g0" of docs/srcu.md), the volatile reads of {@code gpSeq} and
-     * {@code ctrIdx}, readers made and registered by the state's constructor (so that a reader is
-     * inside before the actors start), and the broken access modes of the slot counters.
+     * What the slot flavours' fixtures share ({@link OneFence}, {@link FenceFree}): a domain in
+     * which every platform thread's {@code Srcu.Reader} is also its slot, and what {@code Srcu}
+     * keeps private: the grace period's opening RMW on {@code gpSeq} ("g0" of docs/srcu.md), the
+     * volatile reads of {@code gpSeq} and {@code ctrIdx}, and readers made and registered by the
+     * state's constructor (so that a reader is inside before the actors start).
      *
      * <p><b>Registry hygiene.</b> A domain's registry drops a slot only once its owner thread has
      * died, and jcstress's actor threads live for the whole run. Each state therefore builds its
@@ -193,16 +202,15 @@ final class Litmus {
      * those the constructor made) and goes with it; {@link #forget()} checks that bound, so a
      * test that reused a domain across trials would fail loudly instead of slowing every scan.
      */
-    static final class OneFence extends Domain {
+    abstract static class Slotted extends Domain {
         /** More slots than any trial registers: two actors and two constructor-made readers. */
         static final int MAX_SLOTS = 4;
 
-        OneFence() {
-            this(new ReaderCounters());
-        }
+        private final ReaderFlavour flavour;
 
-        OneFence(ReaderCounters counters) {
-            super(counters, ReaderFlavour.ONE_FENCE);
+        Slotted(ReaderCounters counters, Srcu.Builder builder, ReaderFlavour flavour) {
+            super(counters, builder, flavour);
+            this.flavour = flavour;
         }
 
         @Override
@@ -217,15 +225,17 @@ final class Litmus {
 
         /**
          * g0: {@code Srcu.runGracePeriod}'s opening {@code getAndAdd(1)} on {@code gpSeq}, the
-         * updater's half of the store-buffering pair with a slot reader's lock store and
-         * {@code gpSeq} read. (The real grace period also prunes dead slots, then scans and waits;
-         * the tests that need one whole call {@link Srcu#synchronize()}.)
+         * updater's half of the store-buffering pair with a one-fence reader's lock store and
+         * {@code gpSeq} read (a fence-free reader reads no {@code gpSeq}; for it g0 is only the
+         * statement the real grace period starts with). The real grace period also prunes dead
+         * slots, then scans and waits; the tests that need one whole call
+         * {@link Srcu#synchronize()}.
          */
         void openGracePeriod() {
             GP_SEQ.getAndAdd(srcu, 1L);
         }
 
-        /** r2': the volatile read of {@code gpSeq} that {@code Srcu.lock} makes after its lock store. */
+        /** r2': the volatile read of {@code gpSeq} that {@code Srcu.lock} makes after a one-fence lock store. */
         long readGpSeq() {
             return (long) GP_SEQ.getVolatile(srcu);
         }
@@ -239,18 +249,49 @@ final class Litmus {
          * A slotted {@code Srcu.Reader} owned by the calling thread, made and registered as
          * {@code Srcu.newReader} does, but not entered in the domain's {@code ThreadLocal} (so
          * there is nothing to {@link #forget()}). For a reader that the state's constructor sets
-         * up and an actor then drives through the slot's own {@code countIn}/{@code countOut},
-         * the statements {@code Srcu.lock}/{@code unlock} run after their checks (the public
-         * {@code lock()}/{@code unlock(int)} would refuse the actor's thread, which is not the
-         * owner; the counts have one writer at a time either way).
+         * up and an actor then drives through the slot's own {@code countIn}/{@code countInOpaque}/
+         * {@code countOut}, the statements {@code Srcu.lock}/{@code unlock} run after their checks
+         * (the public {@code lock()}/{@code unlock(int)} would refuse the actor's thread, which is
+         * not the owner; the counts have one writer at a time either way).
          */
         Srcu.Reader registeredReader() {
             Srcu.Reader r = new Srcu.Reader(srcu, Thread.currentThread(), counters.assignStripe(), true);
-            if (!r.slotted || r.flavour() != ReaderFlavour.ONE_FENCE) {
-                throw new IllegalStateException("Srcu.Reader's constructor no longer makes a slot reader");
+            if (!r.slotted || r.flavour() != flavour) {
+                throw new IllegalStateException("Srcu.Reader's constructor no longer makes a " + flavour
+                        + " slot reader: update Litmus." + getClass().getSimpleName());
             }
             counters.register(r);
             return r;
+        }
+
+        private static final VarHandle GP_SEQ;
+        private static final VarHandle CTR_IDX;
+
+        static {
+            try {
+                MethodHandles.Lookup srcuLookup = MethodHandles.privateLookupIn(Srcu.class, MethodHandles.lookup());
+                GP_SEQ = srcuLookup.findVarHandle(Srcu.class, "gpSeq", long.class);
+                CTR_IDX = srcuLookup.findVarHandle(Srcu.class, "ctrIdx", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(new IllegalStateException(
+                        "Srcu's gpSeq/ctrIdx changed: update Litmus.Slotted", e));
+            }
+        }
+    }
+
+    /**
+     * The one-fence flavour: a domain built with {@link ReaderFlavour#ONE_FENCE}, in which every
+     * platform thread's {@code Srcu.Reader} is also its slot, counted in with a volatile store.
+     * Besides {@link Slotted}'s helpers it gives the tests a reader already inside and the broken
+     * access modes of the slot counters.
+     */
+    static final class OneFence extends Slotted {
+        OneFence() {
+            this(new ReaderCounters());
+        }
+
+        OneFence(ReaderCounters counters) {
+            super(counters, Srcu.builder("litmus").readerFlavour(ReaderFlavour.ONE_FENCE), ReaderFlavour.ONE_FENCE);
         }
 
         /** {@link #registeredReader()}, already counted in on {@code idx}: a reader inside. */
@@ -278,21 +319,16 @@ final class Litmus {
             }
         }
 
-        private static final VarHandle GP_SEQ;
-        private static final VarHandle CTR_IDX;
         private static final VarHandle LOCK0;
         private static final VarHandle LOCK1;
 
         static {
             try {
-                MethodHandles.Lookup srcuLookup = MethodHandles.privateLookupIn(Srcu.class, MethodHandles.lookup());
-                GP_SEQ = srcuLookup.findVarHandle(Srcu.class, "gpSeq", long.class);
-                CTR_IDX = srcuLookup.findVarHandle(Srcu.class, "ctrIdx", int.class);
                 LOCK0 = MethodHandles.lookup().findVarHandle(ReaderCounters.SlotCounts.class, "lock0", long.class);
                 LOCK1 = MethodHandles.lookup().findVarHandle(ReaderCounters.SlotCounts.class, "lock1", long.class);
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(new IllegalStateException(
-                        "Srcu's gpSeq/ctrIdx or ReaderCounters.SlotCounts' fields changed: update Litmus.OneFence", e));
+                        "ReaderCounters.SlotCounts' fields changed: update Litmus.OneFence", e));
             }
             checkLayout();
         }
@@ -312,6 +348,143 @@ final class Litmus {
                     || d.counters.lockSum(0) != 1 || d.counters.unlockSum(0) != 1
                     || d.readGpSeq() != gp + 1 || d.srcu.gracePeriodsCompleted() != 0 || d.readIndex() != 0) {
                 throw new IllegalStateException("the slot counters or gpSeq moved: update Litmus.OneFence");
+            }
+        }
+    }
+
+    /**
+     * The fence-free flavour: a domain built with {@link ReaderFlavour#FENCE_FREE}, whose
+     * platform threads count in on their slot with an opaque store (no fence, no {@code gpSeq}
+     * read) and out with a release store, and whose every scan first issues the domain's heavy
+     * barrier. {@link #scan(int)} is one attempt of {@code Srcu.waitForReaders} exactly: the
+     * domain's own heavy barrier (read from its private field), then the real
+     * {@link ReaderCounters#readersGone}.
+     *
+     * <p>Two kinds: {@link #withMembarrier()}, the public flavour (a domain as
+     * {@code Srcu.builder(name).readerFlavour(FENCE_FREE)} builds it, over counters held at
+     * hand), whose barrier is the real {@code membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)}; and,
+     * for the broken variants, {@link #withoutMembarrier()}, the same reader and scan with a no-op
+     * barrier (the package-private {@code Builder.fenceFreeWithBarrier}).
+     *
+     * <p><b>JDK.</b> The real flavour needs JDK 22+ on Linux (x86-64 or AArch64), HotSpot without
+     * JVMCI, and native access: run these tests with JDK 25 and
+     * {@code --enable-native-access=ALL-UNNAMED} in jcstress's {@code -jvmArgs}. Where it cannot
+     * exist at all (before JDK 22, or another OS or architecture) {@link #SKIPPED} is true and the
+     * tests of {@code FenceFreeReaderLitmus} report a skip outcome instead of running. Anywhere
+     * else a missing condition (native access above all) is not a skip: building the domain
+     * throws with {@code FenceFreeSupport}'s reason, and the test fails as an error, so a run
+     * whose forked VMs lack the flag cannot pass unnoticed. The no-op kind runs on every JDK.
+     */
+    static final class FenceFree extends Slotted {
+        /**
+         * Why the real fence-free flavour cannot exist in this JVM (before JDK 22: no FFM API;
+         * not Linux on x86-64 or AArch64: no membarrier number), or null where it can.
+         */
+        static final String SKIP_REASON = skipReason();
+        /** Whether {@code FenceFreeReaderLitmus} reports a skip here; constant, so the JIT folds the actors' test. */
+        static final boolean SKIPPED = SKIP_REASON != null;
+        /** The value both results report when a test is {@link #SKIPPED}. */
+        static final int SKIP = -1;
+
+        /** The domain's heavy barrier: {@code Membarrier::barrier}, or a test's no-op. */
+        private final Runnable heavyBarrier;
+
+        private FenceFree(Srcu.Builder builder, boolean membarrier) {
+            super(new ReaderCounters(), builder, ReaderFlavour.FENCE_FREE);
+            boolean testBarrier = srcu.flavour().reason().contains("test's heavy barrier");
+            if (testBarrier == membarrier) {
+                throw new IllegalStateException("asked for a fence-free domain " + (membarrier ? "with" : "without")
+                        + " the membarrier, got: " + srcu.flavour() + ": update Litmus.FenceFree");
+            }
+            try {
+                this.heavyBarrier = (Runnable) HEAVY_BARRIER.get(srcu);
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e);
+            }
+            if (heavyBarrier == null) {
+                throw new IllegalStateException("a FENCE_FREE domain without a heavy barrier: update Litmus.FenceFree");
+            }
+        }
+
+        /**
+         * A FENCE_FREE domain with the real membarrier in every scan.
+         *
+         * @throws IllegalStateException if {@link #SKIPPED}, or if the flavour is unavailable
+         *     here (the message gives {@code FenceFreeSupport}'s reason)
+         */
+        static FenceFree withMembarrier() {
+            if (SKIPPED) {
+                throw new IllegalStateException("no fence-free reader here: " + SKIP_REASON);
+            }
+            return new FenceFree(Srcu.builder("litmus").readerFlavour(ReaderFlavour.FENCE_FREE), true);
+        }
+
+        /** {@link #withMembarrier()}, or null if {@link #SKIPPED}: for the state's field. */
+        static FenceFree withMembarrierOrSkip() {
+            return SKIPPED ? null : withMembarrier();
+        }
+
+        /** BROKEN: a FENCE_FREE domain whose scans issue no heavy barrier at all; any JDK. */
+        static FenceFree withoutMembarrier() {
+            return new FenceFree(Srcu.builder("litmus").fenceFreeWithBarrier(() -> { }), false);
+        }
+
+        /**
+         * One attempt of {@code Srcu.waitForReaders}: the domain's heavy barrier (M), then the
+         * real scan of {@code idx} (the unlock counts with acquire reads, then the lock counts).
+         *
+         * @return whether the scan found no reader on {@code idx}
+         */
+        boolean scan(int idx) {
+            heavyBarrier.run();
+            return counters.readersGone(idx);
+        }
+
+        /** A registered slot reader, counted in on {@code idx} with the real opaque store: a reader inside. */
+        Srcu.Reader readerInside(int idx) {
+            Srcu.Reader r = registeredReader();
+            r.countInOpaque(idx);
+            return r;
+        }
+
+        private static String skipReason() {
+            int feature = Runtime.version().feature();
+            if (feature < 22) {
+                return "JDK " + feature + " (the membarrier binding needs JDK 22 or later)";
+            }
+            if (Membarrier.syscallNumber(System.getProperty("os.name", ""), System.getProperty("os.arch", "")) < 0) {
+                return "not Linux on x86-64 or AArch64";
+            }
+            return null;
+        }
+
+        private static final Field HEAVY_BARRIER;
+
+        static {
+            try {
+                HEAVY_BARRIER = Srcu.class.getDeclaredField("heavyBarrier");
+                HEAVY_BARRIER.setAccessible(true);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(new IllegalStateException(
+                        "Srcu's heavyBarrier changed: update Litmus.FenceFree", e));
+            }
+            checkLayout(withoutMembarrier());
+            if (!SKIPPED) {
+                checkLayout(withMembarrier());
+            }
+        }
+
+        /**
+         * Fails the class's initialization (and so every test that uses this fixture) if a
+         * registered reader of a fixture's domain no longer counts in and out on the slots the
+         * scan reads, or the scan (barrier included) no longer sees it.
+         */
+        private static void checkLayout(FenceFree d) {
+            Srcu.Reader r = d.readerInside(0);
+            boolean inside = !d.scan(0) && d.counters.lockSum(0) == 1 && r.lockVolatile(0) == 1;
+            r.countOut(0);
+            if (!inside || !d.scan(0) || d.counters.unlockSum(0) != 1 || d.readIndex() != 0) {
+                throw new IllegalStateException("the fence-free slot counters moved: update Litmus.FenceFree");
             }
         }
     }
