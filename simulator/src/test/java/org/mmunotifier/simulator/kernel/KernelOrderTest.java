@@ -177,7 +177,14 @@ class KernelOrderTest {
 
     /** A kernel with one writable area that is an aligned huge block; faults its page {@code offset} in huge. */
     private int hugeHeap(KernelOrder order, int offset, boolean write) {
-        Kernel k = kernel(order, 2 * PageTable.HPAGE_PAGES);
+        int hp = alignedHeap(order);
+        touch(kernel, hp + offset, write);
+        return hp;
+    }
+
+    /** A kernel of two huge blocks and a writable area over one whole 2 MiB-aligned block, nothing mapped yet. */
+    private int alignedHeap(KernelOrder order) {
+        kernel(order, 2 * PageTable.HPAGE_PAGES);
         process.mm.mmapWriteLock();
         int hp;
         try {
@@ -187,7 +194,6 @@ class KernelOrderTest {
             process.mm.mmapWriteUnlock();
         }
         assertThat(hp % PageTable.HPAGE_PAGES).as("2 MiB-aligned").isZero();
-        touch(k, hp + offset, write);
         return hp;
     }
 
@@ -248,15 +254,8 @@ class KernelOrderTest {
      */
     @Test
     void thp_partialZap_racingAHugeFaultAfterItsSplitCheck_skipsTheNowHugeBlock() throws Exception {
-        Kernel k = kernel(KernelOrder.LINUX_5_4, 2 * PageTable.HPAGE_PAGES);
-        process.mm.mmapWriteLock();
-        int hp;
-        try {
-            hp = process.vmas.mmapAligned(PageTable.HPAGE_PAGES, PageTable.HPAGE_PAGES,
-                    VmaList.PROT_READ | VmaList.PROT_WRITE, new SplittableRandom(2)).start();
-        } finally {
-            process.mm.mmapWriteUnlock();
-        }
+        int hp = alignedHeap(KernelOrder.LINUX_5_4);
+        Kernel k = kernel;
         assertThat(pmd(hp)).isEqualTo(PageTable.PMD_NONE);
         Thread zap = new Thread(() -> k.madviseDontneedRange(process, hp + 10, hp + 20, new Stats()), "dontneed");
         process.mm.mmapReadLock(); // the faulting thread's
