@@ -208,6 +208,110 @@ class SrcuReaderSlotsTest {
         }
     }
 
+    /**
+     * Folding keeps all four of a dead thread's counts: sections it ended on either index stay
+     * balanced, and the one it never ended (on index 1) stays open, on index 1 only.
+     */
+    @Test
+    void threadThatReadOnBothIndexes_isFoldedWithAllFourCounts() throws Exception {
+        ReaderCounters counters = new ReaderCounters();
+        Srcu srcu = BrokenCounters.domain("fold-both", counters);
+        CountDownLatch onIndex0 = new CountDownLatch(1);
+        CountDownLatch flipped = new CountDownLatch(1);
+        AtomicReference<String> indexes = new AtomicReference<>("");
+        Thread t = new Thread(() -> {
+            StringBuilder seen = new StringBuilder();
+            for (int i = 0; i < 2; i++) {
+                int idx = srcu.readLock();
+                seen.append(idx);
+                srcu.readUnlock(idx);
+            }
+            onIndex0.countDown();
+            try {
+                flipped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            for (int i = 0; i < 3; i++) {
+                int idx = srcu.readLock();
+                seen.append(idx);
+                srcu.readUnlock(idx);
+            }
+            seen.append(srcu.readLock()); // and dies inside this section
+            indexes.set(seen.toString());
+        }, "reads-both");
+        t.start();
+        assertThat(onIndex0.await(10, TimeUnit.SECONDS)).isTrue();
+        srcu.synchronize(); // one flip: new readers count on index 1
+        flipped.countDown();
+        t.join(10_000);
+        assertThat(indexes.get()).isEqualTo("001111");
+        int before = srcu.registeredSlots();
+        counters.pruneDeadSlots();
+        assertThat(srcu.registeredSlots()).as("the dead thread's slot was folded").isEqualTo(before - 1);
+        assertThat(counters.lockSum(0)).isEqualTo(2);
+        assertThat(counters.unlockSum(0)).isEqualTo(2);
+        assertThat(counters.lockSum(1)).isEqualTo(4);
+        assertThat(counters.unlockSum(1)).isEqualTo(3);
+        assertThat(srcu.activeReaders()).isEqualTo(1);
+        assertThat(counters.readersGone(0)).as("index 0: balanced").isTrue();
+        assertThat(counters.readersGone(1)).as("index 1: the section it never ended").isFalse();
+    }
+
+    /**
+     * Folding a dead thread's slot keeps the live slots registered after it: a reader inside a
+     * section is still counted, and its slot still scanned.
+     */
+    @Test
+    void foldingADeadThreadsSlot_keepsTheLiveSlotsAfterIt_inTheScan() throws Exception {
+        ReaderCounters counters = new ReaderCounters();
+        Srcu srcu = BrokenCounters.domain("fold-keeps-later", counters);
+        CountDownLatch firstRegistered = new CountDownLatch(1);
+        CountDownLatch firstMayExit = new CountDownLatch(1);
+        Thread first = new Thread(() -> {
+            srcu.readUnlock(srcu.readLock());
+            firstRegistered.countDown();
+            try {
+                firstMayExit.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "first-dies");
+        first.start();
+        assertThat(firstRegistered.await(10, TimeUnit.SECONDS)).isTrue();
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch leave = new CountDownLatch(1);
+        AtomicInteger laterIdx = new AtomicInteger(-1);
+        Thread later = new Thread(() -> {
+            int idx = srcu.readLock(); // registered after the first thread's slot
+            laterIdx.set(idx);
+            inside.countDown();
+            try {
+                leave.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            srcu.readUnlock(idx);
+        }, "later-lives");
+        later.start();
+        try {
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(srcu.registeredSlots()).isEqualTo(2);
+            firstMayExit.countDown();
+            first.join(10_000);
+            counters.pruneDeadSlots();
+            assertThat(srcu.registeredSlots()).as("only the dead thread's slot left").isEqualTo(1);
+            assertThat(srcu.activeReaders()).isEqualTo(1);
+            assertThat(counters.readersGone(laterIdx.get())).as("the live reader is still scanned").isFalse();
+        } finally {
+            leave.countDown();
+            later.join(10_000);
+        }
+        assertThat(counters.readersGone(laterIdx.get())).isTrue();
+        srcu.synchronize();
+        srcu.close();
+    }
+
     @Test
     void liveIdleThread_keepsItsSlot_andItsOpenSectionIsWaitedFor() throws Exception {
         liveReaderIsWaitedFor(new ReaderCounters(), true);
