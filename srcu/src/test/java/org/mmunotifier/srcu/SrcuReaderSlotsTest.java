@@ -403,6 +403,7 @@ class SrcuReaderSlotsTest {
             assertThat(seen.get().toString()).contains("thread=twin");
             assertThat(srcu.reader()).as("this thread still finds its own Reader").isSameAs(mine);
             assertThat(srcu.readLockHeld()).isTrue();
+            assertThat(srcu.cachedVirtualReaders()).as("both entries are platform threads'").isZero();
             srcu.readUnlock(outer);
             assertThat(srcu.activeReaders()).isZero();
         }
@@ -436,8 +437,52 @@ class SrcuReaderSlotsTest {
             assertThat(sections).hasValue(n);
             assertThat(twoRmw).as("every virtual thread used the striped counters").hasValue(n);
             assertThat(srcu.registeredSlots()).as("no slot registered for a virtual thread").isEqualTo(before);
+            assertThat(srcu.cachedVirtualReaders()).as("no virtual thread in the reader cache").isZero();
             assertThat(srcu.activeReaders()).isZero();
             srcu.synchronize();
+        }
+    }
+
+    /**
+     * A virtual thread reading a domain of any flavour counts on the stripes (never on a slot of
+     * its own, which no scan would find), and its section is waited for.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(ReaderFlavour.class)
+    void virtualThreadReader_onEveryFlavour_usesTheStripes_andIsWaitedFor(ReaderFlavour flavour) throws Exception {
+        ExecutorService vts = newVirtualThreadPerTaskExecutor();
+        try (Srcu srcu = BrokenCounters.domain("virtual-" + flavour, new ReaderCounters(), flavour)) {
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch leave = new CountDownLatch(1);
+            AtomicReference<Object> seen = new AtomicReference<>();
+            long gp0 = srcu.gracePeriodsCompleted();
+            vts.execute(() -> {
+                try {
+                    int idx = srcu.readLock();
+                    seen.set(srcu.reader().flavour());
+                    inside.countDown();
+                    leave.await();
+                    srcu.readUnlock(idx);
+                } catch (Throwable e) {
+                    seen.set(e);
+                    inside.countDown();
+                }
+            });
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(seen.get()).isEqualTo(ReaderFlavour.TWO_RMW);
+            assertThat(srcu.activeReaders()).isEqualTo(1);
+            CompletableFuture<Void> sync = CompletableFuture.runAsync(srcu::synchronize);
+            Thread.sleep(50);
+            assertThat(sync).as("synchronize waits for the virtual thread's section").isNotDone();
+            assertThat(srcu.gracePeriodsCompleted()).isEqualTo(gp0);
+            leave.countDown();
+            sync.get(20, TimeUnit.SECONDS);
+            vts.shutdown();
+            assertThat(vts.awaitTermination(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(seen.get()).as("its unlock was accepted").isEqualTo(ReaderFlavour.TWO_RMW);
+            assertThat(srcu.activeReaders()).isZero();
+        } finally {
+            vts.shutdownNow();
         }
     }
 
