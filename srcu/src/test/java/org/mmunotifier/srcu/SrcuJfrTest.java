@@ -87,6 +87,9 @@ class SrcuJfrTest {
             }
             srcu.barrier();
             assertThat(ran).hasValue(3);
+            // barrier() returns once the last callback has run, which may be before its batch's
+            // event is committed; close() joins the domain thread, so every commit is done.
+            srcu.close();
             events = stopAndRead(r, "jfr-domain");
         }
 
