@@ -65,26 +65,31 @@ class SrcuReaderSlotsTest {
                 .isInstanceOf(NullPointerException.class);
     }
 
+    /** On each flavour, and on either index (the second round runs after a flip). */
     @ParameterizedTest(name = "{0}")
     @EnumSource(ReaderFlavour.class)
     void misuse_isRefusedOnEitherFlavour_andChangesNothing(ReaderFlavour flavour) {
         try (Srcu srcu = BrokenCounters.domain("misuse-" + flavour, new ReaderCounters(), flavour)) {
-            assertThatThrownBy(() -> srcu.readUnlock(0)).hasMessageContaining("holds no read section");
-            int outer = srcu.readLock();
-            int inner = srcu.readLock();
-            assertThatThrownBy(() -> srcu.readUnlock(outer ^ 1)).hasMessageContaining("index " + (outer ^ 1));
-            assertThatThrownBy(() -> srcu.readUnlock(2)).hasMessageContaining("0 or 1");
-            assertThatThrownBy(srcu::synchronize).hasMessageContaining("deadlock");
-            assertThat(srcu.activeReaders()).isEqualTo(2);
-            assertThat(srcu.reader()).hasToString("Srcu.Reader[domain=misuse-" + flavour + ", thread="
-                    + Thread.currentThread().getName() + ", sections=2]");
-            srcu.readUnlock(inner);
-            assertThat(srcu.readLockHeld()).as("still nested once").isTrue();
-            srcu.readUnlock(outer);
-            assertThat(srcu.readLockHeld()).isFalse();
-            assertThatThrownBy(() -> srcu.readUnlock(outer)).as("double unlock").hasMessageContaining("holds no");
-            assertThat(srcu.activeReaders()).isZero();
-            srcu.synchronize();
+            for (int round = 0; round < 2; round++) {
+                assertThatThrownBy(() -> srcu.readUnlock(0)).hasMessageContaining("holds no read section");
+                assertThatThrownBy(() -> srcu.readUnlock(1)).hasMessageContaining("holds no read section");
+                int outer = srcu.readLock();
+                assertThat(outer).as("round %d", round).isEqualTo(round);
+                int inner = srcu.readLock();
+                assertThatThrownBy(() -> srcu.readUnlock(outer ^ 1)).hasMessageContaining("index " + (outer ^ 1));
+                assertThatThrownBy(() -> srcu.readUnlock(2)).hasMessageContaining("0 or 1");
+                assertThatThrownBy(srcu::synchronize).hasMessageContaining("deadlock");
+                assertThat(srcu.activeReaders()).isEqualTo(2);
+                assertThat(srcu.reader()).hasToString("Srcu.Reader[domain=misuse-" + flavour + ", thread="
+                        + Thread.currentThread().getName() + ", sections=2]");
+                srcu.readUnlock(inner);
+                assertThat(srcu.readLockHeld()).as("still nested once").isTrue();
+                srcu.readUnlock(outer);
+                assertThat(srcu.readLockHeld()).isFalse();
+                assertThatThrownBy(() -> srcu.readUnlock(outer)).as("double unlock").hasMessageContaining("holds no");
+                assertThat(srcu.activeReaders()).isZero();
+                srcu.synchronize(); // one flip: the next round's sections count on index 1
+            }
         }
     }
 
