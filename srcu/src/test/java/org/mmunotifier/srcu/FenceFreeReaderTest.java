@@ -39,6 +39,19 @@ class FenceFreeReaderTest {
         }
     }
 
+    /** Where it is available, the default's reason names the VM, its version and the membarrier. */
+    @Test
+    void whereAvailable_theDefaultsReason_namesWhatMadeItAvailable() {
+        assumeTrue(BrokenCounters.fenceFreeAvailable(), "needs membarrier: JDK 22+ on Linux");
+        try (Srcu srcu = new Srcu("default-reason")) {
+            assertThat(srcu.flavour().flavour()).isEqualTo(ReaderFlavour.FENCE_FREE);
+            assertThat(srcu.flavour().reason()).isEqualTo("the default where available, and it is: "
+                    + System.getProperty("java.vm.name") + " " + Runtime.version() + ", no JVMCI compiler, "
+                    + "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) registered; readers count in with an opaque "
+                    + "store, and each scan of the updater issues the membarrier");
+        }
+    }
+
     @Test
     void beforeJdk22_theDefaultIsOneFence_andSaysWhy() {
         assumeTrue(Runtime.version().feature() < 22);

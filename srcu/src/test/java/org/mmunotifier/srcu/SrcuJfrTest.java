@@ -87,6 +87,9 @@ class SrcuJfrTest {
             }
             srcu.barrier();
             assertThat(ran).hasValue(3);
+            // barrier() returns once the last callback has run, which may be before its batch's
+            // event is committed; close() joins the domain thread, so every commit is done.
+            srcu.close();
             events = stopAndRead(r, "jfr-domain");
         }
 
@@ -137,5 +140,99 @@ class SrcuJfrTest {
                     .satisfies(e -> assertThat(e.getLong("gracePeriod")).isEqualTo(before + 1));
             assertThat(named(events, CALLBACK_BATCH)).isEmpty();
         }
+    }
+
+    /**
+     * An idle grace period scans each index once: exactly two scans, counted per grace period
+     * (not since the domain was created).
+     */
+    @Test
+    void idleGracePeriods_recordTwoScansEach() throws Exception {
+        List<RecordedEvent> events;
+        try (Srcu srcu = new Srcu("jfr-idle")) {
+            srcu.synchronize(); // before the recording: the domain's scan count is no longer 0
+            Recording r = record();
+            srcu.synchronize();
+            srcu.synchronizeExpedited();
+            srcu.synchronize();
+            events = stopAndRead(r, "jfr-idle");
+        }
+        List<RecordedEvent> gps = named(events, GRACE_PERIOD);
+        assertThat(gps).hasSize(3);
+        assertThat(gps).allSatisfy(gp -> assertThat(gp.getInt("scans")).as("one scan per index").isEqualTo(2));
+    }
+
+    /**
+     * A recording's threshold applies to the grace period's real length: with 200 ms, a grace
+     * period held up 400 ms by a reader is recorded and idle ones are not (an event that never
+     * began, or never ended before its threshold check, would be measured wrongly).
+     */
+    @Test
+    void aGracePeriodThreshold_keepsTheGracePeriodAReaderHeldUp_andDropsIdleOnes() throws Exception {
+        List<RecordedEvent> events;
+        try (Srcu srcu = new Srcu("jfr-threshold")) {
+            Recording r = new Recording();
+            r.enable(GRACE_PERIOD).withThreshold(Duration.ofMillis(200));
+            r.start();
+            srcu.synchronize(); // idle: far below the threshold
+            CountDownLatch inside = new CountDownLatch(1);
+            Thread reader = new Thread(() -> {
+                int idx = srcu.readLock();
+                inside.countDown();
+                try {
+                    Thread.sleep(400);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    srcu.readUnlock(idx);
+                }
+            });
+            reader.start();
+            inside.await();
+            long start = System.nanoTime();
+            srcu.synchronize(); // grace period 2: waits for the reader
+            long took = System.nanoTime() - start;
+            reader.join();
+            srcu.synchronize(); // idle again
+            events = stopAndRead(r, "jfr-threshold");
+            assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(200).toNanos());
+        }
+        assertThat(named(events, GRACE_PERIOD)).singleElement().satisfies(e -> {
+            assertThat(e.getLong("gracePeriod")).isEqualTo(2);
+            assertThat(e.getDuration()).isGreaterThanOrEqualTo(Duration.ofMillis(200))
+                    .isLessThan(Duration.ofSeconds(30));
+        });
+    }
+
+    /**
+     * The same for callback batches: a batch whose callback runs 400 ms passes a 200 ms
+     * threshold, a quick batch does not; the batch's duration is its run, not its wait.
+     */
+    @Test
+    void aCallbackBatchThreshold_keepsTheSlowBatch_andDropsTheQuickOne() throws Exception {
+        List<RecordedEvent> events;
+        try (Srcu srcu = new Srcu("jfr-batch-threshold")) {
+            Recording r = new Recording();
+            r.enable(CALLBACK_BATCH).withThreshold(Duration.ofMillis(200));
+            r.start();
+            srcu.callSrcu(() -> { });
+            srcu.barrier();
+            srcu.callSrcu(() -> {
+                try {
+                    Thread.sleep(400);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            srcu.barrier();
+            srcu.callSrcu(() -> { });
+            srcu.barrier();
+            events = stopAndRead(r, "jfr-batch-threshold");
+        }
+        assertThat(named(events, CALLBACK_BATCH)).singleElement().satisfies(e -> {
+            assertThat(e.getInt("count")).isEqualTo(1);
+            assertThat(e.getDuration()).isGreaterThanOrEqualTo(Duration.ofMillis(200))
+                    .isLessThan(Duration.ofSeconds(30));
+        });
     }
 }

@@ -65,26 +65,31 @@ class SrcuReaderSlotsTest {
                 .isInstanceOf(NullPointerException.class);
     }
 
+    /** On each flavour, and on either index (the second round runs after a flip). */
     @ParameterizedTest(name = "{0}")
     @EnumSource(ReaderFlavour.class)
     void misuse_isRefusedOnEitherFlavour_andChangesNothing(ReaderFlavour flavour) {
         try (Srcu srcu = BrokenCounters.domain("misuse-" + flavour, new ReaderCounters(), flavour)) {
-            assertThatThrownBy(() -> srcu.readUnlock(0)).hasMessageContaining("holds no read section");
-            int outer = srcu.readLock();
-            int inner = srcu.readLock();
-            assertThatThrownBy(() -> srcu.readUnlock(outer ^ 1)).hasMessageContaining("index " + (outer ^ 1));
-            assertThatThrownBy(() -> srcu.readUnlock(2)).hasMessageContaining("0 or 1");
-            assertThatThrownBy(srcu::synchronize).hasMessageContaining("deadlock");
-            assertThat(srcu.activeReaders()).isEqualTo(2);
-            assertThat(srcu.reader()).hasToString("Srcu.Reader[domain=misuse-" + flavour + ", thread="
-                    + Thread.currentThread().getName() + ", sections=2]");
-            srcu.readUnlock(inner);
-            assertThat(srcu.readLockHeld()).as("still nested once").isTrue();
-            srcu.readUnlock(outer);
-            assertThat(srcu.readLockHeld()).isFalse();
-            assertThatThrownBy(() -> srcu.readUnlock(outer)).as("double unlock").hasMessageContaining("holds no");
-            assertThat(srcu.activeReaders()).isZero();
-            srcu.synchronize();
+            for (int round = 0; round < 2; round++) {
+                assertThatThrownBy(() -> srcu.readUnlock(0)).hasMessageContaining("holds no read section");
+                assertThatThrownBy(() -> srcu.readUnlock(1)).hasMessageContaining("holds no read section");
+                int outer = srcu.readLock();
+                assertThat(outer).as("round %d", round).isEqualTo(round);
+                int inner = srcu.readLock();
+                assertThatThrownBy(() -> srcu.readUnlock(outer ^ 1)).hasMessageContaining("index " + (outer ^ 1));
+                assertThatThrownBy(() -> srcu.readUnlock(2)).hasMessageContaining("0 or 1");
+                assertThatThrownBy(srcu::synchronize).hasMessageContaining("deadlock");
+                assertThat(srcu.activeReaders()).isEqualTo(2);
+                assertThat(srcu.reader()).hasToString("Srcu.Reader[domain=misuse-" + flavour + ", thread="
+                        + Thread.currentThread().getName() + ", sections=2]");
+                srcu.readUnlock(inner);
+                assertThat(srcu.readLockHeld()).as("still nested once").isTrue();
+                srcu.readUnlock(outer);
+                assertThat(srcu.readLockHeld()).isFalse();
+                assertThatThrownBy(() -> srcu.readUnlock(outer)).as("double unlock").hasMessageContaining("holds no");
+                assertThat(srcu.activeReaders()).isZero();
+                srcu.synchronize(); // one flip: the next round's sections count on index 1
+            }
         }
     }
 
@@ -208,6 +213,110 @@ class SrcuReaderSlotsTest {
         }
     }
 
+    /**
+     * Folding keeps all four of a dead thread's counts: sections it ended on either index stay
+     * balanced, and the one it never ended (on index 1) stays open, on index 1 only.
+     */
+    @Test
+    void threadThatReadOnBothIndexes_isFoldedWithAllFourCounts() throws Exception {
+        ReaderCounters counters = new ReaderCounters();
+        Srcu srcu = BrokenCounters.domain("fold-both", counters);
+        CountDownLatch onIndex0 = new CountDownLatch(1);
+        CountDownLatch flipped = new CountDownLatch(1);
+        AtomicReference<String> indexes = new AtomicReference<>("");
+        Thread t = new Thread(() -> {
+            StringBuilder seen = new StringBuilder();
+            for (int i = 0; i < 2; i++) {
+                int idx = srcu.readLock();
+                seen.append(idx);
+                srcu.readUnlock(idx);
+            }
+            onIndex0.countDown();
+            try {
+                flipped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            for (int i = 0; i < 3; i++) {
+                int idx = srcu.readLock();
+                seen.append(idx);
+                srcu.readUnlock(idx);
+            }
+            seen.append(srcu.readLock()); // and dies inside this section
+            indexes.set(seen.toString());
+        }, "reads-both");
+        t.start();
+        assertThat(onIndex0.await(10, TimeUnit.SECONDS)).isTrue();
+        srcu.synchronize(); // one flip: new readers count on index 1
+        flipped.countDown();
+        t.join(10_000);
+        assertThat(indexes.get()).isEqualTo("001111");
+        int before = srcu.registeredSlots();
+        counters.pruneDeadSlots();
+        assertThat(srcu.registeredSlots()).as("the dead thread's slot was folded").isEqualTo(before - 1);
+        assertThat(counters.lockSum(0)).isEqualTo(2);
+        assertThat(counters.unlockSum(0)).isEqualTo(2);
+        assertThat(counters.lockSum(1)).isEqualTo(4);
+        assertThat(counters.unlockSum(1)).isEqualTo(3);
+        assertThat(srcu.activeReaders()).isEqualTo(1);
+        assertThat(counters.readersGone(0)).as("index 0: balanced").isTrue();
+        assertThat(counters.readersGone(1)).as("index 1: the section it never ended").isFalse();
+    }
+
+    /**
+     * Folding a dead thread's slot keeps the live slots registered after it: a reader inside a
+     * section is still counted, and its slot still scanned.
+     */
+    @Test
+    void foldingADeadThreadsSlot_keepsTheLiveSlotsAfterIt_inTheScan() throws Exception {
+        ReaderCounters counters = new ReaderCounters();
+        Srcu srcu = BrokenCounters.domain("fold-keeps-later", counters);
+        CountDownLatch firstRegistered = new CountDownLatch(1);
+        CountDownLatch firstMayExit = new CountDownLatch(1);
+        Thread first = new Thread(() -> {
+            srcu.readUnlock(srcu.readLock());
+            firstRegistered.countDown();
+            try {
+                firstMayExit.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "first-dies");
+        first.start();
+        assertThat(firstRegistered.await(10, TimeUnit.SECONDS)).isTrue();
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch leave = new CountDownLatch(1);
+        AtomicInteger laterIdx = new AtomicInteger(-1);
+        Thread later = new Thread(() -> {
+            int idx = srcu.readLock(); // registered after the first thread's slot
+            laterIdx.set(idx);
+            inside.countDown();
+            try {
+                leave.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            srcu.readUnlock(idx);
+        }, "later-lives");
+        later.start();
+        try {
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(srcu.registeredSlots()).isEqualTo(2);
+            firstMayExit.countDown();
+            first.join(10_000);
+            counters.pruneDeadSlots();
+            assertThat(srcu.registeredSlots()).as("only the dead thread's slot left").isEqualTo(1);
+            assertThat(srcu.activeReaders()).isEqualTo(1);
+            assertThat(counters.readersGone(laterIdx.get())).as("the live reader is still scanned").isFalse();
+        } finally {
+            leave.countDown();
+            later.join(10_000);
+        }
+        assertThat(counters.readersGone(laterIdx.get())).isTrue();
+        srcu.synchronize();
+        srcu.close();
+    }
+
     @Test
     void liveIdleThread_keepsItsSlot_andItsOpenSectionIsWaitedFor() throws Exception {
         liveReaderIsWaitedFor(new ReaderCounters(), true);
@@ -299,6 +408,7 @@ class SrcuReaderSlotsTest {
             assertThat(seen.get().toString()).contains("thread=twin");
             assertThat(srcu.reader()).as("this thread still finds its own Reader").isSameAs(mine);
             assertThat(srcu.readLockHeld()).isTrue();
+            assertThat(srcu.cachedVirtualReaders()).as("both entries are platform threads'").isZero();
             srcu.readUnlock(outer);
             assertThat(srcu.activeReaders()).isZero();
         }
@@ -332,8 +442,52 @@ class SrcuReaderSlotsTest {
             assertThat(sections).hasValue(n);
             assertThat(twoRmw).as("every virtual thread used the striped counters").hasValue(n);
             assertThat(srcu.registeredSlots()).as("no slot registered for a virtual thread").isEqualTo(before);
+            assertThat(srcu.cachedVirtualReaders()).as("no virtual thread in the reader cache").isZero();
             assertThat(srcu.activeReaders()).isZero();
             srcu.synchronize();
+        }
+    }
+
+    /**
+     * A virtual thread reading a domain of any flavour counts on the stripes (never on a slot of
+     * its own, which no scan would find), and its section is waited for.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(ReaderFlavour.class)
+    void virtualThreadReader_onEveryFlavour_usesTheStripes_andIsWaitedFor(ReaderFlavour flavour) throws Exception {
+        ExecutorService vts = newVirtualThreadPerTaskExecutor();
+        try (Srcu srcu = BrokenCounters.domain("virtual-" + flavour, new ReaderCounters(), flavour)) {
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch leave = new CountDownLatch(1);
+            AtomicReference<Object> seen = new AtomicReference<>();
+            long gp0 = srcu.gracePeriodsCompleted();
+            vts.execute(() -> {
+                try {
+                    int idx = srcu.readLock();
+                    seen.set(srcu.reader().flavour());
+                    inside.countDown();
+                    leave.await();
+                    srcu.readUnlock(idx);
+                } catch (Throwable e) {
+                    seen.set(e);
+                    inside.countDown();
+                }
+            });
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(seen.get()).isEqualTo(ReaderFlavour.TWO_RMW);
+            assertThat(srcu.activeReaders()).isEqualTo(1);
+            CompletableFuture<Void> sync = CompletableFuture.runAsync(srcu::synchronize);
+            Thread.sleep(50);
+            assertThat(sync).as("synchronize waits for the virtual thread's section").isNotDone();
+            assertThat(srcu.gracePeriodsCompleted()).isEqualTo(gp0);
+            leave.countDown();
+            sync.get(20, TimeUnit.SECONDS);
+            vts.shutdown();
+            assertThat(vts.awaitTermination(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(seen.get()).as("its unlock was accepted").isEqualTo(ReaderFlavour.TWO_RMW);
+            assertThat(srcu.activeReaders()).isZero();
+        } finally {
+            vts.shutdownNow();
         }
     }
 

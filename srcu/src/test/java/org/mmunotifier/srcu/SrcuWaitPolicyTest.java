@@ -124,6 +124,35 @@ class SrcuWaitPolicyTest {
     }
 
     /**
+     * The parks back off: 50 us, doubled on each parking retry up to 1 ms. The first 15 parks
+     * therefore take at least 50 + 100 + 200 + 400 + 800 + 10 x 1000 us = 11.55 ms in all (a park
+     * never returns early here: nothing unparks or interrupts the waiter); without the doubling
+     * they would ask for 15 x 50 us.
+     */
+    @Test
+    void parkingRetries_doubleTheirPark_upTo1ms() throws Exception {
+        int parks = 15;
+        long[] scanTimes = new long[RETRIES_BEFORE_PARKING + parks + 2];
+        AtomicLong scans = new AtomicLong();
+        Srcu srcu = BrokenCounters.domain("policy-backoff", new ReaderCounters(1) {
+            @Override
+            boolean readersGone(int idx) {
+                int n = (int) scans.incrementAndGet(); // scan n follows retry n - 2
+                if (n < scanTimes.length) {
+                    scanTimes[n] = System.nanoTime();
+                }
+                return n > RETRIES_BEFORE_PARKING + parks;
+            }
+        });
+        runOnNewThread(srcu::synchronize);
+        // Scan 33 is the one before the first park (retry 32); scan 48 follows the 15th.
+        long parked = scanTimes[RETRIES_BEFORE_PARKING + 1 + parks] - scanTimes[RETRIES_BEFORE_PARKING + 1];
+        assertThat(parked).as("nanoseconds parked over the first %d parks", parks)
+                .isGreaterThanOrEqualTo(11_550_000L);
+        srcu.close();
+    }
+
+    /**
      * Waits (polling, at most about 10 s: a hang guard) until {@code t} is parked with
      * {@code blocker} as its blocker, as a grace period's wait parks on its domain.
      */

@@ -3,6 +3,8 @@ package org.mmunotifier.srcu;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -61,5 +63,62 @@ class SrcuWakeTest {
             srcu.synchronize(); // no reader: no park, no waiter left behind
             assertThat(srcu.gracePeriodWaiter()).isNull();
         }
+    }
+
+    /**
+     * A grace period whose waiting ends on a scan that had named the updater the waiter (no
+     * unlock cleared it) takes its name back before it returns: a waiter left behind would be
+     * unparked by some later unlock while doing something else.
+     */
+    @Test
+    void aWaitThatEndsOnAParkingScan_leavesNoWaiterBehind() throws Exception {
+        // Busy for the 32 retries that do not park and the first that does; gone at the next.
+        SrcuWaitPolicyTest.ScriptedCounters counters = new SrcuWaitPolicyTest.ScriptedCounters(33, false);
+        Srcu srcu = BrokenCounters.domain("wake-last-scan", counters);
+        Thread updater = new Thread(srcu::synchronize, "updater");
+        updater.start();
+        updater.join(TimeUnit.SECONDS.toMillis(20));
+        assertThat(updater.isAlive()).isFalse();
+        assertThat(counters.scans).as("the wait ended on its second parking scan").hasValue(35);
+        assertThat(srcu.gracePeriodWaiter()).isNull();
+    }
+
+    /**
+     * A parked grace period that an expedited caller makes stop parking (its waits then spin and
+     * yield) clears its name as the waiter after each park, so when it ends on a scan that did not
+     * park, nothing is left behind either.
+     */
+    @Test
+    void aParkedWaitThatAnExpeditedCallerSpeedsUp_leavesNoWaiterBehind() throws Exception {
+        AtomicBoolean released = new AtomicBoolean();
+        AtomicInteger scansAfterRelease = new AtomicInteger();
+        ReaderCounters counters = new ReaderCounters(1) {
+            @Override
+            boolean readersGone(int idx) {
+                // Busy until released, and for the first scan after: the scan that ends the wait
+                // then belongs to a retry that began after the expedited caller was counted.
+                return released.get() && scansAfterRelease.incrementAndGet() > 1;
+            }
+        };
+        Srcu srcu = BrokenCounters.domain("wake-expedited", counters);
+        Thread updater = new Thread(srcu::synchronize, "updater");
+        updater.start();
+        long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (srcu.gracePeriodWaiter() != updater) {
+            assertThat(System.nanoTime() - giveUp).as("the updater parks as the waiter").isNegative();
+            Thread.sleep(1);
+        }
+        Thread expedited = new Thread(srcu::synchronizeExpedited, "expedited");
+        expedited.start();
+        while (expedited.getState() != Thread.State.WAITING) { // counted, and queued on the grace-period lock
+            assertThat(System.nanoTime() - giveUp).as("the expedited caller queues").isNegative();
+            Thread.sleep(1);
+        }
+        released.set(true);
+        updater.join(TimeUnit.SECONDS.toMillis(20));
+        expedited.join(TimeUnit.SECONDS.toMillis(20));
+        assertThat(updater.isAlive()).isFalse();
+        assertThat(expedited.isAlive()).isFalse();
+        assertThat(srcu.gracePeriodWaiter()).isNull();
     }
 }
