@@ -189,29 +189,10 @@ public final class PageTable {
         return pte.length;
     }
 
-    /**
-     * Takes the page-table lock. Pairs with {@link #unlock()}. The kernel's page-table lock is a
-     * spinlock held for a few hundred instructions: a contender spins, it does not sleep. So
-     * does this one, for a while ({@value #SPINS} tries), before it queues on the lock and parks
-     * (a holder may be preempted here, which a kernel spinlock's holder is not). Without the spin
-     * every contended fault parked and was unparked, and the unpark dominated the simulator's
-     * profile.
-     */
+    /** Takes the page-table lock. Pairs with {@link #unlock()}. */
     public void lock() {
-        if (ptl.tryLock()) {
-            return;
-        }
-        for (int i = 0; i < SPINS; i++) {
-            Thread.onSpinWait();
-            if (!ptl.isLocked() && ptl.tryLock()) {
-                return;
-            }
-        }
         ptl.lock();
     }
-
-    /** How many times a contended {@link #lock()} retries before it parks. */
-    private static final int SPINS = 100;
 
     /** Drops the page-table lock. */
     public void unlock() {
