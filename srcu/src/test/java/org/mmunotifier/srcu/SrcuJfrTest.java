@@ -203,36 +203,4 @@ class SrcuJfrTest {
                     .isLessThan(Duration.ofSeconds(30));
         });
     }
-
-    /**
-     * The same for callback batches: a batch whose callback runs 400 ms passes a 200 ms
-     * threshold, a quick batch does not; the batch's duration is its run, not its wait.
-     */
-    @Test
-    void aCallbackBatchThreshold_keepsTheSlowBatch_andDropsTheQuickOne() throws Exception {
-        List<RecordedEvent> events;
-        try (Srcu srcu = new Srcu("jfr-batch-threshold")) {
-            Recording r = new Recording();
-            r.enable(CALLBACK_BATCH).withThreshold(Duration.ofMillis(200));
-            r.start();
-            srcu.callSrcu(() -> { });
-            srcu.barrier();
-            srcu.callSrcu(() -> {
-                try {
-                    Thread.sleep(400);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            srcu.barrier();
-            srcu.callSrcu(() -> { });
-            srcu.barrier();
-            events = stopAndRead(r, "jfr-batch-threshold");
-        }
-        assertThat(named(events, CALLBACK_BATCH)).singleElement().satisfies(e -> {
-            assertThat(e.getInt("count")).isEqualTo(1);
-            assertThat(e.getDuration()).isGreaterThanOrEqualTo(Duration.ofMillis(200))
-                    .isLessThan(Duration.ofSeconds(30));
-        });
-    }
 }
