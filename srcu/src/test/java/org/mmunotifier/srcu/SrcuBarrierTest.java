@@ -114,6 +114,50 @@ class SrcuBarrierTest {
         }
     }
 
+    /**
+     * The same, with the barrier certainly waiting when its last callback ends: that callback
+     * blocks until the barrier has gone back to waiting, so only the wake that follows the
+     * callback (not the end of the batch before) can let the barrier return while the later
+     * callback of the same batch still runs.
+     */
+    @Test
+    void barrier_isWokenByItsLastCallback_notByTheEndOfItsBatch() throws Exception {
+        try (Srcu srcu = new Srcu("barrier-woken-per-callback")) {
+            CountDownLatch blockerRunning = new CountDownLatch(1);
+            CountDownLatch releaseBlocker = new CountDownLatch(1);
+            CountDownLatch targetRunning = new CountDownLatch(1);
+            CountDownLatch releaseTarget = new CountDownLatch(1);
+            CountDownLatch releaseLater = new CountDownLatch(1);
+            srcu.callSrcu(() -> {
+                blockerRunning.countDown();
+                await(releaseBlocker);
+            });
+            blockerRunning.await();
+            srcu.callSrcu(() -> { // the barrier's last callback
+                targetRunning.countDown();
+                await(releaseTarget);
+            });
+            Thread barrierThread = new Thread(srcu::barrier, "barrier-caller");
+            barrierThread.start();
+            waitUntilWaiting(barrierThread);
+            srcu.callSrcu(() -> await(releaseLater)); // after the barrier began; same next batch
+            releaseBlocker.countDown(); // the first batch ends (and wakes the barrier once)
+            try {
+                assertThat(targetRunning.await(10, TimeUnit.SECONDS)).isTrue();
+                waitUntilWaiting(barrierThread); // waiting again: the first batch's wake has passed
+                releaseTarget.countDown();
+                barrierThread.join(TimeUnit.SECONDS.toMillis(10));
+                assertThat(barrierThread.isAlive()).as("barrier woken when its last callback ended, "
+                        + "while the later callback of its batch still runs").isFalse();
+                assertThat(srcu.pendingCallbacks()).isEqualTo(1);
+            } finally {
+                releaseTarget.countDown();
+                releaseLater.countDown();
+            }
+            srcu.barrier();
+        }
+    }
+
     @Test
     void barrier_interrupted_stillWaitsAndKeepsInterruptStatus() throws Exception {
         try (Srcu srcu = new Srcu("barrier-interrupt")) {

@@ -165,6 +165,34 @@ class SrcuCallbackTest {
         assertThat(reported).extracting(Throwable::getMessage).containsExactly("boom", "bang");
     }
 
+    /**
+     * An executor thread counts as running a callback only while it runs a batch: once the
+     * batch is over, the same thread may call barrier() (and close()) like any other.
+     */
+    @Test
+    void callbackExecutorThread_mayCallBarrier_onceItsBatchIsOver() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Srcu srcu = Srcu.builder("executor-thread-after-batch").callbackExecutor(pool).build();
+            AtomicLong ran = new AtomicLong();
+            srcu.callSrcu(ran::incrementAndGet);
+            srcu.barrier();
+            assertThat(ran.get()).isEqualTo(1);
+            srcu.callSrcu(ran::incrementAndGet);
+            srcu.barrier();
+            // The pool's one thread ran both batches; now it is not running a callback.
+            pool.submit(() -> {
+                srcu.barrier();
+                srcu.close();
+                return null;
+            }).get(20, TimeUnit.SECONDS);
+            assertThat(ran.get()).isEqualTo(2);
+            assertThat(srcu.toString()).endsWith(", closed]");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void callbackExecutor_runsBatchesOnTheGivenExecutor_inOrder() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(4, r -> {
