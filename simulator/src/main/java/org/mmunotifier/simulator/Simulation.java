@@ -104,6 +104,67 @@ final class Simulation {
         totalWeight = sum;
         progress = new AtomicLongArray(config.threads() + 1);
         primaryProgress = new AtomicLongArray(config.threads() + 1);
+        actions = new Action[Op.values().length];
+        for (Op ev : events) {
+            actions[ev.ordinal()] = action(ev);
+        }
+    }
+
+    /**
+     * What one event does to a process that the worker took from {@code slot} and pinned.
+     *
+     * <p>{@link #step} calls these through a table, not a {@code switch}: a switch let C2 inline
+     * every operation into {@code step}, one 50 KB method that C2 compiled again (about 0.3 s of
+     * compiler time each, on a core the workers need) whenever a rare operation first took a
+     * branch it had not profiled. Through the table's megamorphic call each operation is compiled,
+     * and recompiled, on its own.
+     */
+    @FunctionalInterface
+    private interface Action {
+        void run(Process p, int slot, SplittableRandom rng, Stats st);
+    }
+
+    /** Each event's {@link Action}, by {@link Op#ordinal()}; null for what a worker never picks. */
+    private final Action[] actions;
+
+    private Action action(Op ev) {
+        return switch (ev) {
+            case MMAP -> (p, slot, rng, st) -> kernel.mmap(p, rng, st);
+            case MUNMAP -> (p, slot, rng, st) -> kernel.munmap(p, rng, st);
+            case MPROTECT -> (p, slot, rng, st) -> kernel.mprotect(p, rng, st);
+            case PAGE_FAULT -> (p, slot, rng, st) -> kernel.cpuFault(p, rng, st);
+            case MIGRATE -> (p, slot, rng, st) -> kernel.migrate(p, rng, st);
+            case MREMAP -> (p, slot, rng, st) -> kernel.mremap(p, rng, st);
+            case MADV_DONTNEED -> (p, slot, rng, st) -> kernel.madviseDontneed(p, rng, st);
+            case PAGE_MKCLEAN -> (p, slot, rng, st) -> kernel.pageMkclean(p, rng, st);
+            case SOFT_DIRTY -> (p, slot, rng, st) -> kernel.clearRefsSoftDirty(p, st);
+            case KSM_MERGE -> (p, slot, rng, st) -> kernel.ksmMerge(p, rng, st);
+            case THP_COLLAPSE -> (p, slot, rng, st) -> kernel.khugepaged(p, rng, st);
+            case RECLAIM -> (p, slot, rng, st) -> kernel.reclaimStep(p, rng, st);
+            case FORK -> (p, slot, rng, st) -> fork(p, st, rng);
+            case EXIT -> (p, slot, rng, st) -> {
+                if (live.get() > 1 && slots.compareAndSet(slot, p, null)) {
+                    live.decrementAndGet();
+                    kernel.exit(p, st);
+                }
+            };
+            case OOM_KILL -> (p, slot, rng, st) -> {
+                if (live.get() > 1 && slots.compareAndSet(slot, p, null)) {
+                    live.decrementAndGet();
+                    kernel.oomKill(p, st);
+                }
+            };
+            case ATTACH -> (p, slot, rng, st) -> attach(p, pickDriver(rng), st);
+            case DETACH -> (p, slot, rng, st) -> {
+                Handle h = p.takeRandomHandle(rng, LONG_LIVED_ODDS);
+                if (h != null) {
+                    h.driver.close(h, st);
+                    st.count(Op.DETACH);
+                }
+            };
+            case ACCESS -> (p, slot, rng, st) -> access(p, rng, st);
+            default -> throw new AssertionError(ev + " has a weight but no action here");
+        };
     }
 
     /**
@@ -393,45 +454,8 @@ final class Simulation {
         if (!p.tryPin()) {
             return;
         }
-        int exitSlot = slot;
         try {
-            switch (ev) {
-                case MMAP -> kernel.mmap(p, rng, st);
-                case MUNMAP -> kernel.munmap(p, rng, st);
-                case MPROTECT -> kernel.mprotect(p, rng, st);
-                case PAGE_FAULT -> kernel.cpuFault(p, rng, st);
-                case MIGRATE -> kernel.migrate(p, rng, st);
-                case MREMAP -> kernel.mremap(p, rng, st);
-                case MADV_DONTNEED -> kernel.madviseDontneed(p, rng, st);
-                case PAGE_MKCLEAN -> kernel.pageMkclean(p, rng, st);
-                case SOFT_DIRTY -> kernel.clearRefsSoftDirty(p, st);
-                case KSM_MERGE -> kernel.ksmMerge(p, rng, st);
-                case THP_COLLAPSE -> kernel.khugepaged(p, rng, st);
-                case RECLAIM -> kernel.reclaimStep(p, rng, st);
-                case FORK -> fork(p, st, rng);
-                case EXIT -> {
-                    if (live.get() > 1 && slots.compareAndSet(exitSlot, p, null)) {
-                        live.decrementAndGet();
-                        kernel.exit(p, st);
-                    }
-                }
-                case OOM_KILL -> {
-                    if (live.get() > 1 && slots.compareAndSet(exitSlot, p, null)) {
-                        live.decrementAndGet();
-                        kernel.oomKill(p, st);
-                    }
-                }
-                case ATTACH -> attach(p, pickDriver(rng), st);
-                case DETACH -> {
-                    Handle h = p.takeRandomHandle(rng, LONG_LIVED_ODDS);
-                    if (h != null) {
-                        h.driver.close(h, st);
-                        st.count(Op.DETACH);
-                    }
-                }
-                case ACCESS -> access(p, rng, st);
-                default -> throw new AssertionError(ev + " has a weight but no case here");
-            }
+            actions[ev.ordinal()].run(p, slot, rng, st);
         } finally {
             unpin(p, st);
         }
