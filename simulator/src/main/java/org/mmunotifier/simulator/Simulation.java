@@ -337,6 +337,9 @@ final class Simulation {
      * does.
      */
     private void unpin(Process p, Stats st) {
+        if (p.unpinUnlessLast()) {
+            return; // not the last pin: no exit path to time (two clock reads per event cost 6 %)
+        }
         long unmaps = st.invalidations[org.mmunotifier.mm.MmuNotifierEvent.UNMAP.ordinal()];
         long t0 = System.nanoTime();
         p.unpin(kernel, st);

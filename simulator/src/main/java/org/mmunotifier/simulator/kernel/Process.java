@@ -98,6 +98,24 @@ public final class Process {
     }
 
     /**
+     * Drops a pin unless it is the last one: the fast path of {@link #unpin}, which a caller that
+     * times the last pin's exit path takes first, so that it reads the clock only when the exit
+     * may run.
+     *
+     * @return true if a pin was dropped; false, with nothing done, if the caller's pin is the last
+     */
+    public boolean unpinUnlessLast() {
+        int p;
+        do {
+            p = pins.get();
+            if (p <= 1) {
+                return false;
+            }
+        } while (!pins.compareAndSet(p, p - 1));
+        return true;
+    }
+
+    /**
      * Drops a pin; the last one runs the exit path ({@code mmput}: notifiers' release, then the
      * page-table teardown).
      *
