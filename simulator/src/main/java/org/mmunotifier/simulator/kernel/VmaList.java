@@ -1,6 +1,5 @@
 package org.mmunotifier.simulator.kernel;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -216,72 +215,130 @@ public final class VmaList {
         if (v.start < 0 || v.end > pages || v.start >= v.end) {
             throw new IllegalArgumentException("bad area " + v);
         }
-        List<Vma> out = new ArrayList<>(areas.length + 1);
-        boolean placed = false;
-        for (Vma a : areas) {
-            if (a.start < v.end && v.start < a.end) {
-                throw new IllegalArgumentException(v + " overlaps an existing area " + a);
-            }
-            if (!placed && v.start < a.start) {
-                out.add(v);
-                placed = true;
-            }
-            out.add(a);
+        Vma[] a = areas;
+        int i = firstEndingAfter(a, v.start);
+        if (i < a.length && a[i].start < v.end) {
+            throw new IllegalArgumentException(v + " overlaps an existing area " + a[i]);
         }
-        if (!placed) {
-            out.add(v);
-        }
-        publish(out);
+        splice(a, i, i, v, null, null);
     }
 
     /** Removes pages {@code [start, end)} from every area, splitting areas at the edges. */
     void unmap(int start, int end) {
-        List<Vma> out = new ArrayList<>(areas.length + 1);
-        for (Vma a : areas) {
-            if (a.end <= start || a.start >= end) {
-                out.add(a);
-                continue;
-            }
-            if (a.start < start) {
-                out.add(new Vma(a.start, start, a.prot));
-            }
-            if (a.end > end) {
-                out.add(new Vma(end, a.end, a.prot));
-            }
+        Vma[] a = areas;
+        int i = firstEndingAfter(a, start);
+        int j = firstStartingAtOrAfter(a, i, end);
+        if (i == j) {
+            return; // nothing mapped there
         }
-        publish(out);
+        Vma first = a[i];
+        Vma last = a[j - 1];
+        splice(a, i, j, first.start < start ? new Vma(first.start, start, first.prot) : null,
+                last.end > end ? new Vma(end, last.end, last.prot) : null, null);
     }
 
     /** Sets the protection of pages {@code [start, end)} that are mapped, splitting at the edges. */
     void protect(int start, int end, int prot) {
-        List<Vma> out = new ArrayList<>(areas.length + 2);
-        for (Vma a : areas) {
-            if (a.end <= start || a.start >= end) {
-                out.add(a);
-                continue;
+        Vma[] a = areas;
+        int i = firstEndingAfter(a, start);
+        int j = firstStartingAtOrAfter(a, i, end);
+        if (i == j) {
+            return; // nothing mapped there
+        }
+        Vma[] out = new Vma[a.length + 2 * (j - i) + 2];
+        System.arraycopy(a, 0, out, 0, i);
+        int n = i;
+        for (int k = i; k < j; k++) { // the areas overlapping the range, each cut in up to three
+            Vma v = a[k];
+            if (v.start < start) {
+                n = append(out, n, new Vma(v.start, start, v.prot));
             }
-            if (a.start < start) {
-                out.add(new Vma(a.start, start, a.prot));
-            }
-            out.add(new Vma(Math.max(a.start, start), Math.min(a.end, end), prot));
-            if (a.end > end) {
-                out.add(new Vma(end, a.end, a.prot));
+            n = append(out, n, new Vma(Math.max(v.start, start), Math.min(v.end, end), prot));
+            if (v.end > end) {
+                n = append(out, n, new Vma(end, v.end, v.prot));
             }
         }
-        publish(out);
+        install(a, j, out, n);
     }
 
-    /** Merges touching areas of the same protection and installs the result. */
-    private void publish(List<Vma> sorted) {
-        Vma[] all = sorted.toArray(new Vma[0]);
-        int n = 0;
-        for (Vma v : all) {
-            if (n > 0 && all[n - 1].end == v.start && all[n - 1].prot == v.prot) {
-                all[n - 1] = new Vma(all[n - 1].start, v.end, v.prot);
+    /** @return the index of the first area of {@code a} that ends after {@code page} ({@code a.length} if none) */
+    private static int firstEndingAfter(Vma[] a, int page) {
+        int lo = 0;
+        int hi = a.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (a[mid].end <= page) {
+                lo = mid + 1;
             } else {
-                all[n++] = v;
+                hi = mid;
             }
         }
-        areas = n == all.length ? all : Arrays.copyOf(all, n);
+        return lo;
+    }
+
+    /** @return the index of the first area of {@code a}, from {@code from} on, that starts at or after {@code page} */
+    private static int firstStartingAtOrAfter(Vma[] a, int from, int page) {
+        int lo = from;
+        int hi = a.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (a[mid].start < page) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /**
+     * Installs {@code a} with its areas {@code [i, j)} replaced by the non-null ones of {@code x},
+     * {@code y}, {@code z} (sorted, between {@code a[i - 1]} and {@code a[j]}), merging where they
+     * touch an area of the same protection.
+     */
+    private void splice(Vma[] a, int i, int j, Vma x, Vma y, Vma z) {
+        Vma[] out = new Vma[a.length - (j - i) + 3];
+        System.arraycopy(a, 0, out, 0, i);
+        int n = i;
+        if (x != null) {
+            n = append(out, n, x);
+        }
+        if (y != null) {
+            n = append(out, n, y);
+        }
+        if (z != null) {
+            n = append(out, n, z);
+        }
+        install(a, j, out, n);
+    }
+
+    /**
+     * Appends {@code a[j..]} to the first {@code n} areas of {@code out} (which has room for them)
+     * and installs the result. Only {@code a[j]} may merge with what precedes it: the areas after
+     * it were already merged.
+     */
+    private void install(Vma[] a, int j, Vma[] out, int n) {
+        if (j < a.length) {
+            n = append(out, n, a[j]);
+            int rest = a.length - j - 1;
+            System.arraycopy(a, j + 1, out, n, rest);
+            n += rest;
+        }
+        areas = n == out.length ? out : Arrays.copyOf(out, n);
+    }
+
+    /**
+     * Appends {@code v} after the first {@code n} areas of {@code out}, merged with the last of
+     * them if it touches it with the same protection (as {@code vma_merge} does).
+     *
+     * @return the new number of areas in {@code out}
+     */
+    private static int append(Vma[] out, int n, Vma v) {
+        if (n > 0 && out[n - 1].end == v.start && out[n - 1].prot == v.prot) {
+            out[n - 1] = new Vma(out[n - 1].start, v.end, v.prot);
+            return n;
+        }
+        out[n] = v;
+        return n + 1;
     }
 }

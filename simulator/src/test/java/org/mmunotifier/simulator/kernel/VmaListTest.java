@@ -56,7 +56,7 @@ class VmaListTest {
         assertThat(vmas.mmap(1, VmaList.PROT_READ, new SplittableRandom(1))).isNull();
     }
 
-    /** Random mmap/munmap/mprotect against a per-page protection model. */
+    /** Random mmap/munmap/mprotect against a per-page protection model; the areas stay sorted, disjoint and merged. */
     @ParameterizedTest(name = "seed {0}")
     @ValueSource(longs = {1, 7, 99, 2024, 31337})
     void randomSequence_matchesPerPageModel(long seed) {
@@ -99,9 +99,15 @@ class VmaListTest {
             }
             int covered = 0;
             int prevEnd = 0;
+            int prevProt = 0;
             for (VmaList.Vma v : vmas.all()) {
                 assertThat(v.start()).as("seed %d: areas sorted and disjoint", seed).isGreaterThanOrEqualTo(prevEnd);
+                if (v.start() == prevEnd) { // vma_merge: touching areas of one protection are one area
+                    assertThat(v.prot()).as("seed %d step %d: area %s not merged with the one before", seed, i, v)
+                            .isNotEqualTo(prevProt);
+                }
                 prevEnd = v.end();
+                prevProt = v.prot();
                 covered += v.length();
             }
             assertThat(vmas.size()).isEqualTo(vmas.all().size());
