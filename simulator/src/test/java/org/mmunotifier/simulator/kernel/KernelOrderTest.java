@@ -957,6 +957,21 @@ class KernelOrderTest {
         assertThat(frames.mapCount(watchedFrame)).isZero();
     }
 
+    /** The worker's fast unpin drops a pin only when another is held: the last runs the exit path. */
+    @Test
+    void unpinUnlessLast_dropsAPinOnlyWhileAnotherIsHeld() {
+        Kernel k = kernel(KernelOrder.LINUX_5_4);
+        assertThat(process.tryPin()).isTrue(); // the task's pin and this one
+        assertThat(process.unpinUnlessLast()).as("another pin is held").isTrue();
+        assertThat(process.unpinUnlessLast()).as("the task's pin is the last").isFalse();
+        assertThat(process.dead()).as("a refused unpin dropped nothing").isFalse();
+        assertThat(process.mm.users()).isEqualTo(1);
+        k.exit(process, st); // the task's pin: the exit path runs
+        kernel = null;
+        assertThat(process.dead()).isTrue();
+        assertThat(process.mm.users()).isZero();
+    }
+
     @Test
     void ksm_54_writeProtectsWithSetPteAtNotify_thenReplaces_eachInAClearBracketWithTheFullEnd() {
         Kernel k = kernel(KernelOrder.LINUX_5_4);
