@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.WeakReference;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -93,7 +94,8 @@ public final class Srcu implements AutoCloseable {
     private static final long MAX_PARK_NANOS = 1_000_000L;
 
     private final String name;
-    private final ReaderCounters counters;
+    /** Everything a read section touches; see {@link ReadSide} for why it is an object apart. */
+    private final ReadSide rs;
     private final ThreadLocal<Reader> readers;
     /**
      * A cache in front of {@link #readers}, indexed by thread id: {@code readLock}/{@code readUnlock}
@@ -109,15 +111,11 @@ public final class Srcu implements AutoCloseable {
      */
     private final Reader[] readerCache = new Reader[READER_CACHE];
     private static final int READER_CACHE = 256;
-    /** The flavour of this domain's platform-thread readers, and why. */
-    private final FlavourChoice flavour;
     /**
      * FENCE_FREE only: the heavy barrier each scan issues before it reads the counters
      * ({@link Membarrier#barrier()}; tests may give another); null for the other flavours.
      */
     private final Runnable heavyBarrier;
-    /** Whether slot readers count in with an opaque store (FENCE_FREE) rather than a volatile one. */
-    private final boolean fenceFree;
     private final CallbackQueue callbacks;
     /** Serializes grace periods; holder is the only writer of ctrIdx (except close) and gpSeq. */
     private final ReentrantLock gpLock = new ReentrantLock();
@@ -125,17 +123,6 @@ public final class Srcu implements AutoCloseable {
     private final AtomicInteger expeditedWaiters = new AtomicInteger();
     /** Outstanding downRead() sections per index, so that an unmatched upRead() is caught. */
     private final AtomicLong[] downReaders = {new AtomicLong(), new AtomicLong()};
-
-    /** Bit 0: the index new readers count on; sign bit: CLOSED. Written under gpLock. */
-    private volatile int ctrIdx;
-    /** rcu_seq-style grace-period sequence; written under gpLock, read anywhere. */
-    private volatile long gpSeq;
-    /**
-     * The updater parked in {@link #waitForReaders}, or null. Set by that updater (under gpLock,
-     * so there is at most one) before the scan that decides to park; cleared by whichever comes
-     * first: a reader's unlock, which then unparks it, or the updater itself when it wakes.
-     */
-    private volatile Thread gpWaiter;
     /**
      * The first park of a waiting updater, doubled up to {@link #MAX_PARK_NANOS}: the backstop
      * behind the readers' wake. Tests set it long so that only a wake can end the wait.
@@ -172,10 +159,9 @@ public final class Srcu implements AutoCloseable {
     /** For tests: a domain over the given (possibly deliberately broken) counters. */
     Srcu(Builder b, ReaderCounters counters) {
         this.name = b.name;
-        this.counters = counters;
-        this.flavour = chooseFlavour(b.flavour, b.heavyBarrier);
-        this.fenceFree = flavour.flavour() == ReaderFlavour.FENCE_FREE;
-        this.heavyBarrier = fenceFree ? (b.heavyBarrier != null ? b.heavyBarrier : Membarrier::barrier) : null;
+        FlavourChoice flavour = chooseFlavour(b.flavour, b.heavyBarrier);
+        this.rs = new ReadSide(this, counters, flavour);
+        this.heavyBarrier = rs.fenceFree ? (b.heavyBarrier != null ? b.heavyBarrier : Membarrier::barrier) : null;
         this.readers = ThreadLocal.withInitial(this::newReader);
         this.callbacks = new CallbackQueue(this, b.executor, b.errorHandler);
     }
@@ -248,10 +234,10 @@ public final class Srcu implements AutoCloseable {
 
     private Reader newReader() {
         Thread t = Thread.currentThread();
-        boolean slotted = flavour.flavour() != ReaderFlavour.TWO_RMW && !isVirtual(t);
-        Reader r = new Reader(this, t, counters.assignStripe(), slotted);
+        boolean slotted = rs.flavour.flavour() != ReaderFlavour.TWO_RMW && !isVirtual(t);
+        Reader r = new Reader(rs, t, rs.counters.assignStripe(), slotted);
         if (slotted) {
-            counters.register(r); // before the first count: every later scan sees the slot
+            rs.counters.register(r); // before the first count: every later scan sees the slot
         }
         return r;
     }
@@ -363,7 +349,8 @@ public final class Srcu implements AutoCloseable {
          * to owner; a slotted reader derives them from its own counters instead. Everything else
          * is final.
          */
-        private final Srcu domain;
+        /** The domain's read side, not the domain: see {@link ReadSide}. */
+        private final ReadSide side;
         private final ExecutionContext context;
         final int stripe;
         /** Whether this reader counts on its slot (one-fence) or on the stripes (two-RMW). */
@@ -371,9 +358,9 @@ public final class Srcu implements AutoCloseable {
         int nest0;
         int nest1;
 
-        Reader(Srcu domain, Thread owner, int stripe, boolean slotted) {
+        Reader(ReadSide side, Thread owner, int stripe, boolean slotted) {
             super(owner);
-            this.domain = domain;
+            this.side = side;
             this.context = ExecutionContext.current();
             this.stripe = stripe;
             this.slotted = slotted;
@@ -388,7 +375,7 @@ public final class Srcu implements AutoCloseable {
          */
         public int lock() {
             checkOwner("lock");
-            return domain.lock(this, "readLock");
+            return side.lock(this, "readLock");
         }
 
         /**
@@ -400,7 +387,7 @@ public final class Srcu implements AutoCloseable {
          */
         public void unlock(int idx) {
             checkOwner("unlock");
-            domain.unlock(this, idx);
+            side.unlock(this, idx);
         }
 
         /** @return the handle thread's execution context ({@link ExecutionContext#current()} there) */
@@ -408,9 +395,21 @@ public final class Srcu implements AutoCloseable {
             return context;
         }
 
-        /** @return the domain */
+        /**
+         * The handle's domain. A handle does not keep its domain reachable (so that a dropped
+         * domain is not kept alive by every thread that read it): this works while the caller,
+         * or anyone, still holds the domain, as a caller of {@link #lock()} does.
+         *
+         * @return the domain
+         * @throws IllegalStateException if the domain has been garbage collected
+         */
         public Srcu domain() {
-            return domain;
+            Srcu d = side.domain.get();
+            if (d == null) {
+                throw new IllegalStateException("the SRCU domain '" + side.name + "' of " + this
+                        + " is no longer reachable (garbage collected)");
+            }
+            return d;
         }
 
         /**
@@ -420,7 +419,7 @@ public final class Srcu implements AutoCloseable {
          * @return the flavour of this handle's read sections
          */
         public ReaderFlavour flavour() {
-            return slotted ? domain.flavour.flavour() : ReaderFlavour.TWO_RMW;
+            return slotted ? side.flavour.flavour() : ReaderFlavour.TWO_RMW;
         }
 
         /** Sections this thread holds open on this domain. Owner only. */
@@ -430,7 +429,7 @@ public final class Srcu implements AutoCloseable {
 
         private void checkOwner(String op) {
             if (Thread.currentThread() != owner) {
-                throw new IllegalStateException("Srcu.Reader." + op + "() of domain '" + domain.name
+                throw new IllegalStateException("Srcu.Reader." + op + "() of domain '" + side.name
                         + "' called on thread '" + Thread.currentThread().getName() + "'; the handle belongs to thread '"
                         + owner.getName() + "' (each thread gets its own from Srcu.reader())");
             }
@@ -438,7 +437,7 @@ public final class Srcu implements AutoCloseable {
 
         @Override
         public String toString() {
-            return "Srcu.Reader[domain=" + domain.name + ", thread=" + owner.getName() + ", sections="
+            return "Srcu.Reader[domain=" + side.name + ", thread=" + owner.getName() + ", sections="
                     + openSections() + "]";
         }
     }
@@ -455,7 +454,7 @@ public final class Srcu implements AutoCloseable {
      * @return the flavour and the reason it was chosen
      */
     public FlavourChoice flavour() {
-        return flavour;
+        return rs.flavour;
     }
 
     /**
@@ -493,7 +492,7 @@ public final class Srcu implements AutoCloseable {
      * @throws IllegalStateException if the domain is closed
      */
     public int readLock() {
-        return lock(current(), "readLock");
+        return rs.lock(current(), "readLock");
     }
 
     /**
@@ -506,35 +505,6 @@ public final class Srcu implements AutoCloseable {
      */
     public Reader reader() {
         return current();
-    }
-
-    private int lock(Reader r, String op) {
-        int c = ctrIdx; // r1
-        if (c < 0) {
-            throw closed(op);
-        }
-        int idx = c & 1;
-        if (r.slotted && fenceFree) {
-            // r2 of the fence-free reader: an opaque store, no fence. The scans' membarrier stands
-            // in for the fence: it runs a full barrier on this thread either after this store (the
-            // scan then counts it) or before it (this section then sees the unpublish).
-            r.countInOpaque(idx);
-        } else if (r.slotted) {
-            r.countIn(idx); // r2: the single-writer volatile store, this reader's one full fence
-            // r2': pairs with runGracePeriod's opening RMW on gpSeq. Either this read follows that
-            // RMW in the synchronization order (and the updater's unpublish happens-before this
-            // section), or r2 precedes it and so the scans' volatile reads of the slot, which
-            // then count this reader. The value is not needed; the read is.
-            long unused = gpSeq;
-        } else {
-            counters.lock(r.stripe, idx);
-            if (idx == 0) {
-                r.nest0++;
-            } else {
-                r.nest1++;
-            }
-        }
-        return idx;
     }
 
     /**
@@ -550,55 +520,7 @@ public final class Srcu implements AutoCloseable {
      *     {@link #downRead()}/{@link #upRead(int)}); nothing changes
      */
     public void readUnlock(int idx) {
-        unlock(current(), idx);
-    }
-
-    private void unlock(Reader r, int idx) {
-        checkIndex("readUnlock", idx);
-        if (r.slotted) {
-            if (r.openOn(idx) == 0) {
-                throw unmatched(idx);
-            }
-            r.countOut(idx); // r4: a release store, no fence
-        } else {
-            if (idx == 0) {
-                if (r.nest0 == 0) {
-                    throw unmatched(idx);
-                }
-                r.nest0--;
-            } else {
-                if (r.nest1 == 0) {
-                    throw unmatched(idx);
-                }
-                r.nest1--;
-            }
-            counters.unlock(r.stripe, idx);
-        }
-        wakeGracePeriod();
-    }
-
-    /**
-     * After an unlock: wakes the updater parked in {@link #waitForReaders}, if any (Tiny SRCU's
-     * {@code swake_up_one} when the last reader leaves; here any unlock wakes it, and it scans
-     * again). When no grace period waits, this is one volatile read.
-     *
-     * <p>Ordering (a store-buffering pair): a two-RMW unlock's RMW precedes this read of
-     * gpWaiter; the updater's write of gpWaiter precedes its scan. In the synchronization order,
-     * either this read comes after that write (and sees the updater, or null once someone has
-     * woken it), or the unlock comes before the write and so before the scan, which then counts
-     * it. A one-fence unlock is a release store, not a synchronization action: this read may be
-     * satisfied before the store is visible, so the updater can miss both the unlock and the
-     * wake. That costs it one backstop park (at most {@link #MAX_PARK_NANOS}), never safety:
-     * for one-fence readers the wake is a hint, and the park's timeout is what bounds the wait.
-     * For fence-free readers it is certain again: the updater writes gpWaiter before the
-     * membarrier that opens its scan, so the barrier lands on this thread either after the
-     * unlock (which the scan then sees) or before it (and this read then sees the updater).
-     */
-    private void wakeGracePeriod() {
-        Thread w = gpWaiter;
-        if (w != null && GP_WAITER.compareAndSet(this, w, null)) {
-            LockSupport.unpark(w);
-        }
+        rs.unlock(current(), idx);
     }
 
     /**
@@ -613,12 +535,12 @@ public final class Srcu implements AutoCloseable {
      */
     public int downRead() {
         Reader r = current();
-        int c = ctrIdx;
+        int c = rs.ctrIdx;
         if (c < 0) {
-            throw closed("downRead");
+            throw rs.closed("downRead");
         }
         int idx = c & 1;
-        counters.lock(r.stripe, idx);
+        rs.counters.lock(r.stripe, idx);
         downReaders[idx].incrementAndGet(); // after the lock count: an upRead never outruns it
         return idx;
     }
@@ -635,7 +557,7 @@ public final class Srcu implements AutoCloseable {
      *     section with that index is outstanding; nothing changes
      */
     public void upRead(int idx) {
-        checkIndex("upRead", idx);
+        rs.checkIndex("upRead", idx);
         AtomicLong outstanding = downReaders[idx];
         long n;
         do {
@@ -645,8 +567,8 @@ public final class Srcu implements AutoCloseable {
                         + "': no downRead() section with index " + idx + " is outstanding");
             }
         } while (!outstanding.compareAndSet(n, n - 1));
-        counters.unlock(current().stripe, idx);
-        wakeGracePeriod();
+        rs.counters.unlock(current().stripe, idx);
+        rs.wakeGracePeriod();
     }
 
     /**
@@ -719,8 +641,8 @@ public final class Srcu implements AutoCloseable {
      */
     public void callSrcu(Runnable callback) {
         Objects.requireNonNull(callback, "callback must not be null");
-        if (ctrIdx < 0) {
-            throw closed("callSrcu");
+        if (rs.ctrIdx < 0) {
+            throw rs.closed("callSrcu");
         }
         callbacks.enqueue(callback);
     }
@@ -755,7 +677,7 @@ public final class Srcu implements AutoCloseable {
      * @return the number of completed grace periods
      */
     public long gracePeriodsCompleted() {
-        return gpSeq >>> 1;
+        return rs.gpSeq >>> 1;
     }
 
     /**
@@ -785,7 +707,7 @@ public final class Srcu implements AutoCloseable {
      * @return the number of open read sections
      */
     public long activeReaders() {
-        return counters.activeReaders();
+        return rs.counters.activeReaders();
     }
 
     /**
@@ -811,7 +733,7 @@ public final class Srcu implements AutoCloseable {
             throw new IllegalStateException("close() called from a callback of SRCU domain '" + name
                     + "': the callback itself is still pending");
         }
-        if (ctrIdx < 0) {
+        if (rs.ctrIdx < 0) {
             return;
         }
         refuseIfBusy(); // fail fast, before touching anything
@@ -822,15 +744,15 @@ public final class Srcu implements AutoCloseable {
                     + "': a grace period is in progress (a synchronize() is running on another thread)");
         }
         try {
-            int c = ctrIdx;
+            int c = rs.ctrIdx;
             if (c < 0) {
                 return;
             }
-            ctrIdx = c | CLOSED; // first: no new reader or callback can start
+            rs.ctrIdx = c | CLOSED; // first: no new reader or callback can start
             try {
                 refuseIfBusy(); // again, now that nothing new can start
             } catch (IllegalStateException e) {
-                ctrIdx = c; // refused: back to exactly the state we found
+                rs.ctrIdx = c; // refused: back to exactly the state we found
                 throw e;
             }
         } finally {
@@ -841,7 +763,7 @@ public final class Srcu implements AutoCloseable {
 
     private void refuseIfBusy() {
         long pending = callbacks.pendingCallbacks();
-        long active = counters.activeReaders();
+        long active = rs.counters.activeReaders();
         if (pending != 0 || active != 0) {
             throw new IllegalStateException("cannot close SRCU domain '" + name + "': "
                     + active + " reader(s) active, " + pending
@@ -851,7 +773,7 @@ public final class Srcu implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Srcu[" + name + ", gp=" + gracePeriodsCompleted() + (ctrIdx < 0 ? ", closed]" : "]");
+        return "Srcu[" + name + ", gp=" + gracePeriodsCompleted() + (rs.ctrIdx < 0 ? ", closed]" : "]");
     }
 
     // ------------------------------------------------------------------ grace-period engine
@@ -866,11 +788,11 @@ public final class Srcu implements AutoCloseable {
      * read, a caller whose grace period was run by another thread would get no such edge.
      */
     long snapshot() {
-        return ((long) GP_SEQ.getAndAdd(this, 0L) + 3) & ~1L;
+        return ((long) GP_SEQ.getAndAdd(rs, 0L) + 3) & ~1L;
     }
 
     private boolean done(long snap) {
-        return gpSeq - snap >= 0;
+        return rs.gpSeq - snap >= 0;
     }
 
     /** Waits until gpSeq reaches {@code snap}, running grace periods when nobody else is. */
@@ -880,8 +802,8 @@ public final class Srcu implements AutoCloseable {
             gpLock.lock(); // uninterruptible on purpose: the guarantee survives an interrupt
             try {
                 if (!done(snap)) {
-                    if (ctrIdx < 0) {
-                        throw closed(expedited ? "synchronizeExpedited" : "synchronize");
+                    if (rs.ctrIdx < 0) {
+                        throw rs.closed(expedited ? "synchronizeExpedited" : "synchronize");
                     }
                     interrupted |= runGracePeriod(expedited);
                 }
@@ -899,22 +821,22 @@ public final class Srcu implements AutoCloseable {
         GracePeriodEvent event = GracePeriodEvent.beginIfEnabled(); // JFR: null unless recorded
         int scansBefore = scans;
         // g0, odd: in progress. An RMW: pairs with snapshot()'s RMW, and its write with the
-        // one-fence readers' volatile read of gpSeq after their lock store (see lock()).
-        GP_SEQ.getAndAdd(this, 1L);
-        counters.pruneDeadSlots(); // fold the slots of dead threads: the scans stay O(live threads)
-        int cur = ctrIdx & 1;
+        // one-fence readers' volatile read of gpSeq after their lock store (see ReadSide.lock()).
+        GP_SEQ.getAndAdd(rs, 1L);
+        rs.counters.pruneDeadSlots(); // fold the slots of dead threads: the scans stay O(live threads)
+        int cur = rs.ctrIdx & 1;
         // Stragglers that read the index before the previous flip may still count on cur^1.
         boolean interrupted = waitForReaders(cur ^ 1, expedited);
         VarHandle.fullFence(); // Linux barrier "E": order the scan before the flip.
-        ctrIdx = ctrIdx ^ 1;   // the flip: new readers now count on cur^1
+        rs.ctrIdx = rs.ctrIdx ^ 1; // the flip: new readers now count on cur^1
         VarHandle.fullFence(); // Linux barrier "D": order the flip before the second scan.
         interrupted |= waitForReaders(cur, expedited);
-        gpSeq = gpSeq + 1; // even: done; the scans happen-before every done() that reads it
+        rs.gpSeq = rs.gpSeq + 1; // even: done; the scans happen-before every done() that reads it
         if (event != null) {
             event.end();
             if (event.shouldCommit()) {
                 event.domain = name;
-                event.gracePeriod = gpSeq >>> 1;
+                event.gracePeriod = rs.gpSeq >>> 1;
                 event.expedited = expedited;
                 event.scans = scans - scansBefore;
                 event.flavour = readerFlavour();
@@ -926,7 +848,7 @@ public final class Srcu implements AutoCloseable {
 
     /** The reader flavour JFR's GracePeriod event names: how this domain's platform threads count in and out. */
     private String readerFlavour() {
-        return flavour.flavour().name();
+        return rs.flavour.flavour().name();
     }
 
     private boolean waitForReaders(int idx, boolean expedited) {
@@ -936,7 +858,7 @@ public final class Srcu implements AutoCloseable {
         for (int attempt = 0; ; attempt++) { // one scan per attempt
             boolean park = attempt >= YIELD_TRIES && !expedited && expeditedWaiters.get() == 0;
             if (park) {
-                gpWaiter = me; // before the scan: see wakeGracePeriod for the pairing
+                rs.gpWaiter = me; // before the scan: see ReadSide.wakeGracePeriod for the pairing
             }
             scans++;
             if (heavyBarrier != null) {
@@ -946,9 +868,9 @@ public final class Srcu implements AutoCloseable {
                 // or follows it and then sees gpWaiter).
                 heavyBarrier.run();
             }
-            if (counters.readersGone(idx)) {
+            if (rs.counters.readersGone(idx)) {
                 if (park) {
-                    GP_WAITER.compareAndSet(this, me, null);
+                    GP_WAITER.compareAndSet(rs, me, null);
                 }
                 return interrupted;
             }
@@ -957,9 +879,9 @@ public final class Srcu implements AutoCloseable {
             } else if (!park) {
                 Thread.yield();
             } else {
-                // Woken by the next unlock (wakeGracePeriod); the timeout is only a backstop.
+                // Woken by the next unlock (ReadSide.wakeGracePeriod); the timeout is only a backstop.
                 LockSupport.parkNanos(this, parkNanos);
-                GP_WAITER.compareAndSet(this, me, null);
+                GP_WAITER.compareAndSet(rs, me, null);
                 parkNanos = Math.max(parkNanos, Math.min(MAX_PARK_NANOS, parkNanos << 1));
                 if (Thread.interrupted()) { // park returns at once while interrupted
                     interrupted = true;
@@ -981,7 +903,7 @@ public final class Srcu implements AutoCloseable {
 
     /** @return the registered one-fence slots (for tests: the registry must not grow without bound) */
     int registeredSlots() {
-        return counters.registeredSlots();
+        return rs.counters.registeredSlots();
     }
 
     /** Test hook: sets the first park's length (the backstop), so that only a wake ends a wait. */
@@ -991,7 +913,145 @@ public final class Srcu implements AutoCloseable {
 
     /** @return the updater parked waiting for readers, or null (for tests) */
     Thread gracePeriodWaiter() {
-        return gpWaiter;
+        return rs.gpWaiter;
+    }
+
+    /**
+     * What a read section touches, in an object apart from the domain: the index and closed bit,
+     * the grace-period sequence, the waiting updater, the counters, the flavour. Each thread's
+     * {@link Reader} is the value of the domain's {@code ThreadLocal} in that thread, and a
+     * {@code ThreadLocal} entry whose value reaches its own key is never cleared: if a Reader
+     * referred to the domain, which holds the {@code ThreadLocal}, a dropped domain would stay
+     * reachable for as long as any thread that had read it lived. Readers refer to this object
+     * only, and it refers to the domain weakly ({@link Reader#domain()}).
+     *
+     * <p>Guards: {@code ctrIdx} and {@code gpSeq} are written by the holder of the domain's
+     * gpLock (and {@code ctrIdx} by close() under it), read anywhere; {@code gpWaiter} as its
+     * comment says; the rest is final.
+     */
+    static final class ReadSide {
+        final String name;
+        final ReaderCounters counters;
+        /** The flavour of this domain's platform-thread readers, and why. */
+        final FlavourChoice flavour;
+        /** Whether slot readers count in with an opaque store (FENCE_FREE) rather than a volatile one. */
+        final boolean fenceFree;
+        /** The domain, for {@link Reader#domain()}; weak, see above. */
+        final WeakReference<Srcu> domain;
+
+        /** Bit 0: the index new readers count on; sign bit: CLOSED. Written under gpLock. */
+        volatile int ctrIdx;
+        /** rcu_seq-style grace-period sequence; written under gpLock, read anywhere. */
+        volatile long gpSeq;
+        /**
+         * The updater parked in {@link Srcu#waitForReaders}, or null. Set by that updater (under
+         * gpLock, so there is at most one) before the scan that decides to park; cleared by
+         * whichever comes first: a reader's unlock, which then unparks it, or the updater itself
+         * when it wakes.
+         */
+        volatile Thread gpWaiter;
+
+        ReadSide(Srcu domain, ReaderCounters counters, FlavourChoice flavour) {
+            this.name = domain.name;
+            this.counters = counters;
+            this.flavour = flavour;
+            this.fenceFree = flavour.flavour() == ReaderFlavour.FENCE_FREE;
+            this.domain = new WeakReference<>(domain);
+        }
+
+        int lock(Reader r, String op) {
+            int c = ctrIdx; // r1
+            if (c < 0) {
+                throw closed(op);
+            }
+            int idx = c & 1;
+            if (r.slotted && fenceFree) {
+                // r2 of the fence-free reader: an opaque store, no fence. The scans' membarrier stands
+                // in for the fence: it runs a full barrier on this thread either after this store (the
+                // scan then counts it) or before it (this section then sees the unpublish).
+                r.countInOpaque(idx);
+            } else if (r.slotted) {
+                r.countIn(idx); // r2: the single-writer volatile store, this reader's one full fence
+                // r2': pairs with runGracePeriod's opening RMW on gpSeq. Either this read follows that
+                // RMW in the synchronization order (and the updater's unpublish happens-before this
+                // section), or r2 precedes it and so the scans' volatile reads of the slot, which
+                // then count this reader. The value is not needed; the read is.
+                long unused = gpSeq;
+            } else {
+                counters.lock(r.stripe, idx);
+                if (idx == 0) {
+                    r.nest0++;
+                } else {
+                    r.nest1++;
+                }
+            }
+            return idx;
+        }
+
+        void unlock(Reader r, int idx) {
+            checkIndex("readUnlock", idx);
+            if (r.slotted) {
+                if (r.openOn(idx) == 0) {
+                    throw unmatched(idx);
+                }
+                r.countOut(idx); // r4: a release store, no fence
+            } else {
+                if (idx == 0) {
+                    if (r.nest0 == 0) {
+                        throw unmatched(idx);
+                    }
+                    r.nest0--;
+                } else {
+                    if (r.nest1 == 0) {
+                        throw unmatched(idx);
+                    }
+                    r.nest1--;
+                }
+                counters.unlock(r.stripe, idx);
+            }
+            wakeGracePeriod();
+        }
+
+        /**
+         * After an unlock: wakes the updater parked in {@link Srcu#waitForReaders}, if any (Tiny SRCU's
+         * {@code swake_up_one} when the last reader leaves; here any unlock wakes it, and it scans
+         * again). When no grace period waits, this is one volatile read.
+         *
+         * <p>Ordering (a store-buffering pair): a two-RMW unlock's RMW precedes this read of
+         * gpWaiter; the updater's write of gpWaiter precedes its scan. In the synchronization order,
+         * either this read comes after that write (and sees the updater, or null once someone has
+         * woken it), or the unlock comes before the write and so before the scan, which then counts
+         * it. A one-fence unlock is a release store, not a synchronization action: this read may be
+         * satisfied before the store is visible, so the updater can miss both the unlock and the
+         * wake. That costs it one backstop park (at most {@link Srcu#MAX_PARK_NANOS}), never safety:
+         * for one-fence readers the wake is a hint, and the park's timeout is what bounds the wait.
+         * For fence-free readers it is certain again: the updater writes gpWaiter before the
+         * membarrier that opens its scan, so the barrier lands on this thread either after the
+         * unlock (which the scan then sees) or before it (and this read then sees the updater).
+         */
+        void wakeGracePeriod() {
+            Thread w = gpWaiter;
+            if (w != null && GP_WAITER.compareAndSet(this, w, null)) {
+                LockSupport.unpark(w);
+            }
+        }
+
+        void checkIndex(String op, int idx) {
+            if ((idx & ~1) != 0) {
+                throw new IllegalStateException(op + "(" + idx + ") on SRCU domain '" + name
+                        + "': not an index returned by the matching lock (0 or 1)");
+            }
+        }
+
+        private IllegalStateException unmatched(int idx) {
+            return new IllegalStateException("readUnlock(" + idx + ") on SRCU domain '" + name
+                    + "': thread '" + Thread.currentThread().getName() + "' holds no read section with index "
+                    + idx + " (a section ending on another thread must use downRead()/upRead())");
+        }
+
+        IllegalStateException closed(String op) {
+            return new IllegalStateException(op + "() on SRCU domain '" + name + "', which is closed");
+        }
     }
 
     // ------------------------------------------------------------------ checks
@@ -1005,26 +1065,9 @@ public final class Srcu implements AutoCloseable {
             throw new IllegalStateException(op + "() called inside a read section of SRCU domain '"
                     + name + "' on the same thread: it would wait for itself and deadlock");
         }
-        if (ctrIdx < 0 && !"close".equals(op)) {
-            throw closed(op);
+        if (rs.ctrIdx < 0 && !"close".equals(op)) {
+            throw rs.closed(op);
         }
-    }
-
-    private void checkIndex(String op, int idx) {
-        if ((idx & ~1) != 0) {
-            throw new IllegalStateException(op + "(" + idx + ") on SRCU domain '" + name
-                    + "': not an index returned by the matching lock (0 or 1)");
-        }
-    }
-
-    private IllegalStateException unmatched(int idx) {
-        return new IllegalStateException("readUnlock(" + idx + ") on SRCU domain '" + name
-                + "': thread '" + Thread.currentThread().getName() + "' holds no read section with index "
-                + idx + " (a section ending on another thread must use downRead()/upRead())");
-    }
-
-    private IllegalStateException closed(String op) {
-        return new IllegalStateException(op + "() on SRCU domain '" + name + "', which is closed");
     }
 
     /**
@@ -1051,8 +1094,8 @@ public final class Srcu implements AutoCloseable {
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
-            GP_SEQ = l.findVarHandle(Srcu.class, "gpSeq", long.class);
-            GP_WAITER = l.findVarHandle(Srcu.class, "gpWaiter", Thread.class);
+            GP_SEQ = l.findVarHandle(ReadSide.class, "gpSeq", long.class);
+            GP_WAITER = l.findVarHandle(ReadSide.class, "gpWaiter", Thread.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
