@@ -73,6 +73,8 @@ final class Litmus {
     abstract static class Domain {
         final ReaderCounters counters;
         final Srcu srcu;
+        /** The domain's read side ({@code Srcu.rs}): what its Readers refer to, and where gpSeq and ctrIdx live. */
+        final Srcu.ReadSide readSide;
         private final ThreadLocal<?> readers;
 
         Domain(ReaderCounters counters, ReaderFlavour flavour) {
@@ -89,6 +91,7 @@ final class Litmus {
             }
             try {
                 this.readers = (ThreadLocal<?>) READERS.get(srcu);
+                this.readSide = (Srcu.ReadSide) READ_SIDE.get(srcu);
             } catch (IllegalAccessException e) {
                 throw new IllegalStateException(e);
             }
@@ -99,13 +102,13 @@ final class Litmus {
          * domain's read side (or {@code synchronize}, which looks its entry up) calls it last,
          * after the accesses under test.
          *
-         * <p>Why: {@code Srcu}'s per-thread entry (a {@code Srcu.Reader}, in either flavour)
-         * refers to its domain, and the domain to the {@code ThreadLocal} that keys the entry, so
-         * the entry's weak key never clears while the thread lives: every domain a long-lived
-         * thread has read stays reachable from that thread (about 1.3 KB each). Harmless for the
-         * long-lived domains of real use; a jcstress run makes a domain per trial on the same few
-         * threads and ran out of heap. The field is private and this module must not change the
-         * srcu module, hence reflection.
+         * <p>Why: a jcstress run makes a domain per trial on the same few long-lived threads, and
+         * each trial would leave one entry in each actor thread's {@code ThreadLocal} map until
+         * the collector clears its key and a later lookup expunges it. Removing it at once keeps
+         * those maps small. (It was first written against a leak: the entry's value, a
+         * {@code Srcu.Reader}, then referred to its domain and so to its own key, which never
+         * cleared; a Reader now refers only to the domain's read side.) The field is private,
+         * hence reflection.
          */
         void forget() {
             readers.remove();
@@ -232,17 +235,17 @@ final class Litmus {
          * {@link Srcu#synchronize()}.
          */
         void openGracePeriod() {
-            GP_SEQ.getAndAdd(srcu, 1L);
+            GP_SEQ.getAndAdd(readSide, 1L);
         }
 
         /** r2': the volatile read of {@code gpSeq} that {@code Srcu.lock} makes after a one-fence lock store. */
         long readGpSeq() {
-            return (long) GP_SEQ.getVolatile(srcu);
+            return (long) GP_SEQ.getVolatile(readSide);
         }
 
         /** r1: the volatile read of {@code ctrIdx} that {@code Srcu.lock} starts with, as an index. */
         int readIndex() {
-            return (int) CTR_IDX.getVolatile(srcu) & 1;
+            return (int) CTR_IDX.getVolatile(readSide) & 1;
         }
 
         /**
@@ -255,7 +258,7 @@ final class Litmus {
          * not the owner; the counts have one writer at a time either way).
          */
         Srcu.Reader registeredReader() {
-            Srcu.Reader r = new Srcu.Reader(srcu, Thread.currentThread(), counters.assignStripe(), true);
+            Srcu.Reader r = new Srcu.Reader(readSide, Thread.currentThread(), counters.assignStripe(), true);
             if (!r.slotted || r.flavour() != flavour) {
                 throw new IllegalStateException("Srcu.Reader's constructor no longer makes a " + flavour
                         + " slot reader: update Litmus." + getClass().getSimpleName());
@@ -269,12 +272,12 @@ final class Litmus {
 
         static {
             try {
-                MethodHandles.Lookup srcuLookup = MethodHandles.privateLookupIn(Srcu.class, MethodHandles.lookup());
-                GP_SEQ = srcuLookup.findVarHandle(Srcu.class, "gpSeq", long.class);
-                CTR_IDX = srcuLookup.findVarHandle(Srcu.class, "ctrIdx", int.class);
+                MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(Srcu.ReadSide.class, MethodHandles.lookup());
+                GP_SEQ = lookup.findVarHandle(Srcu.ReadSide.class, "gpSeq", long.class);
+                CTR_IDX = lookup.findVarHandle(Srcu.ReadSide.class, "ctrIdx", int.class);
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(new IllegalStateException(
-                        "Srcu's gpSeq/ctrIdx changed: update Litmus.Slotted", e));
+                        "Srcu.ReadSide's gpSeq/ctrIdx changed: update Litmus.Slotted", e));
             }
         }
     }
@@ -490,11 +493,14 @@ final class Litmus {
     }
 
     private static final Field READERS;
+    private static final Field READ_SIDE;
 
     static {
         try {
             READERS = Srcu.class.getDeclaredField("readers");
             READERS.setAccessible(true);
+            READ_SIDE = Srcu.class.getDeclaredField("rs");
+            READ_SIDE.setAccessible(true);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
