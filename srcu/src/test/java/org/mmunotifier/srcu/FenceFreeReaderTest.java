@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -107,20 +106,7 @@ class FenceFreeReaderTest {
     void aRetriedScan_issuesTheBarrierAgain_andTheGracePeriodWaitsForTheReader() throws Exception {
         AtomicInteger barriers = new AtomicInteger();
         try (Srcu srcu = Srcu.builder("retried").fenceFreeWithBarrier(barriers::incrementAndGet).build()) {
-            CountDownLatch inside = new CountDownLatch(1);
-            CountDownLatch leave = new CountDownLatch(1);
-            Thread reader = new Thread(() -> {
-                int idx = srcu.readLock();
-                inside.countDown();
-                try {
-                    leave.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                srcu.readUnlock(idx);
-            }, "fence-free-reader");
-            reader.start();
-            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            HeldReadSection reader = HeldReadSection.readLock("fence-free-reader", srcu);
             Thread updater = new Thread(srcu::synchronize, "updater");
             updater.start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -129,9 +115,8 @@ class FenceFreeReaderTest {
                 Thread.onSpinWait();
             }
             assertThat(updater.isAlive()).as("synchronize waits for the reader inside").isTrue();
-            leave.countDown();
+            reader.close();
             updater.join(10_000);
-            reader.join(10_000);
             assertThat(updater.isAlive()).isFalse();
         }
     }

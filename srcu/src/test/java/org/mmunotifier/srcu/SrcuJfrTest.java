@@ -59,27 +59,12 @@ class SrcuJfrTest {
             srcu.synchronizeExpedited();        // grace period 2, expedited
             // Grace period 3, with a reader in the way: more than one scan of the first index
             // after the flip (the reader counts on the index that becomes the old one).
-            CountDownLatch inside = new CountDownLatch(1);
-            CountDownLatch leave = new CountDownLatch(1);
-            Thread reader = new Thread(() -> {
-                int idx = srcu.readLock();
-                inside.countDown();
-                try {
-                    leave.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } finally {
-                    srcu.readUnlock(idx);
-                }
-            });
-            reader.start();
-            inside.await();
+            HeldReadSection reader = HeldReadSection.readLock("jfr-reader", srcu);
             Thread updater = new Thread(srcu::synchronize);
             updater.start();
             Thread.sleep(50);
-            leave.countDown();
+            reader.close();
             updater.join();
-            reader.join();
             // Callbacks: queued together while no grace period runs, then a barrier.
             AtomicInteger ran = new AtomicInteger();
             for (int i = 0; i < 3; i++) {

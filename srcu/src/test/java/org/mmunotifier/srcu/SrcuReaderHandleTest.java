@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -82,28 +81,12 @@ class SrcuReaderHandleTest {
     @Test
     void synchronize_waitsForAHandleSection() throws Exception {
         try (Srcu srcu = new Srcu("handle-gp")) {
-            CountDownLatch inside = new CountDownLatch(1);
-            CountDownLatch leave = new CountDownLatch(1);
-            Thread reader = new Thread(() -> {
-                Srcu.Reader r = srcu.reader();
-                int idx = r.lock();
-                inside.countDown();
-                try {
-                    leave.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } finally {
-                    r.unlock(idx);
-                }
-            });
-            reader.start();
-            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            HeldReadSection reader = HeldReadSection.handle("handle-reader", srcu);
             CompletableFuture<Void> sync = CompletableFuture.runAsync(srcu::synchronize);
             Thread.sleep(50);
             assertThat(sync).as("synchronize while a handle section is open").isNotDone();
-            leave.countDown();
+            reader.close();
             sync.get(10, TimeUnit.SECONDS);
-            reader.join(10_000);
         }
     }
 

@@ -329,22 +329,9 @@ class SrcuReaderSlotsTest {
 
     private static void liveReaderIsWaitedFor(ReaderCounters counters, boolean correct) throws Exception {
         Srcu srcu = BrokenCounters.domain("live-slot", counters);
-        CountDownLatch inside = new CountDownLatch(1);
-        CountDownLatch leave = new CountDownLatch(1);
         AtomicLong gpsWhileInside = new AtomicLong(-1);
-        Thread reader = new Thread(() -> {
-            int idx = srcu.readLock();
-            inside.countDown();
-            try {
-                leave.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            gpsWhileInside.set(srcu.gracePeriodsCompleted());
-            srcu.readUnlock(idx);
-        }, "idle-reader");
-        reader.start();
-        assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+        HeldReadSection reader = HeldReadSection.readLock("idle-reader", srcu,
+                () -> gpsWhileInside.set(srcu.gracePeriodsCompleted()));
         long gp0 = srcu.gracePeriodsCompleted();
         CompletableFuture<Void> sync = CompletableFuture.runAsync(srcu::synchronize);
         try {
@@ -358,8 +345,7 @@ class SrcuReaderSlotsTest {
                         .isGreaterThan(gp0);
             }
         } finally {
-            leave.countDown();
-            reader.join(10_000);
+            reader.close();
         }
         sync.get(20, TimeUnit.SECONDS);
         if (correct) {
