@@ -223,8 +223,13 @@ public final class VmaList {
         splice(a, i, i, v, null, null);
     }
 
-    /** Removes pages {@code [start, end)} from every area, splitting areas at the edges. */
+    /**
+     * Removes pages {@code [start, end)} from every area, splitting areas at the edges.
+     *
+     * @throws IllegalArgumentException if the range is empty or reversed; nothing changes
+     */
     void unmap(int start, int end) {
+        checkRange("unmap", start, end);
         Vma[] a = areas;
         int i = firstEndingAfter(a, start);
         int j = firstStartingAtOrAfter(a, i, end);
@@ -237,18 +242,25 @@ public final class VmaList {
                 last.end > end ? new Vma(end, last.end, last.prot) : null, null);
     }
 
-    /** Sets the protection of pages {@code [start, end)} that are mapped, splitting at the edges. */
+    /**
+     * Sets the protection of pages {@code [start, end)} that are mapped, splitting at the edges.
+     *
+     * @throws IllegalArgumentException if the range is empty or reversed; nothing changes
+     */
     void protect(int start, int end, int prot) {
+        checkRange("protect", start, end);
         Vma[] a = areas;
         int i = firstEndingAfter(a, start);
         int j = firstStartingAtOrAfter(a, i, end);
         if (i == j) {
             return; // nothing mapped there
         }
-        Vma[] out = new Vma[a.length + 2 * (j - i) + 2];
+        // Only the first area can keep a part before the range and only the last one a part after
+        // it (the others lie inside the range): at most two areas more than before.
+        Vma[] out = new Vma[a.length + 2];
         System.arraycopy(a, 0, out, 0, i);
         int n = i;
-        for (int k = i; k < j; k++) { // the areas overlapping the range, each cut in up to three
+        for (int k = i; k < j; k++) { // the areas overlapping the range
             Vma v = a[k];
             if (v.start < start) {
                 n = append(out, n, new Vma(v.start, start, v.prot));
@@ -259,6 +271,12 @@ public final class VmaList {
             }
         }
         install(a, j, out, n);
+    }
+
+    private static void checkRange(String op, int start, int end) {
+        if (start >= end) {
+            throw new IllegalArgumentException(op + " of an empty or reversed range [" + start + ", " + end + ")");
+        }
     }
 
     /** @return the index of the first area of {@code a} that ends after {@code page} ({@code a.length} if none) */

@@ -132,4 +132,83 @@ class VmaListTest {
         assertThat(vmas.overlaps(5, 16)).isFalse();
         assertThat(vmas.overlaps(4, 16)).isTrue();
     }
+
+    /**
+     * Direct inserts (next to either neighbour, or overlapping and refused), unmaps and protects
+     * of random ranges, each followed by a comparison of the whole list with the one canonical
+     * list of the per-page model: maximal runs of one protection. This reaches the junction
+     * merges that {@link #randomSequence_matchesPerPageModel} reaches only through mmap.
+     */
+    @ParameterizedTest(name = "seed {0}")
+    @ValueSource(longs = {3, 17, 404, 8675309})
+    void directChanges_keepTheCanonicalMergedList(long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        int pages = 8 + rng.nextInt(60);
+        VmaList vmas = new VmaList(pages);
+        int[] model = new int[pages];
+        for (int step = 0; step < 2_000; step++) {
+            int from = rng.nextInt(pages);
+            int to = from + 1 + rng.nextInt(Math.min(pages - from, 12));
+            int prot = 1 + rng.nextInt(3);
+            switch (rng.nextInt(3)) {
+                case 0 -> {
+                    boolean free = true;
+                    for (int p = from; p < to; p++) {
+                        free &= model[p] == 0;
+                    }
+                    VmaList.Vma v = new VmaList.Vma(from, to, prot);
+                    if (free) {
+                        vmas.insert(v);
+                        for (int p = from; p < to; p++) {
+                            model[p] = prot;
+                        }
+                    } else {
+                        java.util.List<VmaList.Vma> before = vmas.all();
+                        assertThatThrownBy(() -> vmas.insert(v)).isInstanceOf(IllegalArgumentException.class);
+                        assertThat(vmas.all()).as("a refused insert changes nothing").isEqualTo(before);
+                    }
+                }
+                case 1 -> {
+                    vmas.unmap(from, to);
+                    for (int p = from; p < to; p++) {
+                        model[p] = 0;
+                    }
+                }
+                default -> {
+                    vmas.protect(from, to, prot);
+                    for (int p = from; p < to; p++) {
+                        model[p] = model[p] == 0 ? 0 : prot;
+                    }
+                }
+            }
+            assertThat(vmas.all()).as("seed %d step %d", seed, step).isEqualTo(canonical(model));
+        }
+    }
+
+    /** The areas of a per-page model (0 = unmapped): maximal runs of pages with one protection. */
+    private static java.util.List<VmaList.Vma> canonical(int[] model) {
+        java.util.List<VmaList.Vma> out = new java.util.ArrayList<>();
+        for (int p = 0; p < model.length; ) {
+            int q = p;
+            while (q < model.length && model[q] == model[p]) {
+                q++;
+            }
+            if (model[p] != 0) {
+                out.add(new VmaList.Vma(p, q, model[p]));
+            }
+            p = q;
+        }
+        return out;
+    }
+
+    @Test
+    void emptyOrReversedRanges_areRefused_andChangeNothing() {
+        VmaList vmas = new VmaList(16);
+        vmas.insert(new VmaList.Vma(0, 10, VmaList.PROT_READ));
+        assertThatThrownBy(() -> vmas.protect(5, 5, VmaList.PROT_WRITE)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[5, 5)");
+        assertThatThrownBy(() -> vmas.unmap(7, 5)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[7, 5)");
+        assertThat(vmas.all()).containsExactly(new VmaList.Vma(0, 10, VmaList.PROT_READ));
+    }
 }
