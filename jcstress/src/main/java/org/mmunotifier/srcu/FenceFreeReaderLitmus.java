@@ -98,7 +98,7 @@ public final class FenceFreeReaderLitmus {
     /**
      * {@link #ReadLockVsScan} in the reader's steady state: the slot (a real slotted
      * {@code Srcu.Reader} of the fence-free domain) was made and registered by the state's
-     * constructor, so the reader actor runs only the statements of {@code Srcu.lock}'s fence-free
+     * constructor, so the reader actor runs only the statements of {@code Srcu.ReadSide.lock}'s fence-free
      * branch: the volatile read of {@code ctrIdx} and the slot's real {@code countInOpaque}; then
      * the plain read of the field. This is the scenario in which the same statements against a
      * scan without the membarrier

@@ -238,12 +238,12 @@ final class Litmus {
             GP_SEQ.getAndAdd(readSide, 1L);
         }
 
-        /** r2': the volatile read of {@code gpSeq} that {@code Srcu.lock} makes after a one-fence lock store. */
+        /** r2': the volatile read of {@code gpSeq} that {@code Srcu.ReadSide.lock} makes after a one-fence lock store. */
         long readGpSeq() {
             return (long) GP_SEQ.getVolatile(readSide);
         }
 
-        /** r1: the volatile read of {@code ctrIdx} that {@code Srcu.lock} starts with, as an index. */
+        /** r1: the volatile read of {@code ctrIdx} that {@code Srcu.ReadSide.lock} starts with, as an index. */
         int readIndex() {
             return (int) CTR_IDX.getVolatile(readSide) & 1;
         }
@@ -253,7 +253,7 @@ final class Litmus {
          * {@code Srcu.newReader} does, but not entered in the domain's {@code ThreadLocal} (so
          * there is nothing to {@link #forget()}). For a reader that the state's constructor sets
          * up and an actor then drives through the slot's own {@code countIn}/{@code countInOpaque}/
-         * {@code countOut}, the statements {@code Srcu.lock}/{@code unlock} run after their checks
+         * {@code countOut}, the statements {@code Srcu.ReadSide.lock}/{@code unlock} run after their checks
          * (the public {@code lock()}/{@code unlock(int)} would refuse the actor's thread, which is
          * not the owner; the counts have one writer at a time either way).
          */

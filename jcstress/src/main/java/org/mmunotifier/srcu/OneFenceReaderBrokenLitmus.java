@@ -30,7 +30,7 @@ public final class OneFenceReaderBrokenLitmus {
 
     /**
      * {@link OneFenceReaderLitmus.SlotEntryVsScan} with the reader's lock count stored opaque
-     * instead of {@code setVolatile}: {@code Srcu.lock}'s statements on a real slot registered by
+     * instead of {@code setVolatile}: {@code Srcu.ReadSide.lock}'s statements on a real slot registered by
      * the state's constructor (a volatile read of {@code ctrIdx}, the store, a volatile read of
      * {@code gpSeq}) with the one full fence gone. The scan and g0 are real. The reader's store can
      * wait in its store buffer while its loads of {@code gpSeq} and the field run, and the

@@ -74,7 +74,7 @@ public final class OneFenceReaderLitmus {
     /**
      * {@link #ReadLockVsScan} in the reader's steady state: the slot (a real slotted
      * {@code Srcu.Reader}) was made and registered by the state's constructor, so the reader actor
-     * runs only the statements of {@code Srcu.lock}'s slot branch: the volatile read of
+     * runs only the statements of {@code Srcu.ReadSide.lock}'s slot branch: the volatile read of
      * {@code ctrIdx}, the slot's real {@code countIn} (the volatile store), the volatile read of
      * {@code gpSeq}; then the plain read of the field. (The public {@code lock()} would refuse the
      * actor's thread, which is not the slot's owner; the slot has one writer either way.) Without
@@ -158,7 +158,7 @@ public final class OneFenceReaderLitmus {
      * The unlock vs the scan's unlock sum, alone (the one-fence counterpart of
      * {@link StripedReaderLitmus.UpReadVsReclaim}). The state's constructor makes a slotted
      * {@code Srcu.Reader}, registers it and counts it in on index 0 (the statements of
-     * {@code Srcu.newReader} and {@code Srcu.lock}): a reader inside before the updater begins.
+     * {@code Srcu.newReader} and {@code Srcu.ReadSide.lock}): a reader inside before the updater begins.
      * Reader actor: reads the object, then counts out with the slot's real {@code countOut(0)}, the
      * release store {@code Srcu.readUnlock} makes after its pairing check. Updater: the real scan
      * of index 0, then the reclaim if it found the reader gone. Equal sums mean the acquire read

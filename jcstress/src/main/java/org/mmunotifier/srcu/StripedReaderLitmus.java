@@ -228,7 +228,7 @@ public final class StripedReaderLitmus {
      * Updater: unpublish (plain write); the real scan of index 1 (the first scan; nobody can be
      * counted there yet); {@code fullFence} (Linux's {@code srcu_flip} {@code smp_mb()} E);
      * {@code ctrIdx ^= 1}; {@code fullFence} (D); the real scan of the old index 0. Reader: the
-     * two statements of {@code Srcu.lock}: a volatile read of {@code ctrIdx}, the real
+     * two statements of {@code Srcu.ReadSide.lock}: a volatile read of {@code ctrIdx}, the real
      * {@link ReaderCounters#lock} on that index (Linux's {@code srcu_read_lock}: the index read,
      * the increment and B), then a plain read of the field.
      *

@@ -20,7 +20,7 @@ import java.util.List;
  *
  * <p>Adding an event is one constant here with its weight, its key in
  * {@code simulator-defaults.properties} (the loader refuses a defaults file that lacks it), and
- * its case in {@link Simulation}.
+ * its action in {@link Simulation}'s table (a missing one fails every run as it starts).
  */
 public enum Op {
     MMAP(true, "mmap", "mmap", 200, "Relative frequency of mmap."),

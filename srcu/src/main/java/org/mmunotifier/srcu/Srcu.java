@@ -117,7 +117,7 @@ public final class Srcu implements AutoCloseable {
      */
     private final Runnable heavyBarrier;
     private final CallbackQueue callbacks;
-    /** Serializes grace periods; holder is the only writer of ctrIdx (except close) and gpSeq. */
+    /** Serializes grace periods and close(); its holder is the only writer of rs.ctrIdx and rs.gpSeq. */
     private final ReentrantLock gpLock = new ReentrantLock();
     /** Threads inside synchronizeExpedited(): the running grace period stops sleeping. */
     private final AtomicInteger expeditedWaiters = new AtomicInteger();
@@ -211,7 +211,6 @@ public final class Srcu implements AutoCloseable {
         return new FlavourChoice(requested, why + (testBarrier != null ? " (with a test's heavy barrier)" : ""));
     }
 
-    /** The calling thread's first use of this domain: its Reader, registered as a slot if it uses one. */
     /** The calling thread's Reader: {@link #readerCache} first, then the ThreadLocal. */
     @SuppressWarnings("deprecation") // Thread.getId(): threadId() is JDK 19+
     private Reader current() {
@@ -232,6 +231,7 @@ public final class Srcu implements AutoCloseable {
         return r;
     }
 
+    /** The calling thread's first use of this domain: its Reader, registered as a slot if it uses one. */
     private Reader newReader() {
         Thread t = Thread.currentThread();
         boolean slotted = rs.flavour.flavour() != ReaderFlavour.TWO_RMW && !isVirtual(t);
@@ -397,8 +397,10 @@ public final class Srcu implements AutoCloseable {
 
         /**
          * The handle's domain. A handle does not keep its domain reachable (so that a dropped
-         * domain is not kept alive by every thread that read it): this works while the caller,
-         * or anyone, still holds the domain, as a caller of {@link #lock()} does.
+         * domain is not kept alive by every thread that read it): this works while anyone still
+         * holds the domain. A handle's {@link #lock()} and {@link #unlock(int)} need only the
+         * read side and keep working after that; they then guard nothing, since no one is left to
+         * wait for a grace period.
          *
          * @return the domain
          * @throws IllegalStateException if the domain has been garbage collected
@@ -922,12 +924,14 @@ public final class Srcu implements AutoCloseable {
      * {@link Reader} is the value of the domain's {@code ThreadLocal} in that thread, and a
      * {@code ThreadLocal} entry whose value reaches its own key is never cleared: if a Reader
      * referred to the domain, which holds the {@code ThreadLocal}, a dropped domain would stay
-     * reachable for as long as any thread that had read it lived. Readers refer to this object
-     * only, and it refers to the domain weakly ({@link Reader#domain()}).
+     * reachable for as long as any thread that had read it lived. Readers refer to no part of
+     * the domain but this object, and it refers to the domain weakly ({@link Reader#domain()}).
+     * Once the domain is gone, a thread's stale entry keeps its Reader, this object, the counters
+     * and their slot registry until that thread's map expunges the entry.
      *
-     * <p>Guards: {@code ctrIdx} and {@code gpSeq} are written by the holder of the domain's
-     * gpLock (and {@code ctrIdx} by close() under it), read anywhere; {@code gpWaiter} as its
-     * comment says; the rest is final.
+     * <p>Guards: {@code ctrIdx} and {@code gpSeq} are written only by the holder of the domain's
+     * gpLock (grace periods, and close()), read anywhere; {@code gpWaiter} as its comment says;
+     * the rest is final.
      */
     static final class ReadSide {
         final String name;
