@@ -26,7 +26,8 @@ public final class Process {
     /*
      * Guards
      * ------
-     *   pins            atomic; never leaves 0 once there
+     *   pins            atomic; never leaves 0 once there; only unpin takes it to 0 (unpinUnlessLast
+     *                   never drops the last pin)
      *   oomVictim, oomSkip, unstable   volatile flags, set once (the mm's MMF_* bits); unstable
      *                   is set before the reaper's zaps take the page-table lock, and a fault
      *                   reads it under that lock
